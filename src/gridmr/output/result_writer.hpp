@@ -1,0 +1,66 @@
+// Writes the HDF5 result file collectively: every rank its slice of each dataset.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gridmr/output/h5.hpp"
+#include "gridmr/run/result.hpp"
+#include "gridmr/run/stats.hpp"
+
+namespace gridmr {
+
+// The file is created as OUT.partial and becomes OUT only in commit(), after
+// every rank has written its part. A writer destroyed before commit() removes
+// the partial file. All calls are collective.
+class ResultWriter {
+ public:
+  ResultWriter(MPI_Comm comm, std::string path);
+  ~ResultWriter();
+  ResultWriter(const ResultWriter&) = delete;
+  ResultWriter& operator=(const ResultWriter&) = delete;
+
+  // `group`/offsets (n+1 byte offsets) and `group`/data: this rank's keys, after
+  // the keys of the ranks before it.
+  void write_keys(const std::string& group, const Result& result);
+  // One uint64 per key: this rank's values, after those of the ranks before it.
+  void write_values(const std::string& path, const Result& result);
+  // A dataset made of every rank's `local` elements, concatenated in rank order.
+  void write_slices(const std::string& path, std::span<const std::uint64_t> local);
+  void write_slices(const std::string& path, std::span<const std::uint8_t> local);
+  // /stats/ranks: one row per rank.
+  void write_stats(const RankStats& mine);
+
+  // Attributes of the object at `path` ("/" for the root). Every rank must pass
+  // the same value.
+  void set_attribute(const std::string& path, const std::string& name, std::uint64_t value);
+  void set_attribute(const std::string& path, const std::string& name, double value);
+  void set_attribute(const std::string& path, const std::string& name, std::string_view value);
+
+  // Closes the file and renames OUT.partial to OUT (replacing an existing OUT
+  // only if `replace`). Throws UsageError if OUT appeared meanwhile.
+  void commit(bool replace);
+
+  static std::string partial_path(const std::string& path) { return path + ".partial"; }
+
+ private:
+  void write_dataset(const std::string& path, hid_t file_type, hid_t memory_type,
+                     const void* data, std::uint64_t count);
+  void ensure_parent_groups(const std::string& path);
+  void write_attribute(const std::string& path, const std::string& name, hid_t type,
+                       const void* value);
+
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int ranks_ = 1;
+  std::string path_;
+  h5::Handle file_;
+  bool committed_ = false;
+};
+
+}  // namespace gridmr

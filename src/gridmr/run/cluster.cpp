@@ -1,0 +1,50 @@
+// The ranks of a job: identity, host, and the default thread count.
+#include "gridmr/run/cluster.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+namespace gridmr {
+
+namespace {
+
+int cores_on_node() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+int cores_bound() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cores_on_node();
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
+Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  MPI_Get_processor_name(name, &length);
+  host_.assign(name, length);
+
+  MPI_Comm node;
+  MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_free(&node);
+
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env != nullptr && std::atoi(env) > 0) {
+    default_threads_ = std::atoi(env);
+  } else if (cores_bound() < cores_on_node()) {
+    default_threads_ = cores_bound();
+  } else {
+    default_threads_ = std::max(1, cores_on_node() / ranks_on_node);
+  }
+}
+
+}  // namespace gridmr

@@ -1,0 +1,32 @@
+// The ranks of a job: who we are, where we run, and how many threads to use.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace gridmr {
+
+class Cluster {
+ public:
+  explicit Cluster(MPI_Comm comm);
+
+  MPI_Comm comm() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_master() const { return rank_ == 0; }
+  const std::string& host() const { return host_; }
+
+  // OMP_NUM_THREADS if set; else the cores this rank is bound to; else, when
+  // unbound, the node's cores shared among the ranks on the node.
+  int default_threads() const { return default_threads_; }
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int size_ = 1;
+  std::string host_;
+  int default_threads_ = 1;
+};
+
+}  // namespace gridmr

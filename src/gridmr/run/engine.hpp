@@ -1,0 +1,182 @@
+// The engine: plan, scatter, map, shuffle, reduce and write, for any Job.
+#pragma once
+
+#include <fmt/format.h>
+#include <mpi.h>
+#include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/mpi/collectives/broadcast.hpp>
+#include <boost/mpi/communicator.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <vector>
+
+#include "gridmr/api.hpp"
+#include "gridmr/core/error.hpp"
+#include "gridmr/core/records.hpp"
+#include "gridmr/run/cluster.hpp"
+#include "gridmr/run/failure.hpp"
+#include "gridmr/run/schedule.hpp"
+#include "gridmr/run/stats.hpp"
+#include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/shuffle/shuffle.hpp"
+#include "gridmr/version.hpp"
+
+namespace gridmr {
+
+// Rank 0, before any work: the output must be writable and not clobber anything.
+void check_output_path(const EngineOptions& options);
+
+namespace detail {
+
+// Rank 0 plans; every rank receives the sources and its share of the units.
+template <Job J>
+Plan plan_and_scatter(const Cluster& cluster, const EngineOptions& options,
+                      const typename J::Config& config) {
+  Plan plan;
+  agree(cluster, [&] {
+    if (!cluster.is_master()) return;
+    check_output_path(options);
+    plan = J::plan(config, options);
+  });
+  boost::mpi::communicator world(cluster.comm(), boost::mpi::comm_attach);
+  boost::mpi::broadcast(world, plan.sources, 0);
+  MPI_Bcast(&plan.total_bytes, 1, MPI_UINT64_T, 0, cluster.comm());
+
+  std::vector<int> counts(cluster.size()), displs(cluster.size());
+  if (cluster.is_master()) {
+    const auto bounds = static_shares(plan.units, cluster.size());
+    for (int r = 0; r < cluster.size(); ++r) {
+      counts[r] = static_cast<int>((bounds[r + 1] - bounds[r]) * sizeof(WorkUnit));
+      displs[r] = static_cast<int>(bounds[r] * sizeof(WorkUnit));
+    }
+  }
+  int my_bytes = 0;
+  MPI_Scatter(counts.data(), 1, MPI_INT, &my_bytes, 1, MPI_INT, 0, cluster.comm());
+  std::vector<WorkUnit> mine(my_bytes / sizeof(WorkUnit));
+  MPI_Scatterv(plan.units.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), my_bytes,
+               MPI_BYTE, 0, cluster.comm());
+  plan.units = std::move(mine);
+  return plan;
+}
+
+// Maps this rank's units on `threads` OpenMP threads, each folding into its own table.
+template <Job J>
+std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& plan, int threads) {
+  std::vector<KeyTable> tables(threads);
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    KeyTable& table = tables[omp_get_thread_num()];
+    MapInput in(plan);
+    auto emit = [&table](std::string_view key, std::uint64_t value) {
+      table.upsert(key, value, [](std::uint64_t a, std::uint64_t b) { return J::combine(a, b); });
+    };
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t i = 0; i < plan.units.size(); ++i) {
+      try {
+        in.set_unit(plan.units[i]);
+        J::map(config, in, emit);
+      } catch (...) {
+#pragma omp critical(gridmr_map_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return tables;
+}
+
+// Sorts this rank's keys and learns the global totals.
+inline void finish_result(const Cluster& cluster, Result& result) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> pairs(result.table.begin(),
+                                                                result.table.end());
+  std::sort(pairs.begin(), pairs.end());
+  result.keys.resize(pairs.size());
+  result.values.resize(pairs.size());
+  std::uint64_t local[2] = {pairs.size(), 0};
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    result.keys[i] = pairs[i].first;
+    result.values[i] = pairs[i].second;
+    local[1] += pairs[i].second;
+  }
+  std::uint64_t global[2] = {0, 0};
+  MPI_Allreduce(local, global, 2, MPI_UINT64_T, MPI_SUM, cluster.comm());
+  result.total_keys = global[0];
+  result.total_value = global[1];
+}
+
+}  // namespace detail
+
+// Runs job J on every rank of `cluster`. Collective. Throws JobFailed (every
+// rank) for failures all ranks agreed on; other exceptions come from inside a
+// collective phase and must end in abort_job.
+template <Job J>
+void run_job(const Cluster& cluster, const EngineOptions& options,
+             const typename J::Config& config) {
+  Stopwatch elapsed;
+  RankStats stats;
+  stats.rank = static_cast<std::uint32_t>(cluster.rank());
+  std::snprintf(stats.host, sizeof stats.host, "%s", cluster.host().c_str());
+  const int threads = options.threads > 0 ? options.threads : cluster.default_threads();
+
+  Plan plan = detail::plan_and_scatter<J>(cluster, options, config);
+  stats.units = plan.units.size();
+  for (const WorkUnit& u : plan.units) stats.input_bytes += u.weight();
+
+  Stopwatch map_time;
+  std::vector<KeyTable> tables;
+  agree(cluster, [&] { tables = detail::map_units<J>(config, plan, threads); });
+  stats.map_seconds = map_time.seconds();
+
+  Stopwatch shuffle_time;
+  const auto partitioner = RangePartitioner::from_samples(
+      cluster.comm(), sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size())));
+  Result result;
+  const ShuffleStats moved =
+      shuffle(cluster.comm(), tables, partitioner, options.memory, [&](const char* data, std::size_t n) {
+        for_each_record(data, n, [&](std::string_view key, std::uint64_t value) {
+          result.table.upsert(key, value,
+                              [](std::uint64_t a, std::uint64_t b) { return J::combine(a, b); });
+        });
+      });
+  std::vector<KeyTable>().swap(tables);
+  stats.shuffle_seconds = shuffle_time.seconds();
+  stats.bytes_sent = moved.bytes_sent;
+  stats.bytes_received = moved.bytes_received;
+  stats.shuffle_rounds = moved.rounds;
+
+  Stopwatch reduce_time;
+  detail::finish_result(cluster, result);
+  stats.reduce_seconds = reduce_time.seconds();
+
+  Stopwatch write_time;
+  ResultWriter out(cluster.comm(), options.output);
+  J::write(out, result, plan, config);
+  double seconds = elapsed.seconds();
+  MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, cluster.comm());  // attributes must agree on all ranks
+  out.set_attribute("/", "format", std::string_view("gridmr-result"));
+  out.set_attribute("/", "format_version", std::uint64_t{1});
+  out.set_attribute("/", "job", std::string_view(J::name));
+  out.set_attribute("/", "gridmr_version", std::string_view(kVersion));
+  out.set_attribute("/", "command_line", std::string_view(options.command_line));
+  out.set_attribute("/", "ranks", static_cast<std::uint64_t>(cluster.size()));
+  out.set_attribute("/", "threads_per_rank", static_cast<std::uint64_t>(threads));
+  out.set_attribute("/", "elapsed_seconds", seconds);
+  stats.write_seconds = write_time.seconds();
+  stats.peak_rss_bytes = peak_rss_bytes();
+  out.write_stats(stats);
+  out.commit(options.force);
+
+  const auto rows = gather_stats(cluster.comm(), stats);
+  if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
+}
+
+}  // namespace gridmr

@@ -1,0 +1,39 @@
+// Range partitioning: which rank owns a key, from splitters sampled over all ranks.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gridmr/core/key_table.hpp"
+
+namespace gridmr {
+
+// Rank r owns the keys k with splitter[r-1] <= k < splitter[r] (bytewise), so
+// rank r's sorted keys come right after rank r-1's and the result is globally
+// sorted without a second exchange.
+class RangePartitioner {
+ public:
+  explicit RangePartitioner(std::vector<std::string> splitters);
+
+  // Collective: every rank offers a sample of its keys; all get the same splitters.
+  static RangePartitioner from_samples(MPI_Comm comm, const std::vector<std::string>& sample);
+
+  int owner(std::string_view key) const;
+  int parts() const { return static_cast<int>(splitters_.size()) + 1; }
+  const std::vector<std::string>& splitters() const { return splitters_; }
+
+ private:
+  std::vector<std::string> splitters_;
+};
+
+// parts-1 splitters at even quantiles of the distinct keys of `sample`.
+std::vector<std::string> choose_splitters(std::vector<std::string> sample, int parts);
+
+// Up to `limit` keys spread evenly over the tables (hash order is random order).
+std::vector<std::string> sample_keys(const std::vector<KeyTable>& tables, std::size_t limit);
+
+}  // namespace gridmr
