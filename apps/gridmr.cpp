@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   CLI::App* wordcount_cmd =
       app.add_subcommand("wordcount", "Count the words of text files (DESIGN.md's word rule)");
   add_engine_options(*wordcount_cmd, options, option_text);
-  wordcount_cmd->add_option("inputs", wordcount.inputs, "Files or directories (walked recursively)")
+  wordcount_cmd->add_option("INPUT", wordcount.inputs, "Files or directories (walked recursively)")
       ->required()
       ->type_name("INPUT...");
 

@@ -100,6 +100,7 @@ void ResultWriter::write_dataset(const std::string& path, hid_t file_type, hid_t
     h5::check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, local, nullptr),
                      what);
   }
+  if (total == 0) return;  // HDF5 1.10 rejects a collective write to an empty dataset
   h5::Handle transfer = h5::plist(H5Pcreate(H5P_DATASET_XFER), what);
   h5::check_status(H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE), what);
   static const std::uint64_t kNothing = 0;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gridmr needs (only those missing), then configures and builds.
+# Usage: scripts/setup.sh [BUILD_DIR]   (default: build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+
+packages=(
+  build-essential cmake pkg-config            # compiler and build
+  libopenmpi-dev openmpi-bin                   # MPI
+  libboost-mpi-dev                             # Boost.MPI (environment, communicators)
+  libhdf5-openmpi-dev hdf5-tools               # parallel HDF5, h5dump
+  libcli11-dev                                 # command line
+  libabsl-dev libxxhash-dev libfmt-dev         # hash tables, hashing, formatting
+  doctest-dev python3-h5py python3-numpy       # tests
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $EUID -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Usage errors of DESIGN.md: one line on stderr (printed once, not once per rank), exit 2,
+no output file and no .partial, no existing file touched, and no hang."""
+import argparse
+import os
+import pathlib
+import pwd
+import subprocess
+import sys
+import tempfile
+
+from gridmr_testlib import ENV, mpirun
+
+failures = []
+passed = 0
+
+
+def expect(label, proc, code, needle, out=None, untouched=None):
+    """Checks one failed run; `out` must not exist afterwards, `untouched` must keep its bytes."""
+    global passed
+    problems = []
+    lines = proc.stderr.splitlines()
+    if proc.returncode != code:
+        problems.append(f"exit {proc.returncode}, expected {code}")
+    if len(lines) != 1 or not lines[0].startswith("gridmr: error: "):
+        problems.append(f"stderr is not one 'gridmr: error:' line: {lines!r}")
+    elif needle not in lines[0]:
+        problems.append(f"message {lines[0]!r} does not mention {needle!r}")
+    if out is not None:
+        for path in (pathlib.Path(out), pathlib.Path(str(out) + ".partial")):
+            if path.exists() and (untouched is None or path != pathlib.Path(untouched[0])):
+                problems.append(f"{path} exists")
+    if untouched is not None and pathlib.Path(untouched[0]).read_bytes() != untouched[1]:
+        problems.append(f"{untouched[0]} was changed")
+    if problems:
+        failures.append(f"{label}: " + "; ".join(problems))
+        print(f"FAIL {label}: " + "; ".join(problems))
+    else:
+        passed += 1
+        print(f"ok   {label}: {lines[0]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    parser.add_argument("--inputs", required=True)
+    args = parser.parse_args()
+    g = os.path.abspath(args.gridmr)
+
+    with tempfile.TemporaryDirectory(prefix="gridmr-err-") as work:
+        work = pathlib.Path(work)
+        text = work / "a.txt"
+        text.write_text("some words\n")
+        out = work / "out.h5"
+        (work / "empty_dir/inner").mkdir(parents=True)
+
+        def wc(*extra, np=2):
+            return mpirun(g, np, ["wordcount", *extra], timeout=60)
+
+        expect("missing input", wc("-o", str(out), str(work / "nope.txt")), 2,
+               "cannot open '" + str(work / "nope.txt") + "': No such file or directory", out)
+        expect("missing input among good ones, 3 ranks",
+               wc("-o", str(out), str(text), str(work / "gone"), np=3), 2, "gone", out)
+        expect("directory with no files", wc("-o", str(out), str(work / "empty_dir")), 2,
+               "no input files in directory", out)
+        expect("special file as input", wc("-o", str(out), "/dev/null"), 2,
+               "not a regular file", out)
+        for option, value in [("--threads", "0"), ("--threads", "many"), ("--unit-size", "0"),
+                              ("--unit-size", "12XB"), ("--memory", "-1"),
+                              ("--schedule", "sometimes")]:
+            expect(f"bad {option} {value}", wc(option, value, "-o", str(out), str(text)), 2,
+                   option, out)
+        expect("unknown option", wc("--frobnicate", "-o", str(out), str(text)), 2,
+               "frobnicate", out)
+        expect("no input at all", wc("-o", str(out)), 2, "INPUT", out)
+        expect("no output option", wc(str(text)), 2, "--output", out)
+        expect("missing output folder", wc("-o", str(work / "no/such/dir/out.h5"), str(text)), 2,
+               "no/such/dir", work / "no/such/dir/out.h5")
+
+        precious = work / "precious.h5"
+        precious.write_bytes(b"results of last week")
+        expect("existing output without --force", wc("-o", str(precious), str(text)), 2,
+               "exists (use --force", precious, untouched=(precious, b"results of last week"))
+
+        replaced = mpirun(g, 2, ["wordcount", "--force", "-o", str(precious), str(text)])
+        global passed
+        if replaced.returncode != 0 or precious.read_bytes()[:4] != b"\x89HDF":
+            failures.append(f"--force did not replace the output: {replaced.stderr}")
+        else:
+            passed += 1
+            print("ok   --force replaces an existing output")
+
+        expect("show of a missing file",
+               subprocess.run([g, "show", str(work / "none.h5")], capture_output=True, text=True,
+                              timeout=60, env=ENV), 2, "none.h5")
+        expect("show of a non-result file",
+               subprocess.run([g, "show", str(text)], capture_output=True, text=True,
+                              timeout=60, env=ENV), 2, "not an HDF5 file")
+
+        # An unreadable input: root reads everything, so run as an unprivileged user when root.
+        secret = work / "secret.txt"
+        secret.write_text("hidden words\n")
+        secret.chmod(0)
+        work.chmod(0o777)
+        command = ["mpirun", "-q", "-np", "2", "--bind-to", "none", g, "wordcount", "-o",
+                   str(work / "s.h5"), str(text), str(secret)]
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            command = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                       "--clear-groups", "env", "HOME=/tmp", *command]
+        expect("unreadable input", subprocess.run(command, capture_output=True, text=True,
+                                                  timeout=60, env=ENV, cwd="/tmp"),
+               2, "Permission denied", work / "s.h5")
+
+    print(f"{passed} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Shared helpers for the integration tests: run gridmr under mpirun, read results with h5py,
+and count words independently with Python's re (the rule of DESIGN.md)."""
+import collections
+import os
+import pathlib
+import re
+import subprocess
+
+import h5py
+import numpy
+
+WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+")
+LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def expected_counts(paths):
+    """Word counts of every regular file under `paths`, by DESIGN.md's rule."""
+    counts = collections.Counter()
+    for root in paths:
+        root = pathlib.Path(root)
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for f in files:
+            counts.update(w.translate(LOWER) for w in WORD.findall(f.read_bytes()))
+    return counts
+
+
+def mpirun(gridmr, np, args, timeout=300):
+    """Runs `mpirun -np N gridmr ARGS`; returns the CompletedProcess (text output)."""
+    command = ["mpirun", "-q", "-np", str(np), "--bind-to", "none", os.path.abspath(gridmr), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def read_result(path):
+    """Every dataset (as numpy arrays) and attribute of a result file, by path."""
+    datasets, attributes = {}, {}
+    with h5py.File(path, "r") as f:
+        attributes["/"] = dict(f.attrs)
+
+        def visit(name, obj):
+            attributes[name] = dict(obj.attrs)
+            if isinstance(obj, h5py.Dataset):
+                datasets[name] = obj[()]
+        f.visititems(visit)
+    return datasets, attributes
+
+
+def words_of(datasets):
+    """{word: count} from the CSR keys and the counts of a word count result."""
+    offsets = datasets["wordcount/keys/offsets"]
+    data = datasets["wordcount/keys/data"].tobytes()
+    counts = datasets["wordcount/counts"]
+    keys = [data[offsets[i]:offsets[i + 1]] for i in range(len(counts))]
+    return keys, dict(zip(keys, (int(c) for c in counts)))
+
+
+def same_datasets(a, b, skip_prefix="stats/"):
+    """Names of datasets that differ between two results (stats aside)."""
+    names = {n for n in set(a) | set(b) if not n.startswith(skip_prefix)}
+    return sorted(n for n in names
+                  if n not in a or n not in b or a[n].dtype != b[n].dtype
+                  or not numpy.array_equal(a[n], b[n]))

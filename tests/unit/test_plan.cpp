@@ -1,0 +1,83 @@
+// Planning: inputs expanded into files, files cut into units that cover every byte once.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "gridmr/core/error.hpp"
+#include "gridmr/input/plan.hpp"
+#include "gridmr/run/schedule.hpp"
+#include "temp_dir.hpp"
+
+using gridmr::Plan;
+using gridmr::WorkUnit;
+
+TEST_CASE("units cover every byte of every file exactly once") {
+  for (std::uint64_t size : {0ull, 1ull, 999ull, 1000ull, 1001ull, 123457ull}) {
+    for (std::uint64_t unit : {1ull, 7ull, 1000ull, 1ull << 24}) {
+      CAPTURE(size);
+      CAPTURE(unit);
+      std::vector<WorkUnit> units;
+      gridmr::cut_into_units(3, size, unit, units);
+      std::uint64_t next = 0;
+      for (const WorkUnit& u : units) {
+        CHECK(u.source == 3);
+        CHECK(u.begin == next);
+        CHECK(u.end > u.begin);
+        CHECK(u.end - u.begin <= unit);
+        next = u.end;
+      }
+      CHECK(next == size);
+    }
+  }
+}
+
+TEST_CASE("directories are walked recursively, in byte order of their paths") {
+  TempDir dir;
+  dir.write("tree/b.txt", "bb");
+  dir.write("tree/a/z.txt", "zzz");
+  dir.write("tree/a/deeper/y.txt", "y");
+  dir.write("tree/empty.txt", "");
+  const std::string single = dir.write("single.txt", "0123456789");
+  const Plan plan = gridmr::plan_files({(dir.path / "tree").string(), single}, 4);
+  const std::string tree = (dir.path / "tree").string();
+  CHECK(plan.sources == std::vector<std::string>{tree + "/a/deeper/y.txt", tree + "/a/z.txt",
+                                                 tree + "/b.txt", tree + "/empty.txt", single});
+  CHECK(plan.total_bytes == 16);
+  CHECK(plan.units.size() == 1 + 1 + 1 + 0 + 3);  // the empty file has no unit
+}
+
+TEST_CASE("a missing input, an empty directory and a special file are usage errors") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path / "empty/inner");
+  CHECK_THROWS_WITH_AS(gridmr::plan_files({(dir.path / "nope.txt").string()}, 1024),
+                       doctest::Contains("No such file or directory"), gridmr::UsageError);
+  CHECK_THROWS_WITH_AS(gridmr::plan_files({(dir.path / "empty").string()}, 1024),
+                       doctest::Contains("no input files in directory"), gridmr::UsageError);
+  CHECK_THROWS_AS(gridmr::plan_files({"/dev/null"}, 1024), gridmr::UsageError);
+  CHECK_THROWS_AS(gridmr::plan_files({}, 1024), gridmr::UsageError);
+}
+
+TEST_CASE("a symlink loop in a directory does not hang the walk") {
+  TempDir dir;
+  dir.write("loop/a.txt", "a");
+  std::filesystem::create_directory_symlink(dir.path / "loop", dir.path / "loop/again");
+  const Plan plan = gridmr::plan_files({(dir.path / "loop").string()}, 1024);
+  CHECK(plan.sources.size() == 1);
+}
+
+TEST_CASE("the static schedule gives contiguous shares balanced by bytes") {
+  std::vector<WorkUnit> units;
+  for (std::uint64_t i = 0; i < 100; ++i) units.push_back({0, i * 10, i * 10 + 10});
+  for (int ranks : {1, 2, 3, 7, 150}) {
+    CAPTURE(ranks);
+    const auto bounds = gridmr::static_shares(units, ranks);
+    REQUIRE(bounds.size() == static_cast<std::size_t>(ranks) + 1);
+    CHECK(bounds.front() == 0);
+    CHECK(bounds.back() == units.size());
+    for (int r = 0; r < ranks; ++r) {
+      CHECK(bounds[r] <= bounds[r + 1]);
+      if (ranks <= 100) CHECK(bounds[r + 1] - bounds[r] <= 100 / ranks + 1);
+    }
+  }
+  CHECK(gridmr::static_shares({}, 3) == std::vector<std::size_t>{0, 0, 0, 0});
+}

@@ -1,0 +1,86 @@
+// Partitioning, the record format, and the shuffle's round limits.
+#include <doctest/doctest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "gridmr/core/error.hpp"
+#include "gridmr/core/records.hpp"
+#include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/shuffle/shuffle.hpp"
+
+using gridmr::RangePartitioner;
+
+TEST_CASE("records survive serialization, including empty and binary keys") {
+  std::vector<char> buffer;
+  const std::vector<std::pair<std::string, std::uint64_t>> pairs{
+      {"alpha", 1}, {"", 0}, {std::string("\0\xff\x80", 3), ~0ull}, {std::string(5000, 'x'), 42}};
+  for (const auto& [k, v] : pairs) gridmr::append_record(buffer, k, v);
+  std::vector<std::pair<std::string, std::uint64_t>> back;
+  gridmr::for_each_record(buffer.data(), buffer.size(), [&](std::string_view k, std::uint64_t v) {
+    back.emplace_back(std::string(k), v);
+  });
+  CHECK(back == pairs);
+  CHECK_THROWS_AS(gridmr::for_each_record(buffer.data(), buffer.size() - 1, [](auto, auto) {}),
+                  gridmr::RunError);
+}
+
+TEST_CASE("range partitioning keeps keys in byte order across ranks") {
+  const RangePartitioner p(gridmr::choose_splitters(
+      {"m", "c", "x", "c", "\xC3\xA9", "a", "q", "z", "f", "t", "k"}, 4));
+  CHECK(p.parts() == 4);
+  std::vector<std::string> keys{"", "a", "b", "c", "cz", "f", "k", "mm", "q", "x", "zz",
+                                "\x7f", "\xC3\xA9", "\xff\xff"};
+  std::sort(keys.begin(), keys.end());
+  int previous = 0;
+  for (const auto& k : keys) {
+    const int owner = p.owner(k);
+    CHECK(owner >= previous);
+    CHECK(owner < 4);
+    previous = owner;
+  }
+  const RangePartitioner z({"z"});
+  CHECK(z.owner("\xC3\xA9") == 1);  // bytes >= 0x80 sort after ASCII
+  CHECK(z.owner("y") == 0);
+}
+
+TEST_CASE("splitters from no keys at all still give every rank a valid owner") {
+  const RangePartitioner p(gridmr::choose_splitters({}, 3));
+  CHECK(p.parts() == 3);
+  CHECK(p.owner("anything") == 2);
+  CHECK(RangePartitioner(gridmr::choose_splitters({"x"}, 1)).owner("y") == 0);
+}
+
+TEST_CASE("a shuffle round never lets a count or displacement reach INT_MAX") {
+  for (int ranks : {1, 2, 3, 64, 1000}) {
+    for (std::uint64_t memory : {1ull, 1024ull, 1ull << 30, 64ull << 30, ~0ull}) {
+      CAPTURE(ranks);
+      CAPTURE(memory);
+      const std::uint64_t cap = gridmr::per_peer_round_bytes(memory, ranks);
+      CHECK(cap >= 64);
+      CHECK(cap * ranks <= static_cast<std::uint64_t>(INT_MAX));
+      if (memory >= 128ull * ranks) CHECK(2 * cap * ranks <= memory);
+    }
+  }
+}
+
+TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny budget") {
+  std::vector<gridmr::KeyTable> tables(2);
+  auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
+  for (int i = 0; i < 500; ++i) {
+    tables[i % 2].upsert("key" + std::to_string(i % 300), 1, add);
+  }
+  const RangePartitioner p(gridmr::choose_splitters({}, 1));
+  gridmr::KeyTable merged;
+  const auto stats = gridmr::shuffle(MPI_COMM_WORLD, tables, p, 256, [&](const char* d, std::size_t n) {
+    gridmr::for_each_record(d, n, [&](std::string_view k, std::uint64_t v) { merged.upsert(k, v, add); });
+  });
+  CHECK(stats.rounds > 10);
+  CHECK(merged.size() == 300);
+  std::uint64_t total = 0;
+  for (const auto& [k, v] : merged) total += v;
+  CHECK(total == 500);
+  CHECK(*merged.find("key7") == 2);
+  CHECK(*merged.find("key299") == 1);
+}
