@@ -14,6 +14,7 @@
 #include "gridmr/run/engine.hpp"
 #include "gridmr/run/failure.hpp"
 #include "gridmr/version.hpp"
+#include "jobs/montecarlo.hpp"
 #include "jobs/wordcount.hpp"
 
 namespace {
@@ -27,7 +28,8 @@ struct EngineOptionText {
   std::string schedule = "static";
 };
 
-void add_engine_options(CLI::App& job, EngineOptions& options, EngineOptionText& text) {
+void add_engine_options(CLI::App& job, EngineOptions& options, EngineOptionText& text,
+                        bool reads_files) {
   job.add_option("-o,--output", options.output, "Result file to write (HDF5); required")
       ->required()
       ->type_name("OUT.h5");
@@ -36,9 +38,11 @@ void add_engine_options(CLI::App& job, EngineOptions& options, EngineOptionText&
                  "rank, else the node's cores divided among its ranks)")
       ->check(CLI::Range(1, 4096))
       ->type_name("N");
-  job.add_option("--unit-size", text.unit_size,
-                 "Size of a work unit; accepts B, KiB, MiB, GiB (default: 16MiB)")
-      ->type_name("SIZE");
+  if (reads_files) {
+    job.add_option("--unit-size", text.unit_size,
+                   "Size of a work unit; accepts B, KiB, MiB, GiB (default: 16MiB)")
+        ->type_name("SIZE");
+  }
   job.add_option("--memory", text.memory,
                  "Memory per rank for one shuffle round (send and receive buffers); larger "
                  "shuffles run in several rounds (default: 1GiB)")
@@ -114,10 +118,24 @@ int main(int argc, char** argv) {
   jobs::WordCount::Config wordcount;
   CLI::App* wordcount_cmd =
       app.add_subcommand("wordcount", "Count the words of text files (DESIGN.md's word rule)");
-  add_engine_options(*wordcount_cmd, options, option_text);
+  add_engine_options(*wordcount_cmd, options, option_text, true);
   wordcount_cmd->add_option("INPUT", wordcount.inputs, "Files or directories (walked recursively)")
       ->required()
       ->type_name("INPUT...");
+
+  jobs::MonteCarlo::Config montecarlo;
+  std::string samples_text = "1e9", unit_samples_text = "16777216";
+  CLI::App* montecarlo_cmd = app.add_subcommand(
+      "montecarlo", "Estimate pi from random points in the unit square, reproducibly");
+  add_engine_options(*montecarlo_cmd, options, option_text, false);
+  montecarlo_cmd->add_option("--samples", samples_text, "Number of samples; accepts 1e10 (default: 1e9)")
+      ->type_name("N");
+  montecarlo_cmd->add_option("--seed", montecarlo.seed,
+                             "Seed of the random stream, 0 to 2^64-1 (default: 1)")
+      ->type_name("S");
+  montecarlo_cmd->add_option("--unit-samples", unit_samples_text,
+                             "Samples per work unit (default: 16777216)")
+      ->type_name("N");
 
   std::string show_path;
   std::size_t show_top = 10;
@@ -129,6 +147,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     finish_engine_options(options, option_text);
+    if (montecarlo_cmd->parsed()) {
+      montecarlo.samples = gridmr::parse_count(samples_text, "--samples");
+      montecarlo.unit_samples = gridmr::parse_count(unit_samples_text, "--unit-samples");
+    }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {  // --help, --version
       if (cluster.is_master()) app.exit(e);
@@ -158,5 +180,6 @@ int main(int argc, char** argv) {
       return code;
     }
   }
+  if (montecarlo_cmd->parsed()) return run<jobs::MonteCarlo>(cluster, options, montecarlo);
   return run<jobs::WordCount>(cluster, options, wordcount);
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -40,6 +41,18 @@ void show_wordcount(const ResultReader& file, std::size_t top, std::FILE* out) {
   }
 }
 
+void show_montecarlo(const ResultReader& file, std::FILE* out) {
+  const double estimate = file.double_attribute("montecarlo", "estimate");
+  const double error = file.double_attribute("montecarlo", "std_error");
+  const double pi = 3.14159265358979323846;
+  fmt::print(out, "estimate: {:.12f} +/- {:.3g} (standard error)\n", estimate, error);
+  fmt::print(out, "pi:       {:.12f} (off by {:.2f} standard errors)\n", pi,
+             error > 0 ? std::abs(estimate - pi) / error : 0.0);
+  fmt::print(out, "samples:  {} ({} hits) in {} units, seed {}\n",
+             file.uint_attribute("montecarlo", "samples"), file.uint_attribute("montecarlo", "hits"),
+             file.uint_attribute("montecarlo", "units"), file.uint_attribute("montecarlo", "seed"));
+}
+
 }  // namespace
 
 void show_result(const std::string& path, std::size_t top, std::FILE* out) {
@@ -56,6 +69,7 @@ void show_result(const std::string& path, std::size_t top, std::FILE* out) {
              file.uint_attribute("/", "threads_per_rank") == 1 ? "" : "s",
              file.double_attribute("/", "elapsed_seconds"));
   if (job == "wordcount") show_wordcount(file, top, out);
+  if (job == "montecarlo") show_montecarlo(file, out);
 }
 
 }  // namespace gridmr

@@ -37,6 +37,18 @@ class MapInput {
   TextReader reader_;
 };
 
+// An 8-byte big-endian key: bytewise order equals numeric order, so results
+// keyed by unit id come out in unit order.
+struct OrderedKey {
+  char bytes[8];
+  operator std::string_view() const { return {bytes, sizeof bytes}; }
+};
+inline OrderedKey ordered_key(std::uint64_t value) {
+  OrderedKey key;
+  for (int i = 7; i >= 0; --i, value >>= 8) key.bytes[i] = static_cast<char>(value & 0xff);
+  return key;
+}
+
 // A job is a type with these members (jobs/wordcount.hpp is the model):
 //   static constexpr const char* name;                     // HDF5 group and subcommand
 //   struct Config;                                         // its own options

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
@@ -83,6 +85,21 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size)
     plan.total_bytes += files[i].size;
     plan.sources.push_back(std::move(files[i].path));
   }
+  plan.total_units = plan.units.size();
+  return plan;
+}
+
+Plan plan_samples(std::uint64_t samples, std::uint64_t unit_samples) {
+  constexpr std::uint64_t kMaxUnits = 100'000'000;
+  if (samples / unit_samples >= kMaxUnits) {
+    throw UsageError(fmt::format("{} samples in units of {} make more than {} units; raise "
+                                 "--unit-samples", samples, unit_samples, kMaxUnits));
+  }
+  Plan plan;
+  cut_into_units(0, samples, unit_samples, plan.units);
+  for (std::size_t i = 0; i < plan.units.size(); ++i) plan.units[i].source = i;
+  plan.total_bytes = samples;
+  plan.total_units = plan.units.size();
   return plan;
 }
 

@@ -23,6 +23,7 @@ struct Plan {
   std::vector<std::string> sources;  // file paths (empty for a sample space)
   std::vector<WorkUnit> units;       // in plan order: file by file, front to back
   std::uint64_t total_bytes = 0;     // sum of the source sizes (or samples)
+  std::uint64_t total_units = 0;     // units in the whole plan (`units` may be one rank's share)
 };
 
 // Expands `inputs` (files, and directories walked recursively; entries of a
@@ -31,6 +32,11 @@ struct Plan {
 // listed but has no unit. Throws UsageError for a missing or unreadable input,
 // a directory without files, or a special file.
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size);
+
+// A sample space of `samples` samples cut into blocks of `unit_samples`: unit i
+// is samples [i * unit_samples, ...) with source = i. Throws UsageError when the
+// plan would need more than 100 million units.
+Plan plan_samples(std::uint64_t samples, std::uint64_t unit_samples);
 
 // Cuts [0, length) of one source into units of at most `unit_size`.
 void cut_into_units(std::uint64_t source, std::uint64_t length, std::uint64_t unit_size,

@@ -48,7 +48,10 @@ Plan plan_and_scatter(const Cluster& cluster, const EngineOptions& options,
   });
   boost::mpi::communicator world(cluster.comm(), boost::mpi::comm_attach);
   boost::mpi::broadcast(world, plan.sources, 0);
-  MPI_Bcast(&plan.total_bytes, 1, MPI_UINT64_T, 0, cluster.comm());
+  std::uint64_t totals[2] = {plan.total_bytes, plan.total_units};
+  MPI_Bcast(totals, 2, MPI_UINT64_T, 0, cluster.comm());
+  plan.total_bytes = totals[0];
+  plan.total_units = totals[1];
 
   std::vector<int> counts(cluster.size()), displs(cluster.size());
   if (cluster.is_master()) {
