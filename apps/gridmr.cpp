@@ -124,13 +124,13 @@ int main(int argc, char** argv) {
       ->type_name("INPUT...");
 
   jobs::MonteCarlo::Config montecarlo;
-  std::string samples_text = "1e9", unit_samples_text = "16777216";
+  std::string samples_text = "1e9", unit_samples_text = "16777216", seed_text = "1";
   CLI::App* montecarlo_cmd = app.add_subcommand(
       "montecarlo", "Estimate pi from random points in the unit square, reproducibly");
   add_engine_options(*montecarlo_cmd, options, option_text, false);
   montecarlo_cmd->add_option("--samples", samples_text, "Number of samples; accepts 1e10 (default: 1e9)")
       ->type_name("N");
-  montecarlo_cmd->add_option("--seed", montecarlo.seed,
+  montecarlo_cmd->add_option("--seed", seed_text,
                              "Seed of the random stream, 0 to 2^64-1 (default: 1)")
       ->type_name("S");
   montecarlo_cmd->add_option("--unit-samples", unit_samples_text,
@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     if (montecarlo_cmd->parsed()) {
       montecarlo.samples = gridmr::parse_count(samples_text, "--samples");
       montecarlo.unit_samples = gridmr::parse_count(unit_samples_text, "--unit-samples");
+      montecarlo.seed = gridmr::parse_count(seed_text, "--seed", true);
     }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {  // --help, --version

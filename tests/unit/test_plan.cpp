@@ -81,3 +81,13 @@ TEST_CASE("the static schedule gives contiguous shares balanced by bytes") {
   }
   CHECK(gridmr::static_shares({}, 3) == std::vector<std::size_t>{0, 0, 0, 0});
 }
+
+TEST_CASE("a sample space of 1e13 samples plans 64-bit ranges that cover it exactly") {
+  const Plan plan = gridmr::plan_samples(10'000'000'000'000ull, 1ull << 24);
+  CHECK(plan.total_units == 596047);
+  CHECK(plan.units.front() == WorkUnit{0, 0, 1ull << 24});
+  CHECK(plan.units.back().source == 596046);
+  CHECK(plan.units.back().end == 10'000'000'000'000ull);
+  CHECK(plan.total_bytes == 10'000'000'000'000ull);
+  CHECK_THROWS_AS(gridmr::plan_samples(1ull << 62, 1), gridmr::UsageError);  // too many units
+}

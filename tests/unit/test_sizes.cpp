@@ -30,6 +30,8 @@ TEST_CASE("counts accept whole numbers and scientific notation") {
   CHECK(parse_count("2.5e9", "--n") == 2500000000ull);
   CHECK(parse_count("1e13", "--n") == 10000000000000ull);
   CHECK(parse_count("18446744073709551615", "--n") == 18446744073709551615ull);
+  CHECK(parse_count("0", "--seed", true) == 0);
+  CHECK_THROWS_AS(parse_count("-1", "--seed", true), gridmr::UsageError);
   for (const char* bad : {"0", "-5", "1.5", "abc", "1e30", "", "0e5", "nan", "inf"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(parse_count(bad, "--n"), gridmr::UsageError);

@@ -65,13 +65,13 @@ std::uint64_t parse_size(std::string_view text, std::string_view option) {
   bad_value(option, text, "unknown unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)");
 }
 
-std::uint64_t parse_count(std::string_view text, std::string_view option) {
+std::uint64_t parse_count(std::string_view text, std::string_view option, bool allow_zero) {
   const std::string_view s = trim(text);
   if (!s.empty() && s.front() == '-') bad_value(option, text, "must be a positive whole number");
   std::uint64_t whole = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), whole);
   if (ec == std::errc() && end == s.data() + s.size()) {
-    if (whole == 0) bad_value(option, text, "must be greater than zero");
+    if (whole == 0 && !allow_zero) bad_value(option, text, "must be greater than zero");
     return whole;
   }
   if (ec == std::errc::result_out_of_range) bad_value(option, text, "too large (at most 2^64-1)");
@@ -82,7 +82,7 @@ std::uint64_t parse_count(std::string_view text, std::string_view option) {
   if (fec != std::errc() || fend != s.data() + s.size() || !std::isfinite(value)) {
     bad_value(option, text, "expected a whole number such as 1000000 or 1e10");
   }
-  if (value <= 0) bad_value(option, text, "must be greater than zero");
+  if (value < 0 || (value == 0 && !allow_zero)) bad_value(option, text, "must be greater than zero");
   if (value >= 18446744073709551616.0L) bad_value(option, text, "too large (at most 2^64-1)");
   if (std::floor(value) != value) bad_value(option, text, "must be a whole number");
   return static_cast<std::uint64_t>(value);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Monte Carlo throughput: gridmr at 2 ranks x 1 thread and 1 rank x 2 threads, against a
+# one-thread xoshiro256+ loop built with the same flags and run in the same benchmark.
+# Usage: bench/montecarlo.sh [SAMPLES] [BASELINE_SAMPLES]     (defaults: 2e10 2000000000)
+#        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (used by the ctest smoke run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+samples=${1:-2e10}
+baseline_samples=${2:-2000000000}
+[[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
+source scripts/env.sh
+out_dir=${GRIDMR_BENCH_OUT:-bench/results}
+mkdir -p "$out_dir"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+baseline=$(build/xoshiro_baseline "$baseline_samples")
+echo "$baseline"
+base_rate=$(sed -E 's/.* = ([0-9.]+) M samples\/s.*/\1/' <<<"$baseline")
+
+csv="$out_dir/montecarlo.csv"
+echo "config,samples,seconds,wall_seconds,msamples_per_s,ratio_to_baseline" > "$csv"
+echo "xoshiro256+ 1 thread,$baseline_samples,,,$base_rate,1.00" >> "$csv"
+printf '%-22s %14s %9s %9s %14s %8s\n' config samples "run s" "wall s" "M samples/s" ratio
+for config in "2 1" "1 2"; do
+  read -r ranks threads <<<"$config"
+  start=$(date +%s.%N)
+  OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr montecarlo \
+    --threads "$threads" --samples "$samples" --quiet -o "$work/mc.h5" --force
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  read -r n seconds < <(/usr/bin/python3 -c '
+import h5py, sys
+with h5py.File(sys.argv[1]) as f:
+    print(f["montecarlo"].attrs["samples"], f.attrs["elapsed_seconds"])' "$work/mc.h5")
+  rate=$(awk -v n="$n" -v s="$seconds" 'BEGIN { print n / s / 1e6 }')
+  ratio=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { print r / b }')
+  label="gridmr ${ranks}r x ${threads}t"
+  printf '%-22s %14s %9.2f %9.2f %14.0f %7.2fx\n' "$label" "$n" "$seconds" "$wall" "$rate" "$ratio"
+  printf '%s,%s,%.3f,%.3f,%.1f,%.2f\n' "$label" "$n" "$seconds" "$wall" "$rate" "$ratio" >> "$csv"
+done
+echo "wrote $csv ('run s' is the job's own elapsed_seconds; 'wall s' adds mpirun start-up)"
