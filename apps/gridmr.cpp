@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
   const gridmr::Cluster cluster(MPI_COMM_WORLD);
   gridmr::h5::silence_default_error_printing();
+  gridmr::install_termination_handlers(cluster);
 
   CLI::App app{"gridmr: MapReduce batch jobs on MPI clusters.\n"
                "Run jobs under mpirun or srun; `show` runs alone.",

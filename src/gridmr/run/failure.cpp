@@ -5,7 +5,9 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <vector>
 
@@ -14,11 +16,48 @@
 namespace gridmr {
 
 namespace {
-std::string g_partial_output;  // set while a result file is being written
+
+// The partial output to remove if the job dies, in a plain buffer so that a
+// signal handler may read it (async-signal-safe: no allocation, no locks).
+char g_partial_output[4096] = {};
+volatile std::sig_atomic_t g_is_master = 1;
+
+void remove_partial_output() {
+  if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
 }
 
-void register_partial_output(const std::string& path) { g_partial_output = path; }
-void forget_partial_output() { g_partial_output.clear(); }
+// SIGTERM (scancel, time limits, mpirun forwarding) or SIGINT (Ctrl-C): remove
+// the partial output and leave at once. mpirun or srun then ends the other ranks,
+// which received the same signal anyway.
+extern "C" void on_termination_signal(int signal) {
+  remove_partial_output();
+  if (g_is_master) {
+    const char* text = signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
+                                        : "gridmr: error: terminated (SIGTERM); no output written\n";
+    [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
+  }
+  ::_exit(kRunFailure);
+}
+
+}  // namespace
+
+void register_partial_output(const std::string& path) {
+  if (path.size() >= sizeof g_partial_output) {
+    throw UsageError("output path is too long: '" + path + "'");
+  }
+  std::memcpy(g_partial_output, path.c_str(), path.size() + 1);
+}
+
+void forget_partial_output() { g_partial_output[0] = '\0'; }
+
+void install_termination_handlers(const Cluster& cluster) {
+  g_is_master = cluster.is_master();
+  struct sigaction action {};
+  action.sa_handler = on_termination_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
 
 void print_error(const std::string& message) {
   std::fprintf(stderr, "gridmr: error: %s\n", message.c_str());
@@ -66,7 +105,7 @@ void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_erro
 
 void abort_job(const Cluster& cluster, int code, const std::string& message) {
   print_error(cluster.size() > 1 ? fmt::format("rank {}: {}", cluster.rank(), message) : message);
-  if (!g_partial_output.empty()) ::unlink(g_partial_output.c_str());
+  remove_partial_output();
   MPI_Abort(cluster.comm(), code);
   std::_Exit(code);
 }

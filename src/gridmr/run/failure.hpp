@@ -42,6 +42,10 @@ void agree(const Cluster& cluster, F&& step) {
 void register_partial_output(const std::string& path);
 void forget_partial_output();
 
+// SIGTERM and SIGINT remove the partial output, print one line (rank 0) and
+// exit with kRunFailure at once.
+void install_termination_handlers(const Cluster& cluster);
+
 // Last resort for a failure inside a collective phase: print one line from
 // this rank, remove the partial output, and take every rank down.
 [[noreturn]] void abort_job(const Cluster& cluster, int code, const std::string& message);

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""The sbatch scripts on a real single-node Slurm (slurm/local/): word count, Monte Carlo and
+the job array checked with an independent reader, a cancelled long job leaving nothing, and
+requests Slurm can never satisfy failing at once. Starts and stops the local cluster."""
+import argparse
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+from gridmr_testlib import expected_counts, read_result, words_of
+
+failures = []
+checks = 0
+
+
+def check(label, ok, detail=""):
+    global checks
+    checks += 1
+    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
+    if not ok:
+        failures.append(label)
+
+
+def sh(*command, timeout=300, env=None, check_rc=True):
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+    if check_rc and proc.returncode != 0:
+        sys.exit(f"FAIL {' '.join(command)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def job_state(job):
+    out = sh("scontrol", "show", "job", job, check_rc=False).stdout
+    return next((w.split("=", 1)[1] for w in out.split() if w.startswith("JobState=")), "")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--gridmr", required=True)
+    args = parser.parse_args()
+    repo = pathlib.Path(args.repo).resolve()
+    if os.geteuid() != 0:
+        print("skipped: the local Slurm cluster needs root (it starts munged, slurmctld, slurmd)")
+        sys.exit(77)
+    # The scripts' default binary is build/gridmr of the repository: rely on it when that is
+    # what is under test, so the default is tested too.
+    binary = os.path.abspath(args.gridmr)
+    env = {} if binary == str((repo / "build/gridmr").resolve()) else {"GRIDMR": binary}
+    print("binary: " + (binary + " (the scripts' default)" if not env else binary + " (via GRIDMR)"))
+    sh(str(repo / "slurm/local/start.sh"), timeout=600)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gridmr-slurm-test-") as work:
+            work = pathlib.Path(work)
+            sbatch = ["sbatch", "--wait", f"--output={work}/%j.out", f"--chdir={work}"]
+
+            # Word count: 2 ranks, checked word by word.
+            inputs = [str(repo / "inputs")]
+            proc = sh(*sbatch, str(repo / "slurm/wordcount.sbatch"), "-o", str(work / "wc.h5"),
+                      *inputs, env=env, check_rc=False)
+            check("wordcount.sbatch succeeds", proc.returncode == 0, proc.stderr.strip())
+            if proc.returncode == 0:
+                datasets, attrs = read_result(work / "wc.h5")
+                check("wordcount.sbatch: counts equal the independent count",
+                      words_of(datasets)[1] == expected_counts(inputs))
+                check("wordcount.sbatch: 2 ranks x 1 thread",
+                      attrs["/"]["ranks"] == 2 and attrs["/"]["threads_per_rank"] == 1)
+
+            # Monte Carlo: 1 rank x 2 threads through --ntasks/--cpus-per-task overrides.
+            proc = sh(*sbatch, "--ntasks=1", "--cpus-per-task=2", str(repo / "slurm/montecarlo.sbatch"),
+                      "-o", str(work / "pi.h5"), "--samples", "1e9", "--seed", "3", env=env, check_rc=False)
+            check("montecarlo.sbatch succeeds", proc.returncode == 0, proc.stderr.strip())
+            if proc.returncode == 0:
+                datasets, attrs = read_result(work / "pi.h5")
+                mc = attrs["montecarlo"]
+                check("montecarlo.sbatch: estimate within 5 standard errors of pi",
+                      abs(mc["estimate"] - math.pi) < 5 * mc["std_error"], f"{mc['estimate']:.8f}")
+                check("montecarlo.sbatch: unit_hits sum to hits",
+                      int(datasets["montecarlo/unit_hits"].sum()) == mc["hits"])
+                check("montecarlo.sbatch: --cpus-per-task became --threads",
+                      attrs["/"]["ranks"] == 1 and attrs["/"]["threads_per_rank"] == 2)
+
+            # Job array: one result file per input.
+            books = [str(repo / "inputs/kjv" / b) for b in ("genesis.txt", "john.txt", "revelation.txt")]
+            proc = sh(*sbatch, "--array=0-2", str(repo / "slurm/wordcount-array.sbatch"),
+                      str(work / "array"), *books, env=env, check_rc=False)
+            check("wordcount-array.sbatch succeeds", proc.returncode == 0, proc.stderr.strip())
+            for book in books:
+                out = work / "array" / (pathlib.Path(book).stem + ".h5")
+                ok = out.exists() and words_of(read_result(out)[0])[1] == expected_counts([book])
+                check(f"array task for {pathlib.Path(book).name}: counts equal the independent count", ok)
+
+            # A wrong GRIDMR fails the job with a clear line.
+            proc = sh(*sbatch, str(repo / "slurm/montecarlo.sbatch"), "-o", str(work / "x.h5"),
+                      env={"GRIDMR": "/nonexistent/gridmr"}, check_rc=False)
+            log = "".join(p.read_text() for p in work.glob("*.out"))
+            check("a missing GRIDMR binary fails the job and says so",
+                  proc.returncode != 0 and "no executable at '/nonexistent/gridmr'" in log)
+
+            # A request the node can never satisfy is refused at once (no sbatch --wait hang).
+            proc = sh("sbatch", "--ntasks=64", str(repo / "slurm/wordcount.sbatch"), "-o",
+                      str(work / "y.h5"), *inputs, env=env, check_rc=False, timeout=30)
+            check("an impossible request is rejected at submission", proc.returncode != 0,
+                  proc.stderr.strip())
+
+            # scancel of a long job: stops within seconds and leaves no output at all.
+            long_out = work / "long.h5"
+            job = sh("sbatch", "--parsable", f"--output={work}/long-%j.out",
+                     str(repo / "slurm/montecarlo.sbatch"), "-o", str(long_out), "--samples", "1e13",
+                     env=env).stdout.strip().split(";")[0]
+            deadline = time.time() + 60
+            while time.time() < deadline and "gridmr:" not in "".join(
+                    p.read_text() for p in work.glob(f"long-{job}.out")):
+                time.sleep(0.2)
+            time.sleep(2)  # well into the map phase
+            start = time.time()
+            sh("scancel", job)
+            while time.time() - start < 30 and sh("squeue", "-h", "-j", job, check_rc=False).stdout.strip():
+                time.sleep(0.1)
+            took = time.time() - start
+            check("a cancelled job ends within 10 s", took < 10, f"{took:.2f} s")
+            check("a cancelled job is CANCELLED", job_state(job) == "CANCELLED", job_state(job))
+            leftovers = [p.name for p in work.glob("long.h5*")]
+            check("a cancelled job leaves no output and no .partial", not leftovers, str(leftovers))
+            log = (work / f"long-{job}.out").read_text()
+            check("a cancelled job says why, once", log.count("gridmr: error: terminated (SIGTERM)") == 1,
+                  log.strip().splitlines()[-1] if log.strip() else "")
+            time.sleep(1)
+            left = sh("pgrep", "-f", f"gridmr montecarlo .*{long_out}", check_rc=False).stdout.split()
+            check("no gridmr process outlives the cancelled job", not left, str(left))
+    finally:
+        sh(str(repo / "slurm/local/stop.sh"), check_rc=False)
+    print(f"{checks - len(failures)} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
