@@ -87,7 +87,7 @@ int run(const gridmr::Cluster& cluster, const EngineOptions& options,
     return gridmr::kSuccess;
   } catch (const gridmr::JobFailed& failure) {
     if (cluster.is_master()) gridmr::print_error(failure.what());
-    return failure.code();
+    return gridmr::finish_failed_job(cluster, failure.code());
   } catch (...) {
     // A failure inside a collective phase: the other ranks cannot be told in
     // an orderly way, so this rank reports and takes the job down.

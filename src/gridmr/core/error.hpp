@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace gridmr {
 
@@ -20,6 +21,10 @@ class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// 'path' in single quotes, with control characters escaped (\n, \t, \x01), so
+// that an error about any file name stays on one line.
+std::string quote_path(std::string_view path);
 
 // "cannot open 'x': No such file or directory" for the current errno.
 std::string errno_message(const std::string& what, const std::string& path, int err);

@@ -15,8 +15,27 @@
 
 namespace gridmr {
 
+std::string quote_path(std::string_view path) {
+  std::string out = "'";
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
 std::string errno_message(const std::string& what, const std::string& path, int err) {
-  return fmt::format("{} '{}': {}", what, path, std::strerror(err));
+  return fmt::format("{} {}: {}", what, quote_path(path), std::strerror(err));
 }
 
 namespace {

@@ -47,7 +47,7 @@ void add_directory(const std::string& root, std::vector<FoundFile>& out) {
     found.push_back({std::move(path), static_cast<std::uint64_t>(fs::file_size(it->path()))});
   }
   if (ec) throw UsageError(errno_message("cannot read directory", root, ec.value()));
-  if (found.empty()) throw UsageError("no input files in directory '" + root + "'");
+  if (found.empty()) throw UsageError("no input files in directory " + quote_path(root));
   std::sort(found.begin(), found.end(),
             [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
   out.insert(out.end(), std::make_move_iterator(found.begin()),
@@ -75,7 +75,7 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size)
       check_readable(input);
       files.push_back({input, static_cast<std::uint64_t>(st.st_size)});
     } else {
-      throw UsageError("cannot read '" + input + "': not a regular file or directory");
+      throw UsageError("cannot read " + quote_path(input) + ": not a regular file or directory");
     }
   }
   Plan plan;

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 
 #include "gridmr/core/error.hpp"
@@ -28,6 +30,11 @@ std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t 
     if (got >= 0) return static_cast<std::size_t>(got);
     if (errno != EINTR) throw RunError(errno_message("cannot read", path_, errno));
   }
+}
+
+void TextReader::throw_shrunk(std::uint64_t size) const {
+  throw RunError(fmt::format("{} changed during the run: it ends at byte {}, but was longer when "
+                             "the job was planned", quote_path(path_), size));
 }
 
 bool TextReader::starts_inside_word(std::uint64_t offset) {

@@ -31,6 +31,8 @@ class TextReader {
   void open(const std::string& path);
   void close();
   bool starts_inside_word(std::uint64_t offset);
+  // The file ended at `size`, before a unit planned from its earlier size.
+  [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
   std::vector<char> buffer_;
@@ -71,6 +73,7 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
     if (buffer_.size() < filled + want) buffer_.resize(std::max(buffer_.size() * 2, filled + want));
     const std::size_t got = read_at(filled, want, next);
     if (got == 0) {  // end of file: the last word ends here
+      if (next < unit.end) throw_shrunk(next);
       if (in_word) f(std::string_view(buffer_.data(), filled));
       return;
     }

@@ -26,6 +26,8 @@ class Handle {
   ~Handle() { reset(); }
 
   hid_t get() const { return id_; }
+  // Gives up ownership without closing (for an object HDF5 can no longer close safely).
+  hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
   operator hid_t() const { return id_; }
   // Closes now; returns false if HDF5 reported an error (for example a failed flush).
   bool reset() {

@@ -15,12 +15,12 @@ ResultReader::ResultReader(const std::string& path) : path_(path) {
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     h5::last_error();
-    throw UsageError(fmt::format("'{}' is not an HDF5 file", path));
+    throw UsageError(fmt::format("{} is not an HDF5 file", quote_path(path)));
   }
   file_ = h5::Handle(id, H5Fclose);
   if (!has("/") || H5Aexists(file_, "format") <= 0 ||
       string_attribute("/", "format") != "gridmr-result") {
-    throw UsageError(fmt::format("'{}' is not a gridmr result file", path));
+    throw UsageError(fmt::format("{} is not a gridmr result file", quote_path(path)));
   }
 }
 
@@ -35,7 +35,7 @@ namespace {
 h5::Handle open_attribute(hid_t file, const std::string& object, const std::string& name,
                           const std::string& path) {
   return h5::attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
-                       fmt::format("cannot read attribute '{}' of '{}' in '{}'", name, object, path));
+                       fmt::format("cannot read attribute '{}' of '{}' in {}", name, object, quote_path(path)));
 }
 }  // namespace
 
@@ -68,7 +68,7 @@ double ResultReader::double_attribute(const std::string& object, const std::stri
 }
 
 std::vector<std::uint64_t> ResultReader::read_u64(const std::string& path) const {
-  const std::string what = fmt::format("cannot read '{}' in '{}'", path, path_);
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
   h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
   h5::Handle space = h5::space(H5Dget_space(dataset), what);
   const hssize_t n = H5Sget_simple_extent_npoints(space);
@@ -82,7 +82,7 @@ std::vector<std::uint64_t> ResultReader::read_u64(const std::string& path) const
 
 std::string ResultReader::read_bytes(const std::string& path, std::uint64_t begin,
                                      std::uint64_t end) const {
-  const std::string what = fmt::format("cannot read '{}' in '{}'", path, path_);
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
   std::string bytes(end - begin, '\0');
   if (bytes.empty()) return bytes;
   h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);

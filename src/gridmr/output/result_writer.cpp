@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <sys/statvfs.h>
+
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
+#include <optional>
+#include <type_traits>
 
 #include "gridmr/core/error.hpp"
+#include "gridmr/core/sizes.hpp"
 #include "gridmr/run/failure.hpp"
 
 namespace gridmr {
@@ -46,22 +52,71 @@ void silence_default_error_printing() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullp
 
 }  // namespace h5
 
+template <class F>
+auto ResultWriter::together(F&& step) {
+  using Value = decltype(step());
+  auto explained = [&] {
+    try {
+      return step();
+    } catch (const RunError& e) {
+      throw RunError(e.what() + disk_note());
+    }
+  };
+  try {
+    if constexpr (std::is_void_v<Value>) {
+      agree(comm_, explained);
+    } else {
+      std::optional<Value> value;
+      agree(comm_, [&] { value.emplace(explained()); });
+      return std::move(*value);
+    }
+  } catch (const JobFailed&) {
+    abandoned_ = true;
+    throw;
+  }
+}
+
+std::string ResultWriter::disk_note() const {
+  // MPI-IO does not always pass the cause up through HDF5: look at the disk.
+  const int err = errno;
+  std::string folder = std::filesystem::path(path_).parent_path().string();
+  struct statvfs fs {};
+  if (::statvfs(folder.empty() ? "." : folder.c_str(), &fs) == 0) {
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free < (1u << 20)) {
+      return fmt::format(" (no space left on device: {} free in '{}')", format_bytes(free),
+                         folder.empty() ? "." : folder);
+    }
+  }
+  if (err == ENOSPC || err == EDQUOT) return fmt::format(" ({})", std::strerror(err));
+  return "";
+}
+
 ResultWriter::ResultWriter(MPI_Comm comm, std::string path) : comm_(comm), path_(std::move(path)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
   const std::string partial = partial_path(path_);
   register_partial_output(partial);
-  h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
-  h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
-  h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
-  h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
-  file_ = h5::file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
-                   fmt::format("cannot create '{}'", partial));
+  file_ = together([&] {
+    h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+    h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
+    h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
+    h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
+    return h5::file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+                    fmt::format("cannot create {}", quote_path(partial)));
+  });
 }
 
 ResultWriter::~ResultWriter() {
   if (committed_) return;
-  file_.reset();
+  if (abandoned_) {
+    file_.release();
+    hdf5_left_unclean();
+  } else if (!file_.reset()) {
+    // A close that fails leaves the file registered, and HDF5 1.10 then
+    // crashes when it shuts down inside MPI_Finalize.
+    hdf5_left_unclean();
+  }
   if (rank_ == 0) ::unlink(partial_path(path_).c_str());
   forget_partial_output();
 }
@@ -72,8 +127,10 @@ void ResultWriter::ensure_parent_groups(const std::string& path) {
        slash = path.find('/', slash + 1)) {
     const std::string group = path.substr(0, slash);
     if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
-    h5::group(H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-              fmt::format("cannot create group '{}' in '{}'", group, path_));
+    together([&] {
+      h5::group(H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                fmt::format("cannot create group '{}' in {}", group, quote_path(path_)));
+    });
   }
 }
 
@@ -85,28 +142,43 @@ void ResultWriter::write_dataset(const std::string& path, hid_t file_type, hid_t
   MPI_Allreduce(&count, &total, 1, MPI_UINT64_T, MPI_SUM, comm_);
 
   ensure_parent_groups("/" + path);
-  const std::string what = fmt::format("cannot write '{}' in '{}'", path, path_);
+  const std::string what = fmt::format("cannot write '{}' in {}", path, quote_path(path_));
   const hsize_t dims[1] = {total};
-  h5::Handle file_space = h5::space(H5Screate_simple(1, dims, nullptr), what);
-  h5::Handle dataset = h5::dataset(
-      H5Dcreate2(file_, path.c_str(), file_type, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      what);
-  const hsize_t start[1] = {offset}, local[1] = {count};
-  h5::Handle memory_space = h5::space(H5Screate_simple(1, local, nullptr), what);
-  if (count == 0) {
-    h5::check_status(H5Sselect_none(file_space), what);
-    h5::check_status(H5Sselect_none(memory_space), what);
-  } else {
-    h5::check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, local, nullptr),
-                     what);
-  }
+  h5::Handle dataset = together([&] {
+    h5::Handle space = h5::space(H5Screate_simple(1, dims, nullptr), what);
+    return h5::dataset(
+        H5Dcreate2(file_, path.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        what);
+  });
   if (total == 0) return;  // HDF5 1.10 rejects a collective write to an empty dataset
-  h5::Handle transfer = h5::plist(H5Pcreate(H5P_DATASET_XFER), what);
-  h5::check_status(H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE), what);
-  static const std::uint64_t kNothing = 0;
-  h5::check_status(H5Dwrite(dataset, memory_type, memory_space, file_space, transfer,
-                            count == 0 ? &kNothing : data),
-                   what);
+  struct Abandon {  // on failure the dataset stays open with the file (see abandoned_)
+    h5::Handle& dataset;
+    const bool& abandoned;
+    ~Abandon() {
+      if (abandoned) dataset.release();
+    }
+  } abandon{dataset, abandoned_};
+  together([&] {
+    const hsize_t start[1] = {offset}, local[1] = {count};
+    h5::Handle file_space = h5::space(H5Dget_space(dataset), what);
+    h5::Handle memory_space = h5::space(H5Screate_simple(1, local, nullptr), what);
+    if (count == 0) {
+      h5::check_status(H5Sselect_none(file_space), what);
+      h5::check_status(H5Sselect_none(memory_space), what);
+    } else {
+      h5::check_status(
+          H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, local, nullptr), what);
+    }
+    h5::Handle transfer = h5::plist(H5Pcreate(H5P_DATASET_XFER), what);
+    h5::check_status(H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE), what);
+    static const std::uint64_t kNothing = 0;
+    h5::check_status(H5Dwrite(dataset, memory_type, memory_space, file_space, transfer,
+                              count == 0 ? &kNothing : data),
+                     what);
+  });
+  together([&] {
+    if (!dataset.reset()) throw RunError(fmt::format("{}: {}", what, h5::last_error()));
+  });
 }
 
 void ResultWriter::write_slices(const std::string& path, std::span<const std::uint64_t> local) {
@@ -142,7 +214,7 @@ void ResultWriter::write_values(const std::string& path, const Result& result) {
 }
 
 void ResultWriter::write_stats(const RankStats& mine) {
-  const std::string what = fmt::format("cannot write '/stats/ranks' in '{}'", path_);
+  const std::string what = fmt::format("cannot write '/stats/ranks' in {}", quote_path(path_));
   h5::Handle host = h5::type(H5Tcopy(H5T_C_S1), what);
   h5::check_status(H5Tset_size(host, sizeof(RankStats::host)), what);
   h5::check_status(H5Tset_strpad(host, H5T_STR_NULLTERM), what);
@@ -167,14 +239,16 @@ void ResultWriter::write_stats(const RankStats& mine) {
 
 void ResultWriter::write_attribute(const std::string& path, const std::string& name, hid_t type,
                                    const void* value) {
-  const std::string what = fmt::format("cannot write attribute '{}' of '{}' in '{}'", name, path,
-                                       path_);
+  const std::string what = fmt::format("cannot write attribute '{}' of '{}' in {}", name, path,
+                                       quote_path(path_));
   if (path != "/") ensure_parent_groups(path + "/");
-  h5::Handle object = h5::object(H5Oopen(file_, path.c_str(), H5P_DEFAULT), what);
-  h5::Handle scalar = h5::space(H5Screate(H5S_SCALAR), what);
-  h5::Handle attribute =
-      h5::attribute(H5Acreate2(object, name.c_str(), type, scalar, H5P_DEFAULT, H5P_DEFAULT), what);
-  h5::check_status(H5Awrite(attribute, type, value), what);
+  together([&] {
+    h5::Handle object = h5::object(H5Oopen(file_, path.c_str(), H5P_DEFAULT), what);
+    h5::Handle scalar = h5::space(H5Screate(H5S_SCALAR), what);
+    h5::Handle attribute = h5::attribute(
+        H5Acreate2(object, name.c_str(), type, scalar, H5P_DEFAULT, H5P_DEFAULT), what);
+    h5::check_status(H5Awrite(attribute, type, value), what);
+  });
 }
 
 void ResultWriter::set_attribute(const std::string& path, const std::string& name,
@@ -195,11 +269,19 @@ void ResultWriter::set_attribute(const std::string& path, const std::string& nam
 }
 
 void ResultWriter::commit(bool replace) {
-  if (!file_.reset()) {
-    throw RunError(fmt::format("cannot finish '{}': {}", partial_path(path_), h5::last_error()));
-  }
+  // Flushing writes what HDF5 still holds: the last chance for a full disk to
+  // show, in a step every rank agrees on before the (collective) close.
+  together([&] {
+    if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) {
+      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+    }
+  });
+  together([&] {
+    if (!file_.reset()) {
+      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+    }
+  });
   // Every rank has closed its part of the file; only then may it carry the final name.
-  MPI_Barrier(comm_);
   int error = 0;
   if (rank_ == 0) {
     const unsigned flags = replace ? 0 : RENAME_NOREPLACE;
@@ -209,7 +291,7 @@ void ResultWriter::commit(bool replace) {
   }
   MPI_Bcast(&error, 1, MPI_INT, 0, comm_);
   if (error == EEXIST) {
-    throw UsageError(fmt::format("output '{}' exists (use --force to replace it)", path_));
+    throw UsageError(fmt::format("output {} exists (use --force to replace it)", quote_path(path_)));
   }
   if (error != 0) throw RunError(errno_message("cannot rename to", path_, error));
   committed_ = true;

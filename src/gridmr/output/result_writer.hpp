@@ -17,7 +17,9 @@ namespace gridmr {
 
 // The file is created as OUT.partial and becomes OUT only in commit(), after
 // every rank has written its part. A writer destroyed before commit() removes
-// the partial file. All calls are collective.
+// the partial file. All calls are collective, and fail together: an HDF5 error
+// on any rank (a full disk, say) throws the same JobFailed on every rank, so no
+// rank is left waiting in a collective call that another rank abandoned.
 class ResultWriter {
  public:
   ResultWriter(MPI_Comm comm, std::string path);
@@ -49,6 +51,14 @@ class ResultWriter {
   static std::string partial_path(const std::string& path) { return path + ".partial"; }
 
  private:
+  // Runs one collective HDF5 step on every rank, then agrees: if it failed
+  // anywhere, every rank throws JobFailed. Returns what the step returned.
+  template <class F>
+  auto together(F&& step);
+
+  // " (no space left on device: ...)" when the output's disk is full, else "".
+  std::string disk_note() const;
+
   void write_dataset(const std::string& path, hid_t file_type, hid_t memory_type,
                      const void* data, std::uint64_t count);
   void ensure_parent_groups(const std::string& path);
@@ -61,6 +71,10 @@ class ResultWriter {
   std::string path_;
   h5::Handle file_;
   bool committed_ = false;
+  // A step failed: HDF5 1.10 cannot close a parallel file safely after that
+  // (ranks take different paths inside H5Fclose and wait for each other), so
+  // the file is left open and the job ends with MPI_Abort (failure.hpp).
+  bool abandoned_ = false;
 };
 
 }  // namespace gridmr

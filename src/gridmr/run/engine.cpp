@@ -1,6 +1,12 @@
 // The engine's non-template parts.
 #include "gridmr/run/engine.hpp"
 
+#include <sys/statvfs.h>
+
+#include <cstdlib>
+
+#include "gridmr/core/sizes.hpp"
+
 namespace gridmr {
 
 void check_output_path(const EngineOptions& options) {
@@ -9,9 +15,9 @@ void check_output_path(const EngineOptions& options) {
   if (out.empty()) throw UsageError("no output file given (-o OUT.h5)");
   struct stat st;
   if (::stat(out.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("output '{}' is a directory", out));
+    if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("output {} is a directory", quote_path(out)));
     if (!options.force) {
-      throw UsageError(fmt::format("output '{}' exists (use --force to replace it)", out));
+      throw UsageError(fmt::format("output {} exists (use --force to replace it)", quote_path(out)));
     }
   }
   fs::path parent = fs::path(out).parent_path();
@@ -20,11 +26,41 @@ void check_output_path(const EngineOptions& options) {
     throw UsageError(errno_message("cannot write output: no folder", parent.string(), errno));
   }
   if (!S_ISDIR(st.st_mode)) {
-    throw UsageError(fmt::format("cannot write output: '{}' is not a folder", parent.string()));
+    throw UsageError(fmt::format("cannot write output: {} is not a folder", quote_path(parent.string())));
   }
   if (::access(parent.c_str(), W_OK) != 0) {
     throw UsageError(errno_message("cannot write output in", parent.string(), errno));
   }
+}
+
+void pause_for_tests() {
+  if (const char* ms = std::getenv("GRIDMR_DEBUG_MAP_DELAY_MS"); ms != nullptr && *ms != '\0') {
+    ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
+  }
+}
+
+void check_output_space(const Cluster& cluster, const EngineOptions& options,
+                        const Result& result) {
+  // Keys, their offsets and one value each, plus room for metadata and /stats.
+  std::uint64_t bytes = 0;
+  for (const auto key : result.keys) bytes += key.size() + 2 * sizeof(std::uint64_t);
+  std::uint64_t needed = 0;
+  MPI_Reduce(&bytes, &needed, 1, MPI_UINT64_T, MPI_SUM, 0, cluster.comm());
+  needed += (256u << 10) + cluster.size() * sizeof(RankStats);
+  agree(cluster, [&] {
+    const char* skip = std::getenv("GRIDMR_SKIP_SPACE_CHECK");  // for tests of the write path
+    if (!cluster.is_master() || (skip != nullptr && *skip != '\0')) return;
+    std::filesystem::path folder = std::filesystem::path(options.output).parent_path();
+    if (folder.empty()) folder = ".";
+    struct statvfs fs {};
+    if (::statvfs(folder.c_str(), &fs) != 0) return;  // cannot tell: let the write find out
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free < needed) {
+      throw RunError(fmt::format("not enough space for '{}': the result needs about {}, {} free in '{}'",
+                                 options.output, format_bytes(needed), format_bytes(free),
+                                 folder.string()));
+    }
+  });
 }
 
 }  // namespace gridmr

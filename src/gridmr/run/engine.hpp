@@ -34,6 +34,15 @@ namespace gridmr {
 // Rank 0, before any work: the output must be writable and not clobber anything.
 void check_output_path(const EngineOptions& options);
 
+// GRIDMR_DEBUG_MAP_DELAY_MS=N: wait N ms between planning and mapping, so that
+// tests can change the inputs in between (a file that vanishes or shrinks).
+void pause_for_tests();
+
+// Collective, before writing: fails the job (RunError, on every rank) if the
+// output's file system has less free space than the result needs, so that a
+// full disk is found before HDF5 is half-way through the file.
+void check_output_space(const Cluster& cluster, const EngineOptions& options, const Result& result);
+
 namespace detail {
 
 // Rank 0 plans; every rank receives the sources and its share of the units.
@@ -134,6 +143,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options,
   stats.units = plan.units.size();
   for (const WorkUnit& u : plan.units) stats.input_bytes += u.weight();
 
+  pause_for_tests();
   Stopwatch map_time;
   std::vector<KeyTable> tables;
   agree(cluster, [&] { tables = detail::map_units<J>(config, plan, threads); });
@@ -161,6 +171,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options,
   stats.reduce_seconds = reduce_time.seconds();
 
   Stopwatch write_time;
+  check_output_space(cluster, options, result);
   ResultWriter out(cluster.comm(), options.output);
   J::write(out, result, plan, config);
   double seconds = elapsed.seconds();

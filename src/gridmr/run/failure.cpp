@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -17,10 +18,15 @@ namespace gridmr {
 
 namespace {
 
+constexpr std::chrono::seconds kAgreementTimeout{10};
+
 // The partial output to remove if the job dies, in a plain buffer so that a
 // signal handler may read it (async-signal-safe: no allocation, no locks).
 char g_partial_output[4096] = {};
 volatile std::sig_atomic_t g_is_master = 1;
+// Set once the job has said how it ended (an error line, or a finished result):
+// a signal after that (mpirun winding down the other ranks) must not add a line.
+volatile std::sig_atomic_t g_outcome_reported = 0;
 
 void remove_partial_output() {
   if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
@@ -31,7 +37,7 @@ void remove_partial_output() {
 // which received the same signal anyway.
 extern "C" void on_termination_signal(int signal) {
   remove_partial_output();
-  if (g_is_master) {
+  if (g_is_master && !g_outcome_reported) {
     const char* text = signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
                                         : "gridmr: error: terminated (SIGTERM); no output written\n";
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
@@ -59,7 +65,28 @@ void install_termination_handlers(const Cluster& cluster) {
   sigaction(SIGINT, &action, nullptr);
 }
 
+void outcome_reported() { g_outcome_reported = 1; }
+
+namespace {
+bool g_hdf5_unclean = false;
+}
+
+void hdf5_left_unclean() { g_hdf5_unclean = true; }
+
+int finish_failed_job(const Cluster& cluster, int code) {
+  int unclean = g_hdf5_unclean, anyone = 0;
+  MPI_Allreduce(&unclean, &anyone, 1, MPI_INT, MPI_LOR, cluster.comm());
+  if (!anyone) return code;
+  // Rank 0 said why; it alone ends the job, once its line has left the process.
+  if (!cluster.is_master()) {
+    for (;;) ::pause();  // until MPI_Abort ends this rank too
+  }
+  remove_partial_output();
+  abort_after_output(cluster, code);
+}
+
 void print_error(const std::string& message) {
+  g_outcome_reported = 1;
   std::fprintf(stderr, "gridmr: error: %s\n", message.c_str());
   std::fflush(stderr);
 }
@@ -85,29 +112,69 @@ int exit_code_of(const std::exception_ptr& error, std::string& message) {
   }
 }
 
-void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error) {
-  const int me = local_error ? cluster.rank() : cluster.size();
-  int first = cluster.size();
-  MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, cluster.comm());
-  if (first == cluster.size()) return;
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  const int me = local_error ? rank : ranks;
+  int first = ranks;
+  MPI_Request request;
+  MPI_Iallreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm, &request);
+  if (!local_error) {
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+  } else {
+    // A failure can leave other ranks waiting inside a collective call that
+    // this rank abandoned (parallel HDF5 does that). If they do not arrive in
+    // time, they never will: say what happened and take the job down.
+    const auto deadline = std::chrono::steady_clock::now() + kAgreementTimeout;
+    for (int done = 0;;) {
+      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string message;
+        exit_code_of(local_error, message);
+        g_outcome_reported = 1;
+        std::fprintf(stderr, "gridmr: error: %s%s\n",
+                     rank != 0 ? fmt::format("rank {}: ", rank).c_str() : "", message.c_str());
+        remove_partial_output();
+        std::fflush(stderr);
+        ::usleep(200'000);
+        MPI_Abort(comm, kRunFailure);
+      }
+      ::usleep(1000);
+    }
+  }
+  if (first == ranks) return;
 
   std::string message;
   int code = 0;
-  if (cluster.rank() == first) code = exit_code_of(local_error, message);
+  if (rank == first) code = exit_code_of(local_error, message);
   int length = static_cast<int>(message.size());
-  MPI_Bcast(&code, 1, MPI_INT, first, cluster.comm());
-  MPI_Bcast(&length, 1, MPI_INT, first, cluster.comm());
+  MPI_Bcast(&code, 1, MPI_INT, first, comm);
+  MPI_Bcast(&length, 1, MPI_INT, first, comm);
   message.resize(length);
-  MPI_Bcast(message.data(), length, MPI_CHAR, first, cluster.comm());
+  MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
   if (first != 0 && code == kRunFailure) message = fmt::format("rank {}: {}", first, message);
   throw JobFailed(code, message);
+}
+
+void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error) {
+  agree_on_error(cluster.comm(), local_error);
+}
+
+void abort_after_output(const Cluster& cluster, int code) {
+  // mpirun forwards a rank's stderr through a pipe to its daemon; MPI_Abort
+  // kills the job without draining it, so give the line a moment to pass.
+  std::fflush(stderr);
+  ::usleep(200'000);
+  MPI_Abort(cluster.comm(), code);
+  std::_Exit(code);
 }
 
 void abort_job(const Cluster& cluster, int code, const std::string& message) {
   print_error(cluster.size() > 1 ? fmt::format("rank {}: {}", cluster.rank(), message) : message);
   remove_partial_output();
-  MPI_Abort(cluster.comm(), code);
-  std::_Exit(code);
+  abort_after_output(cluster, code);
 }
 
 }  // namespace gridmr
