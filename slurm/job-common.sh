@@ -19,5 +19,7 @@ gridmr_srun() {
   local job=$1
   shift
   echo "gridmr: $SLURM_NTASKS rank(s) x $threads thread(s) on $SLURM_JOB_NODELIST: $GRIDMR $job $*"
-  srun --mpi=pmix --cpus-per-task="$threads" "$GRIDMR" "$job" --threads "$threads" "$@"
+  # --kill-on-bad-exit: a rank that dies ends the whole step instead of leaving the
+  # others waiting in a collective call.
+  srun --mpi=pmix --kill-on-bad-exit=1 --cpus-per-task="$threads" "$GRIDMR" "$job" --threads "$threads" "$@"
 }

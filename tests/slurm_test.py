@@ -132,6 +132,27 @@ def main():
             time.sleep(1)
             left = sh("pgrep", "-f", f"gridmr montecarlo .*{long_out}", check_rc=False).stdout.split()
             check("no gridmr process outlives the cancelled job", not left, str(left))
+
+            # A rank killed under srun ends the whole job (srun --kill-on-bad-exit).
+            dead_out = work / "dead.h5"
+            job = sh("sbatch", "--parsable", f"--output={work}/dead-%j.out",
+                     str(repo / "slurm/montecarlo.sbatch"), "-o", str(dead_out), "--samples", "1e13",
+                     env=env).stdout.strip().split(";")[0]
+            pattern = f"gridmr montecarlo .*{dead_out}"
+            deadline = time.time() + 60
+            while time.time() < deadline and len(sh("pgrep", "-f", pattern, check_rc=False).stdout.split()) < 2:
+                time.sleep(0.2)
+            time.sleep(1)
+            victim = sh("pgrep", "-f", pattern, check_rc=False).stdout.split()[-1]
+            start = time.time()
+            os.kill(int(victim), 9)
+            while time.time() - start < 30 and sh("squeue", "-h", "-j", job, check_rc=False).stdout.strip():
+                time.sleep(0.1)
+            took = time.time() - start
+            check("a rank killed under srun ends the job within 10 s", took < 10, f"{took:.2f} s")
+            check("the job with a killed rank is FAILED", job_state(job) == "FAILED", job_state(job))
+            check("the job with a killed rank leaves no output",
+                  not list(work.glob("dead.h5*")), str(list(work.glob("dead.h5*"))))
     finally:
         sh(str(repo / "slurm/local/stop.sh"), check_rc=False)
     print(f"{checks - len(failures)} passed, {len(failures)} failed")
