@@ -25,7 +25,7 @@ using gridmr::EngineOptions;
 struct EngineOptionText {
   std::string unit_size = "16MiB";
   std::string memory = "1GiB";
-  std::string schedule = "static";
+  std::string schedule = "dynamic";
 };
 
 void add_engine_options(CLI::App& job, EngineOptions& options, EngineOptionText& text,
@@ -48,18 +48,22 @@ void add_engine_options(CLI::App& job, EngineOptions& options, EngineOptionText&
                  "shuffles run in several rounds (default: 1GiB)")
       ->type_name("SIZE");
   job.add_option("--schedule", text.schedule,
-                 "How rank 0 hands out work units: static = contiguous shares balanced by bytes "
-                 "(default: static)")
-      ->check(CLI::IsMember({"static"}))
+                 "How rank 0 hands out work units: dynamic = batches on request, so slower ranks "
+                 "take fewer; static = one contiguous share per rank, balanced by bytes "
+                 "(default: dynamic)")
+      ->check(CLI::IsMember({"dynamic", "static"}))
       ->type_name("MODE");
   job.add_flag("--force", options.force, "Replace OUT if it exists");
-  job.add_flag("--quiet", options.quiet, "Print no progress");
+  job.add_flag("--quiet", options.quiet,
+               "Print no progress (otherwise rank 0 shows units done, throughput and ETA on "
+               "stderr for runs longer than a second)");
   job.add_flag("--stats", options.stats, "Print a table of per-rank statistics at the end");
 }
 
 void finish_engine_options(EngineOptions& options, const EngineOptionText& text) {
   options.unit_size = gridmr::parse_size(text.unit_size, "--unit-size");
   options.memory = gridmr::parse_size(text.memory, "--memory");
+  options.schedule = text.schedule == "static" ? gridmr::Schedule::kStatic : gridmr::Schedule::kDynamic;
 }
 
 std::string quoted_command_line(int argc, char** argv) {

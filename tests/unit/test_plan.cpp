@@ -6,6 +6,7 @@
 #include "gridmr/core/error.hpp"
 #include "gridmr/input/plan.hpp"
 #include "gridmr/run/schedule.hpp"
+#include "gridmr/run/scheduler.hpp"
 #include "temp_dir.hpp"
 
 using gridmr::Plan;
@@ -90,4 +91,22 @@ TEST_CASE("a sample space of 1e13 samples plans 64-bit ranges that cover it exac
   CHECK(plan.units.back().end == 10'000'000'000'000ull);
   CHECK(plan.total_bytes == 10'000'000'000'000ull);
   CHECK_THROWS_AS(gridmr::plan_samples(1ull << 62, 1), gridmr::UsageError);  // too many units
+}
+
+TEST_CASE("guided batches hand out every unit exactly once, at least one at a time") {
+  for (std::size_t total : {0ul, 1ul, 2ul, 7ul, 1000ul, 100000ul}) {
+    for (int ranks : {1, 2, 3, 64}) {
+      std::size_t remaining = total, handed = 0, batches = 0;
+      while (remaining > 0) {
+        const std::size_t batch = std::min(remaining, gridmr::batch_size(remaining, ranks));
+        CHECK(batch >= 1);
+        handed += batch;
+        remaining -= batch;
+        ++batches;
+      }
+      CHECK(handed == total);
+      CHECK(batches <= total);
+    }
+  }
+  CHECK(gridmr::batch_size(1000, 2) == 250);  // half of what is left, shared among the ranks
 }

@@ -99,6 +99,7 @@ Plan plan_samples(std::uint64_t samples, std::uint64_t unit_samples) {
   cut_into_units(0, samples, unit_samples, plan.units);
   for (std::size_t i = 0; i < plan.units.size(); ++i) plan.units[i].source = i;
   plan.total_bytes = samples;
+  plan.weight_unit = "samples";
   plan.total_units = plan.units.size();
   return plan;
 }

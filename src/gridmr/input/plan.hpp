@@ -24,6 +24,7 @@ struct Plan {
   std::vector<WorkUnit> units;       // in plan order: file by file, front to back
   std::uint64_t total_bytes = 0;     // sum of the source sizes (or samples)
   std::uint64_t total_units = 0;     // units in the whole plan (`units` may be one rank's share)
+  const char* weight_unit = "bytes";  // what WorkUnit::weight() counts, for progress
 };
 
 // Expands `inputs` (files, and directories walked recursively; entries of a

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <boost/serialization/string.hpp>
@@ -23,7 +25,8 @@
 #include "gridmr/core/records.hpp"
 #include "gridmr/run/cluster.hpp"
 #include "gridmr/run/failure.hpp"
-#include "gridmr/run/schedule.hpp"
+#include "gridmr/run/progress.hpp"
+#include "gridmr/run/scheduler.hpp"
 #include "gridmr/run/stats.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
@@ -45,10 +48,11 @@ void check_output_space(const Cluster& cluster, const EngineOptions& options, co
 
 namespace detail {
 
-// Rank 0 plans; every rank receives the sources and its share of the units.
+// Rank 0 plans; every rank receives the sources and the totals. The units stay
+// on rank 0, for the scheduler to hand out.
 template <Job J>
-Plan plan_and_scatter(const Cluster& cluster, const EngineOptions& options,
-                      const typename J::Config& config) {
+Plan plan_and_share(const Cluster& cluster, const EngineOptions& options,
+                    const typename J::Config& config) {
   Plan plan;
   agree(cluster, [&] {
     if (!cluster.is_master()) return;
@@ -61,29 +65,18 @@ Plan plan_and_scatter(const Cluster& cluster, const EngineOptions& options,
   MPI_Bcast(totals, 2, MPI_UINT64_T, 0, cluster.comm());
   plan.total_bytes = totals[0];
   plan.total_units = totals[1];
-
-  std::vector<int> counts(cluster.size()), displs(cluster.size());
-  if (cluster.is_master()) {
-    const auto bounds = static_shares(plan.units, cluster.size());
-    for (int r = 0; r < cluster.size(); ++r) {
-      counts[r] = static_cast<int>((bounds[r + 1] - bounds[r]) * sizeof(WorkUnit));
-      displs[r] = static_cast<int>(bounds[r] * sizeof(WorkUnit));
-    }
-  }
-  int my_bytes = 0;
-  MPI_Scatter(counts.data(), 1, MPI_INT, &my_bytes, 1, MPI_INT, 0, cluster.comm());
-  std::vector<WorkUnit> mine(my_bytes / sizeof(WorkUnit));
-  MPI_Scatterv(plan.units.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), my_bytes,
-               MPI_BYTE, 0, cluster.comm());
-  plan.units = std::move(mine);
   return plan;
 }
 
-// Maps this rank's units on `threads` OpenMP threads, each folding into its own table.
+// Maps the units the scheduler hands this rank on `threads` OpenMP threads,
+// each folding into its own table. After a failure the remaining units are
+// drained unmapped, so that every rank still completes the scheduling.
 template <Job J>
-std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& plan, int threads) {
+std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& plan, int threads,
+                                Scheduler& scheduler) {
   std::vector<KeyTable> tables(threads);
   std::exception_ptr error;
+  std::atomic<bool> failed{false};
 #pragma omp parallel num_threads(threads)
   {
     KeyTable& table = tables[omp_get_thread_num()];
@@ -91,15 +84,19 @@ std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& pl
     auto emit = [&table](std::string_view key, std::uint64_t value) {
       table.upsert(key, value, [](std::uint64_t a, std::uint64_t b) { return J::combine(a, b); });
     };
-#pragma omp for schedule(dynamic, 1)
-    for (std::size_t i = 0; i < plan.units.size(); ++i) {
-      try {
-        in.set_unit(plan.units[i]);
-        J::map(config, in, emit);
-      } catch (...) {
+    const bool communicates = omp_get_thread_num() == 0;
+    while (const auto unit = scheduler.next(communicates)) {
+      if (!failed) {
+        try {
+          in.set_unit(*unit);
+          J::map(config, in, emit);
+        } catch (...) {
 #pragma omp critical(gridmr_map_error)
-        if (!error) error = std::current_exception();
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
       }
+      scheduler.done(*unit);
     }
   }
   if (error) std::rethrow_exception(error);
@@ -139,14 +136,22 @@ void run_job(const Cluster& cluster, const EngineOptions& options,
   std::snprintf(stats.host, sizeof stats.host, "%s", cluster.host().c_str());
   const int threads = options.threads > 0 ? options.threads : cluster.default_threads();
 
-  Plan plan = detail::plan_and_scatter<J>(cluster, options, config);
-  stats.units = plan.units.size();
-  for (const WorkUnit& u : plan.units) stats.input_bytes += u.weight();
+  Plan plan = detail::plan_and_share<J>(cluster, options, config);
 
   pause_for_tests();
   Stopwatch map_time;
   std::vector<KeyTable> tables;
-  agree(cluster, [&] { tables = detail::map_units<J>(config, plan, threads); });
+  {
+    std::optional<Progress> progress;
+    if (cluster.is_master() && !options.quiet) {
+      progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit);
+    }
+    Scheduler scheduler(cluster.comm(), options.schedule, std::move(plan.units), threads,
+                        progress ? &*progress : nullptr);
+    agree(cluster, [&] { tables = detail::map_units<J>(config, plan, threads, scheduler); });
+    stats.units = scheduler.units_mapped();
+    stats.input_bytes = scheduler.weight_mapped();
+  }
   stats.map_seconds = map_time.seconds();
 
   Stopwatch shuffle_time;

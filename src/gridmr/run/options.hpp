@@ -6,14 +6,14 @@
 
 namespace gridmr {
 
-enum class Schedule { kStatic };
+enum class Schedule { kDynamic, kStatic };
 
 struct EngineOptions {
   std::string output;                    // OUT.h5
   int threads = 0;                       // 0: Cluster::default_threads()
   std::uint64_t unit_size = 16ull << 20;
   std::uint64_t memory = 1ull << 30;     // per rank, bounds a shuffle round
-  Schedule schedule = Schedule::kStatic;
+  Schedule schedule = Schedule::kDynamic;
   bool force = false;
   bool quiet = false;
   bool stats = false;

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Scheduling and statistics: under --schedule dynamic and static, at np 1-3, every unit is
+mapped exactly once (also with more ranks than units, and with a single unit), the counts equal
+the independent count, both schedules give identical datasets, the statistics rows add up to
+their totals, and rank 0 reports progress unless --quiet."""
+import argparse
+import math
+import os
+import pathlib
+import re
+import sys
+import tempfile
+
+from gridmr_testlib import expected_counts, mpirun, read_result, same_datasets, words_of
+
+failures = []
+checks = 0
+
+
+def check(label, ok, detail=""):
+    global checks
+    checks += 1
+    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
+    if not ok:
+        failures.append(label)
+
+
+def files_under(paths):
+    out = []
+    for p in map(pathlib.Path, paths):
+        out += [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    return out
+
+
+def table_rows(stdout):
+    """The rows of the --stats table: (rank, units, percent)."""
+    rows = []
+    for line in stdout.splitlines():
+        m = re.match(r"\s*(\d+|total)\s+\S*\s+(\d+)\s+([\d.]+)%", line)
+        if m:
+            rows.append((m.group(1), int(m.group(2)), float(m.group(3))))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    parser.add_argument("--inputs", required=True)
+    args = parser.parse_args()
+    g = args.gridmr
+    with tempfile.TemporaryDirectory(prefix="gridmr-sched-") as work:
+        work = pathlib.Path(work)
+        single = work / "single.txt"
+        single.write_text("one unit only: more ranks than units\n")
+        cases = [
+            ("a single unit", [str(single)], "16MiB"),
+            ("two units", [str(pathlib.Path(args.inputs) / "kjv/john.txt")], "64KiB"),
+            ("hundreds of units", [args.inputs], "3KiB"),
+        ]
+        for label, inputs, unit in cases:
+            expected = expected_counts(inputs)
+            sizes = [f.stat().st_size for f in files_under(inputs)]
+            units = sum(math.ceil(s / (int(unit[:-3]) * 1024 if unit.endswith("KiB") else
+                                       int(unit[:-3]) * 1024 * 1024)) for s in sizes)
+            reference = None
+            for schedule in ("dynamic", "static"):
+                for np in (1, 2, 3):
+                    out = work / f"{schedule}-{np}.h5"
+                    proc = mpirun(g, np, ["wordcount", "--schedule", schedule, "--threads", "2",
+                                          "--unit-size", unit, "--stats", "--force", "-o", str(out),
+                                          *inputs])
+                    name = f"{label}, {schedule}, np={np}"
+                    if proc.returncode != 0:
+                        check(name, False, proc.stderr.strip())
+                        continue
+                    datasets, attrs = read_result(out)
+                    stats = datasets["stats/ranks"]
+                    check(f"{name}: counts equal the independent count",
+                          words_of(datasets)[1] == expected)
+                    check(f"{name}: every unit mapped exactly once ({units} units)",
+                          int(stats["units"].sum()) == units and
+                          int(stats["input_bytes"].sum()) == sum(sizes),
+                          f"per rank {list(stats['units'])}")
+                    check(f"{name}: bytes sent add up to bytes received",
+                          int(stats["bytes_sent"].sum()) == int(stats["bytes_received"].sum()))
+                    rows = table_rows(proc.stdout)
+                    body, total = rows[:-1], rows[-1] if rows else None
+                    check(f"{name}: --stats rows sum to the total row",
+                          total is not None and total[0] == "total" and len(body) == np
+                          and sum(r[1] for r in body) == total[1] == units
+                          and abs(sum(r[2] for r in body) - 100) <= 0.1 * np,
+                          proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "no table")
+                    if reference is None:
+                        reference = datasets
+                    else:
+                        differ = same_datasets(reference, datasets)
+                        check(f"{name}: datasets identical to the first run", not differ, str(differ))
+
+        # Progress: plain lines when stderr is not a terminal; nothing with --quiet.
+        proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--samples", "5e9", "--force", "-o",
+                             str(work / "p.h5")])
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("gridmr: ")]
+        pattern = r"gridmr: \d+/\d+ units \(\d+%\), [\d.]+ (G|M) samples/s, ETA \d+ s$"
+        check("a long run prints progress lines (units, rate, ETA)",
+              proc.returncode == 0 and lines and all(re.match(pattern, l) for l in lines), str(lines))
+        proc = mpirun(g, 2, ["montecarlo", "--quiet", "--threads", "1", "--samples", "5e9", "--force",
+                             "-o", str(work / "p.h5")])
+        check("--quiet prints no progress", proc.returncode == 0 and proc.stderr == "", proc.stderr)
+    print(f"{checks - len(failures)} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
