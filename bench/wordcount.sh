@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Word count throughput and memory: gridmr at 2 ranks x 1 thread and 1 rank x 2 threads against
+# a one-thread std::unordered_map<std::string, uint64_t> word count (bench/wordcount_baseline.cpp)
+# built with the same flags and run in the same benchmark, on ~1 GiB of real text (inputs/
+# repeated). Peak RSS per rank is also measured on a 256 MiB corpus. Writes a CSV and a PNG plot.
+# Usage: bench/wordcount.sh [MiB]     (default 1024; the memory comparison uses MiB/4 too)
+#        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (the ctest smoke run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mib=${1:-1024}
+[[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
+source scripts/env.sh
+out_dir=${GRIDMR_BENCH_OUT:-bench/results}
+corpus_dir=${GRIDMR_BENCH_CORPUS:-build/bench-corpus}
+mkdir -p "$out_dir" "$corpus_dir"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+make_corpus() {  # make_corpus MiB -> path; inputs/ repeated until the size is reached
+  local size=$1 path="$corpus_dir/kjv-$1MiB.txt"
+  if [[ ! -f $path || $(stat -c %s "$path") -lt $((size << 20)) ]]; then
+    : >"$path"
+    while (($(stat -c %s "$path") < (size << 20))); do cat inputs/kjv/*.txt >>"$path"; done
+  fi
+  cat "$path" >/dev/null  # warm the page cache
+  echo "$path"
+}
+
+small=$((mib / 4 > 0 ? mib / 4 : 1))
+corpus=$(make_corpus "$mib")
+corpus_small=$(make_corpus "$small")
+bytes=$(stat -c %s "$corpus")
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "corpus: $corpus ($bytes bytes)"
+
+baseline=$(build/wordcount_baseline "$corpus")
+echo "$baseline"
+base_rate=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' <<<"$baseline")
+
+csv="$out_dir/wordcount.csv"
+echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline" >"$csv"
+echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
+printf '%-24s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
+run() {  # run LABEL RANKS THREADS CORPUS -> one table row and CSV line
+  local label=$1 ranks=$2 threads=$3 file=$4 start wall n_bytes
+  n_bytes=$(stat -c %s "$file")
+  start=$(date +%s.%N)
+  OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr wordcount \
+    --threads "$threads" --quiet --force -o "$work/out.h5" "$file"
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  read -r words seconds rss < <(/usr/bin/python3 -c '
+import h5py, sys
+with h5py.File(sys.argv[1]) as f:
+    print(f["wordcount"].attrs["total_words"], f.attrs["elapsed_seconds"],
+          max(f["stats/ranks"]["peak_rss_bytes"]) / 2**20)' "$work/out.h5")
+  local rate ratio wps
+  rate=$(awk -v b="$n_bytes" -v s="$wall" 'BEGIN { print b / s / 1e6 }')
+  wps=$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s / 1e6 }')
+  ratio=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { print r / b }')
+  printf '%-24s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio"
+  printf '%s,%s,%.3f,%.3f,%.1f,%.0f,%.1f,%.2f\n' "$label" "$n_bytes" "$wall" "$seconds" "$rate" \
+    "$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s }')" "$rss" "$ratio" >>"$csv"
+}
+run "gridmr 2r x 1t" 2 1 "$corpus"
+run "gridmr 1r x 2t" 1 2 "$corpus"
+run "gridmr 2r x 1t ($small MiB)" 2 1 "$corpus_small"
+echo "wrote $csv (MB/s and ratios use wall time, mpirun start-up included; 'run s' is elapsed_seconds)"
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<PLOT
+set terminal png size 900,500
+set output "$out_dir/wordcount.png"
+set datafile separator ","
+set style data histograms
+set style fill solid 0.8
+set boxwidth 0.7
+set ylabel "MB/s (wall time)"
+set title "Word count on $((bytes >> 20)) MiB of text, $(nproc) cores"
+set xtics rotate by -20
+plot "< head -3 $csv" using 5:xtic(1) title "throughput" linecolor rgb "#3366aa"
+PLOT
+  echo "wrote $out_dir/wordcount.png"
+fi
