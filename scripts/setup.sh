@@ -13,6 +13,7 @@ packages=(
   libcli11-dev                                 # command line
   libabsl-dev libxxhash-dev libfmt-dev         # hash tables, hashing, formatting
   doctest-dev python3-h5py python3-numpy       # tests
+  libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -35,7 +35,9 @@ class TextReader {
   [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
-  std::vector<char> buffer_;
+  std::vector<char> buffer_;            // one chunk of the file, case-folded
+  std::vector<std::uint64_t> mask_;     // bit j: buffer_[j] is a word byte
+  std::string pending_;                 // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
 };
@@ -47,60 +49,70 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
     TextReader* r;
     ~Closer() { r->close(); }
   } closer{this};
+  if (buffer_.size() < chunk_size_) {
+    buffer_.resize(chunk_size_);
+    mask_.resize((chunk_size_ + 63) / 64);
+  }
 
-  // file offset of buffer_[0]; bytes [0, filled) of the buffer hold data.
-  std::uint64_t base = unit.begin;
-  std::size_t filled = 0;
-  std::size_t i = 0;
-  bool skipping = unit.begin > 0 && starts_inside_word(unit.begin);
-  std::size_t word = 0;     // buffer index where the current word starts
-  bool in_word = false;
-
+  // Outside a word, inside one (its start at `start` in this chunk, or its
+  // first part in pending_), or skipping one that began before the unit.
+  enum class State { kOutside, kInWord, kSkipping };
+  State state = unit.begin > 0 && starts_inside_word(unit.begin) ? State::kSkipping
+                                                                 : State::kOutside;
+  std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
+  pending_.clear();
   for (;;) {
-    // Refill: keep the unfinished word (if any) at the front of the buffer.
-    const std::size_t keep = in_word ? filled - word : 0;
-    if (keep != 0 && word != 0) std::memmove(buffer_.data(), buffer_.data() + word, keep);
-    base += filled - keep;
-    filled = keep;
-    word = 0;
-    i = keep;
-    const std::uint64_t next = base + filled;
-    // Inside the unit read up to its end; past it (finishing a word) read in small steps.
-    const std::size_t want = next < unit.end ? std::min<std::uint64_t>(chunk_size_, unit.end - next)
-                                             : std::size_t{4096};
-    if (!in_word && next >= unit.end) return;   // the next word would start in the next unit
-    if (skipping && next >= unit.end) return;   // the unit is the middle of one long word
-    if (buffer_.size() < filled + want) buffer_.resize(std::max(buffer_.size() * 2, filled + want));
-    const std::size_t got = read_at(filled, want, next);
+    if (offset >= unit.end && state != State::kInWord) return;  // next word: next unit's
+    // Inside the unit read up to its end; past it (finishing a word) in small steps.
+    const std::size_t want =
+        offset < unit.end
+            ? static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, unit.end - offset))
+            : std::min<std::size_t>(chunk_size_, 4096);
+    const std::size_t got = read_at(0, want, offset);
     if (got == 0) {  // end of file: the last word ends here
-      if (next < unit.end) throw_shrunk(next);
-      if (in_word) f(std::string_view(buffer_.data(), filled));
+      if (offset < unit.end) throw_shrunk(offset);
+      if (state == State::kInWord) f(std::string_view(pending_));
       return;
     }
-    fold_ascii_case(buffer_.data() + filled, got);
-    filled += got;
-
     const char* b = buffer_.data();
-    if (skipping) {
-      while (i < filled && is_word_byte(b[i])) ++i;
-      if (i == filled) continue;
-      skipping = false;
-    }
-    for (;;) {
-      if (!in_word) {
-        while (i < filled && !is_word_byte(b[i])) ++i;
-        if (i == filled || base + i >= unit.end) {
-          if (base + i >= unit.end) return;
-          break;
+    fold_and_classify(buffer_.data(), got, mask_.data());
+
+    // Word starts and ends are where the mask changes: w ^ (w << 1 | carry),
+    // visited in order with count-trailing-zeros. Starts and ends alternate,
+    // so the branch below is taken in turn and predicts well.
+    std::size_t start = 0;
+    std::uint64_t carry = state == State::kOutside ? 0 : 1;
+    const std::size_t blocks = (got + 63) / 64;
+    for (std::size_t k = 0; k < blocks; ++k) {
+      const std::uint64_t w = mask_[k];
+      std::uint64_t events = w ^ ((w << 1) | carry);
+      carry = w >> 63;
+      if (k + 1 == blocks && got % 64 != 0) events &= (std::uint64_t{1} << (got % 64)) - 1;
+      while (events != 0) {
+        const std::size_t at = k * 64 + static_cast<std::size_t>(__builtin_ctzll(events));
+        events &= events - 1;
+        if (state == State::kOutside) {  // a word starts here
+          if (offset + at >= unit.end) return;
+          start = at;
+          state = State::kInWord;
+        } else {  // the word ends here
+          if (state == State::kInWord) {
+            if (pending_.empty()) {
+              f(std::string_view(b + start, at - start));
+            } else {
+              pending_.append(b, at);
+              f(std::string_view(pending_));
+              pending_.clear();
+            }
+          }
+          state = State::kOutside;
         }
-        word = i;
-        in_word = true;
       }
-      while (i < filled && is_word_byte(b[i])) ++i;
-      if (i == filled) break;  // the word may go on in the next chunk
-      f(std::string_view(b + word, i - word));
-      in_word = false;
     }
+    if (state == State::kInWord) {  // the word goes on in the next chunk
+      pending_.append(b + start, got - start);
+    }
+    offset += got;
   }
 }
 
