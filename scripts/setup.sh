@@ -11,7 +11,7 @@ packages=(
   libboost-mpi-dev                             # Boost.MPI (environment, communicators)
   libhdf5-openmpi-dev hdf5-tools               # parallel HDF5, h5dump
   libcli11-dev                                 # command line
-  libabsl-dev libxxhash-dev libfmt-dev         # hash tables, hashing, formatting
+  libfmt-dev                                   # formatting
   doctest-dev python3-h5py python3-numpy       # tests
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )

@@ -105,8 +105,9 @@ std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& pl
 
 // Sorts this rank's keys and learns the global totals.
 inline void finish_result(const Cluster& cluster, Result& result) {
-  std::vector<std::pair<std::string_view, std::uint64_t>> pairs(result.table.begin(),
-                                                                result.table.end());
+  std::vector<std::pair<std::string_view, std::uint64_t>> pairs;
+  pairs.reserve(result.table.size());
+  for (const auto& entry : result.table) pairs.emplace_back(entry.first, entry.second);
   std::sort(pairs.begin(), pairs.end());
   result.keys.resize(pairs.size());
   result.values.resize(pairs.size());

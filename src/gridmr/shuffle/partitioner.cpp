@@ -44,8 +44,8 @@ std::vector<std::string> sample_keys(const std::vector<KeyTable>& tables, std::s
   const std::size_t stride = std::max<std::size_t>(1, total / limit);
   std::size_t index = 0;
   for (const KeyTable& table : tables) {
-    for (const auto& [key, value] : table) {
-      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(key);
+    for (const auto& entry : table) {
+      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(entry.first);
     }
   }
   return sample;

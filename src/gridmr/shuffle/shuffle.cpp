@@ -15,7 +15,7 @@ namespace gridmr {
 
 namespace {
 
-using Entry = KeyTable::Map::value_type;
+using Entry = KeyTable::Entry;
 
 // For each destination rank, the entries of all tables that it owns.
 std::vector<std::vector<const Entry*>> entries_by_owner(const std::vector<KeyTable>& tables,

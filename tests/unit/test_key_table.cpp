@@ -1,0 +1,105 @@
+// The combining table and its key hashing: exact counts, growth, and no reads past a key.
+#include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+
+#include "gridmr/core/key_table.hpp"
+#include "gridmr/input/tokenizer.hpp"
+
+namespace {
+auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
+}
+
+TEST_CASE("the table combines values exactly, through many resizes, like std::map") {
+  gridmr::KeyTable table;
+  std::map<std::string, std::uint64_t> reference;
+  std::mt19937_64 pick(3);
+  for (int i = 0; i < 200000; ++i) {
+    const std::size_t length = pick() % 40;
+    std::string key(length, '\0');
+    for (auto& c : key) c = static_cast<char>("ab\x80\xff"[pick() % 4]);  // many collisions of prefixes
+    const std::uint64_t value = pick() % 5;
+    table.upsert(key, value, add);
+    reference[key] += value;
+  }
+  CHECK(table.size() == reference.size());
+  std::map<std::string, std::uint64_t> back;
+  for (const auto& entry : table) back[std::string(entry.first)] = entry.second;
+  CHECK(back == reference);
+  for (const auto& [key, value] : reference) {
+    const std::uint64_t* found = table.find(key);
+    REQUIRE(found != nullptr);
+    CHECK(*found == value);
+  }
+  CHECK(table.find("not there at all") == nullptr);
+}
+
+TEST_CASE("the empty key is a key like any other") {
+  gridmr::KeyTable table;
+  table.upsert("", 2, add);
+  table.upsert("", 3, add);
+  table.upsert("x", 1, add);
+  CHECK(table.size() == 2);
+  REQUIRE(table.find("") != nullptr);
+  CHECK(*table.find("") == 5);
+}
+
+TEST_CASE("hashing and comparing keys never reads a byte outside the key") {
+  // Keys end right before a page that may not be read: any over-read faults.
+  const long page = ::sysconf(_SC_PAGESIZE);
+  auto* area = static_cast<char*>(::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  REQUIRE(area != MAP_FAILED);
+  REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
+  char* end = area + page;
+  for (std::size_t n = 0; n <= 100; ++n) {
+    char* a = end - n;
+    for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + i % 26);
+    const std::string copy(a, n);
+    CHECK(gridmr::key_bytes::hash(a, n) == gridmr::key_bytes::hash(copy.data(), n));
+    CHECK(gridmr::key_bytes::equal(a, copy.data(), n));
+    CHECK(gridmr::key_bytes::equal(copy.data(), a, n));
+    if (n > 0) {
+      std::string other = copy;
+      other[n - 1] ^= 1;
+      CHECK_FALSE(gridmr::key_bytes::equal(a, other.data(), n));
+      other = copy;
+      other[0] ^= 1;
+      CHECK_FALSE(gridmr::key_bytes::equal(a, other.data(), n));
+    }
+  }
+  ::munmap(area, 2 * page);
+}
+
+TEST_CASE("keys that differ anywhere hash differently (no systematic collisions)") {
+  std::map<std::uint64_t, std::string> seen;
+  for (std::size_t n = 0; n <= 24; ++n) {
+    for (std::size_t at = 0; at < std::max<std::size_t>(n, 1); ++at) {
+      std::string key(n, 'q');
+      if (n > 0) key[at] = 'z';
+      const std::uint64_t h = gridmr::key_bytes::hash(key.data(), key.size());
+      const auto [it, fresh] = seen.emplace(h, key);
+      CHECK((fresh || it->second == key));
+    }
+  }
+}
+
+TEST_CASE("the vector byte classifier agrees with the portable one on every byte value") {
+  std::mt19937_64 pick(5);
+  for (std::size_t size : {1ul, 63ul, 64ul, 65ul, 1000ul, 4099ul}) {
+    std::string data(size, '\0');
+    for (auto& c : data) c = static_cast<char>(pick());
+    for (std::size_t i = 0; i < std::min<std::size_t>(size, 256); ++i) data[i] = static_cast<char>(i);
+    std::string a = data, b = data;
+    std::vector<std::uint64_t> ma((size + 63) / 64), mb((size + 63) / 64);
+    gridmr::fold_and_classify(a.data(), size, ma.data());
+    gridmr::fold_and_classify_portable(b.data(), size, mb.data());
+    CHECK(a == b);
+    CHECK(ma == mb);
+  }
+}
