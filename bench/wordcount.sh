@@ -3,11 +3,13 @@
 # a one-thread std::unordered_map<std::string, uint64_t> word count (bench/wordcount_baseline.cpp)
 # built with the same flags and run in the same benchmark, on ~1 GiB of real text (inputs/
 # repeated). Peak RSS per rank is also measured on a 256 MiB corpus. Writes a CSV and a PNG plot.
-# Usage: bench/wordcount.sh [MiB]     (default 1024; the memory comparison uses MiB/4 too)
+# Every figure is the best of REPEATS runs (the baseline's too: this VM's speed drifts).
+# Usage: bench/wordcount.sh [MiB] [REPEATS]  (default 1024 3; memory is also measured at MiB/4)
 #        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (the ctest smoke run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mib=${1:-1024}
+repeats=${2:-3}
 [[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
 source scripts/env.sh
 out_dir=${GRIDMR_BENCH_OUT:-bench/results}
@@ -33,21 +35,32 @@ bytes=$(stat -c %s "$corpus")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "corpus: $corpus ($bytes bytes)"
 
-baseline=$(build/wordcount_baseline "$corpus")
-echo "$baseline"
-base_rate=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' <<<"$baseline")
+base_rate=0
+for _ in $(seq "$repeats"); do
+  baseline=$(build/wordcount_baseline "$corpus")
+  echo "$baseline"
+  rate=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' <<<"$baseline")
+  base_rate=$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print (a > b) ? a : b }')
+done
+echo "baseline, best of $repeats: $base_rate MB/s"
 
 csv="$out_dir/wordcount.csv"
 echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline" >"$csv"
 echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
 printf '%-24s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
 run() {  # run LABEL RANKS THREADS CORPUS -> one table row and CSV line
-  local label=$1 ranks=$2 threads=$3 file=$4 start wall n_bytes
+  local label=$1 ranks=$2 threads=$3 file=$4 start wall="" this n_bytes
   n_bytes=$(stat -c %s "$file")
-  start=$(date +%s.%N)
-  OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr wordcount \
-    --threads "$threads" --quiet --force -o "$work/out.h5" "$file"
-  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  for _ in $(seq "$repeats"); do
+    start=$(date +%s.%N)
+    OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr wordcount \
+      --threads "$threads" --quiet --force -o "$work/run.h5" "$file"
+    this=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+    if [[ -z $wall ]] || awk -v a="$this" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
+      wall=$this
+      mv "$work/run.h5" "$work/out.h5"
+    fi
+  done
   read -r words seconds rss < <(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
@@ -68,7 +81,7 @@ echo "wrote $csv (MB/s and ratios use wall time, mpirun start-up included; 'run 
 
 if command -v gnuplot >/dev/null; then
   gnuplot <<PLOT
-set terminal png size 900,500
+set terminal png size 900,500 noenhanced
 set output "$out_dir/wordcount.png"
 set datafile separator ","
 set style data histograms
@@ -76,8 +89,9 @@ set style fill solid 0.8
 set boxwidth 0.7
 set ylabel "MB/s (wall time)"
 set title "Word count on $((bytes >> 20)) MiB of text, $(nproc) cores"
-set xtics rotate by -20
-plot "< head -3 $csv" using 5:xtic(1) title "throughput" linecolor rgb "#3366aa"
+set yrange [0:*]
+set key off
+plot "< sed -n 2,4p $csv" using 5:xtic(1) linecolor rgb "#3366aa"
 PLOT
   echo "wrote $out_dir/wordcount.png"
 fi
