@@ -4,15 +4,9 @@
 # Usage: bench/montecarlo.sh [SAMPLES] [BASELINE_SAMPLES]     (defaults: 2e10 2000000000)
 #        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (used by the ctest smoke run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 samples=${1:-2e10}
 baseline_samples=${2:-2000000000}
-[[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
-source scripts/env.sh
-out_dir=${GRIDMR_BENCH_OUT:-bench/results}
-mkdir -p "$out_dir"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 baseline=$(build/xoshiro_baseline "$baseline_samples")

@@ -4,15 +4,9 @@
 # waits for the slow pair; dynamic lets the fast rank take more. Same input, same run.
 # Usage: bench/scheduling.sh [SAMPLES] [REPEATS]    (defaults: 6e9 3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 samples=${1:-6e9}
 repeats=${2:-3}
-[[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
-source scripts/env.sh
-out_dir=${GRIDMR_BENCH_OUT:-bench/results}
-mkdir -p "$out_dir"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 host=$(hostname)
 printf 'rank 0=%s slot=0\nrank 1=%s slot=0\nrank 2=%s slot=1\n' "$host" "$host" "$host" >"$work/rankfile"
 

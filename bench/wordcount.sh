@@ -7,16 +7,11 @@
 # Usage: bench/wordcount.sh [MiB] [REPEATS]  (default 1024 3; memory is also measured at MiB/4)
 #        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (the ctest smoke run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 mib=${1:-1024}
 repeats=${2:-3}
-[[ -n "${GRIDMR_BENCH_NO_BUILD:-}" ]] || scripts/setup.sh build >/dev/null
-source scripts/env.sh
-out_dir=${GRIDMR_BENCH_OUT:-bench/results}
+source "$(dirname "$0")/common.sh"
 corpus_dir=${GRIDMR_BENCH_CORPUS:-build/bench-corpus}
-mkdir -p "$out_dir" "$corpus_dir"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+mkdir -p "$corpus_dir"
 
 make_corpus() {  # make_corpus MiB -> path; inputs/ repeated until the size is reached
   local size=$1 path="$corpus_dir/kjv-$1MiB.txt"

@@ -12,18 +12,8 @@ import tempfile
 import time
 import argparse
 
-from gridmr_testlib import ENV, expected_counts, mpirun, read_result, words_of
+from gridmr_testlib import ENV, check, expected_counts, finish, mpirun, read_result, words_of
 
-failures = []
-checks = 0
-
-
-def check(label, ok, detail=""):
-    global checks
-    checks += 1
-    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
-    if not ok:
-        failures.append(label)
 
 
 def gridmr_lines(stderr):
@@ -243,8 +233,7 @@ def main():
         expect_failure("an error about a name with a newline is still one line", proc, 2,
                        "gone\\nmissing.txt", [work / "n.h5"])
 
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

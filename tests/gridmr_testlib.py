@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 
 import h5py
 import numpy
@@ -61,3 +62,22 @@ def same_datasets(a, b, skip_prefix="stats/"):
     return sorted(n for n in names
                   if n not in a or n not in b or a[n].dtype != b[n].dtype
                   or not numpy.array_equal(a[n], b[n]))
+
+
+_failures = []
+_checks = 0
+
+
+def check(label, ok, detail=""):
+    """Records one check and prints 'ok' or 'FAIL' with the label (and detail)."""
+    global _checks
+    _checks += 1
+    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
+    if not ok:
+        _failures.append(label)
+
+
+def finish():
+    """Prints the closing 'N passed, N failed' line and exits non-zero on any failure."""
+    print(f"{_checks - len(_failures)} passed, {len(_failures)} failed")
+    sys.exit(1 if _failures else 0)

@@ -8,7 +8,7 @@ import pathlib
 import sys
 import tempfile
 
-from gridmr_testlib import mpirun, read_result, same_datasets
+from gridmr_testlib import check, finish, mpirun, read_result, same_datasets
 
 M0, M1, W0, W1, MASK = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85, 0xFFFFFFFF
 STREAM = 0x70690000
@@ -34,16 +34,6 @@ def hits(seed, begin, end):
     return total
 
 
-failures = []
-checks = 0
-
-
-def check(label, ok, detail=""):
-    global checks
-    checks += 1
-    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""))
-    if not ok:
-        failures.append(label)
 
 
 def run(gridmr, work, np, threads, args, name):
@@ -107,8 +97,7 @@ def main():
             check(f"{' '.join(bad)} is a usage error",
                   proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("gridmr: error: ")
                   and bad[0] in lines[0] and not out.exists(), f"exit {proc.returncode}, {lines}")
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -11,18 +11,8 @@ import re
 import sys
 import tempfile
 
-from gridmr_testlib import expected_counts, mpirun, read_result, same_datasets, words_of
+from gridmr_testlib import check, expected_counts, finish, mpirun, read_result, same_datasets, words_of
 
-failures = []
-checks = 0
-
-
-def check(label, ok, detail=""):
-    global checks
-    checks += 1
-    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
-    if not ok:
-        failures.append(label)
 
 
 def files_under(paths):
@@ -106,8 +96,7 @@ def main():
         proc = mpirun(g, 2, ["montecarlo", "--quiet", "--threads", "1", "--samples", "5e9", "--force",
                              "-o", str(work / "p.h5")])
         check("--quiet prints no progress", proc.returncode == 0 and proc.stderr == "", proc.stderr)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -11,18 +11,8 @@ import sys
 import tempfile
 import time
 
-from gridmr_testlib import expected_counts, read_result, words_of
+from gridmr_testlib import check, expected_counts, finish, read_result, words_of
 
-failures = []
-checks = 0
-
-
-def check(label, ok, detail=""):
-    global checks
-    checks += 1
-    print(("ok   " if ok else "FAIL ") + label + (f": {detail}" if detail else ""), flush=True)
-    if not ok:
-        failures.append(label)
 
 
 def sh(*command, timeout=300, env=None, check_rc=True):
@@ -155,8 +145,7 @@ def main():
                   not list(work.glob("dead.h5*")), str(list(work.glob("dead.h5*"))))
     finally:
         sh(str(repo / "slurm/local/stop.sh"), check_rc=False)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":
