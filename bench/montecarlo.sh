@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Monte Carlo throughput: gridmr at 2 ranks x 1 thread and 1 rank x 2 threads, against a
 # one-thread xoshiro256+ loop built with the same flags and run in the same benchmark.
-# Usage: bench/montecarlo.sh [SAMPLES] [BASELINE_SAMPLES]     (defaults: 2e10 2000000000)
+# Every figure is the best of REPEATS runs, the baseline's too (this VM's speed drifts).
+# Usage: bench/montecarlo.sh [SAMPLES] [BASELINE_SAMPLES] [REPEATS]  (defaults: 2e10 2000000000 3)
 #        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (used by the ctest smoke run).
 set -euo pipefail
 samples=${1:-2e10}
 baseline_samples=${2:-2000000000}
+repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-baseline=$(build/xoshiro_baseline "$baseline_samples")
-echo "$baseline"
-base_rate=$(sed -E 's/.* = ([0-9.]+) M samples\/s.*/\1/' <<<"$baseline")
+base_rate=0
+for _ in $(seq "$repeats"); do
+  baseline=$(build/xoshiro_baseline "$baseline_samples")
+  echo "$baseline"
+  rate=$(sed -E 's/.* = ([0-9.]+) M samples\/s.*/\1/' <<<"$baseline")
+  base_rate=$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print (a > b) ? a : b }')
+done
+echo "baseline, best of $repeats: $base_rate M samples/s"
 
 csv="$out_dir/montecarlo.csv"
 echo "config,samples,seconds,wall_seconds,msamples_per_s,ratio_to_baseline" > "$csv"
@@ -19,10 +26,17 @@ echo "xoshiro256+ 1 thread,$baseline_samples,,,$base_rate,1.00" >> "$csv"
 printf '%-22s %14s %9s %9s %14s %8s\n' config samples "run s" "wall s" "M samples/s" ratio
 for config in "2 1" "1 2"; do
   read -r ranks threads <<<"$config"
-  start=$(date +%s.%N)
-  OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr montecarlo \
-    --threads "$threads" --samples "$samples" --quiet -o "$work/mc.h5" --force
-  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  wall=""
+  for _ in $(seq "$repeats"); do
+    start=$(date +%s.%N)
+    OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr montecarlo \
+      --threads "$threads" --samples "$samples" --quiet -o "$work/run.h5" --force
+    this=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+    if [[ -z $wall ]] || awk -v a="$this" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
+      wall=$this
+      mv "$work/run.h5" "$work/mc.h5"
+    fi
+  done
   read -r n seconds < <(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
