@@ -50,7 +50,6 @@ struct MonteCarlo {
   static std::uint64_t count_hits(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
   static std::uint64_t count_hits_portable(std::uint64_t seed, std::uint64_t begin,
                                            std::uint64_t end);
-  static const char* sampler();  // which of the two this build uses
 };
 
 }  // namespace jobs

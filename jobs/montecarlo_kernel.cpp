@@ -94,12 +94,4 @@ std::uint64_t MonteCarlo::count_hits(std::uint64_t seed, std::uint64_t begin, st
 #endif
 }
 
-const char* MonteCarlo::sampler() {
-#if defined(__AVX512F__)
-  return "Philox4x32-10, AVX-512 (8 lanes x 4)";
-#else
-  return "Philox4x32-10, portable";
-#endif
-}
-
 }  // namespace jobs

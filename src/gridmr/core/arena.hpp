@@ -29,7 +29,6 @@ class Arena {
     return copy(bytes);
   }
 
-  std::size_t bytes_reserved() const { return reserved_; }
 
  private:
   void grow(std::size_t at_least);
@@ -38,7 +37,6 @@ class Arena {
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* next_ = nullptr;
   std::size_t free_ = 0;
-  std::size_t reserved_ = 0;
 };
 
 }  // namespace gridmr

@@ -194,6 +194,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options,
   stats.peak_rss_bytes = peak_rss_bytes();
   out.write_stats(stats);
   out.commit(options.force);
+  outcome_reported();  // the result stands: a late signal must not say otherwise
 
   const auto rows = gather_stats(cluster.comm(), stats);
   if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
