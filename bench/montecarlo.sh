@@ -11,13 +11,8 @@ repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-base_rate=0
-for _ in $(seq "$repeats"); do
-  baseline=$(build/xoshiro_baseline "$baseline_samples")
-  echo "$baseline"
-  rate=$(sed -E 's/.* = ([0-9.]+) M samples\/s.*/\1/' <<<"$baseline")
-  base_rate=$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print (a > b) ? a : b }')
-done
+best_rate '.* = ([0-9.]+) M samples\/s.*' build/xoshiro_baseline "$baseline_samples"
+base_rate=$best_rate
 echo "baseline, best of $repeats: $base_rate M samples/s"
 
 csv="$out_dir/montecarlo.csv"
@@ -26,17 +21,9 @@ echo "xoshiro256+ 1 thread,$baseline_samples,,,$base_rate,1.00" >> "$csv"
 printf '%-22s %14s %9s %9s %14s %8s\n' config samples "run s" "wall s" "M samples/s" ratio
 for config in "2 1" "1 2"; do
   read -r ranks threads <<<"$config"
-  wall=""
-  for _ in $(seq "$repeats"); do
-    start=$(date +%s.%N)
-    OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr montecarlo \
-      --threads "$threads" --samples "$samples" --quiet -o "$work/run.h5" --force
-    this=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-    if [[ -z $wall ]] || awk -v a="$this" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
-      wall=$this
-      mv "$work/run.h5" "$work/mc.h5"
-    fi
-  done
+  best_wall "$work/mc.h5" env OMP_NUM_THREADS="$threads" mpirun -q -np "$ranks" --bind-to none \
+    build/gridmr montecarlo --threads "$threads" --samples "$samples" --quiet -o "$work/run.h5" --force
+  wall=$best_wall
   read -r n seconds < <(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:

@@ -30,13 +30,8 @@ bytes=$(stat -c %s "$corpus")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "corpus: $corpus ($bytes bytes)"
 
-base_rate=0
-for _ in $(seq "$repeats"); do
-  baseline=$(build/wordcount_baseline "$corpus")
-  echo "$baseline"
-  rate=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' <<<"$baseline")
-  base_rate=$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print (a > b) ? a : b }')
-done
+best_rate '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
+base_rate=$best_rate
 echo "baseline, best of $repeats: $base_rate MB/s"
 
 csv="$out_dir/wordcount.csv"
@@ -44,18 +39,11 @@ echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank
 echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
 printf '%-24s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
 run() {  # run LABEL RANKS THREADS CORPUS -> one table row and CSV line
-  local label=$1 ranks=$2 threads=$3 file=$4 start wall="" this n_bytes
+  local label=$1 ranks=$2 threads=$3 file=$4 wall n_bytes
   n_bytes=$(stat -c %s "$file")
-  for _ in $(seq "$repeats"); do
-    start=$(date +%s.%N)
-    OMP_NUM_THREADS=$threads mpirun -q -np "$ranks" --bind-to none build/gridmr wordcount \
-      --threads "$threads" --quiet --force -o "$work/run.h5" "$file"
-    this=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-    if [[ -z $wall ]] || awk -v a="$this" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
-      wall=$this
-      mv "$work/run.h5" "$work/out.h5"
-    fi
-  done
+  best_wall "$work/out.h5" env OMP_NUM_THREADS="$threads" mpirun -q -np "$ranks" --bind-to none \
+    build/gridmr wordcount --threads "$threads" --quiet --force -o "$work/run.h5" "$file"
+  wall=$best_wall
   read -r words seconds rss < <(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:

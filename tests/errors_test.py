@@ -6,18 +6,13 @@ import os
 import pathlib
 import pwd
 import subprocess
-import sys
 import tempfile
 
-from gridmr_testlib import ENV, mpirun
-
-failures = []
-passed = 0
+from gridmr_testlib import ENV, check, finish, mpirun
 
 
 def expect(label, proc, code, needle, out=None, untouched=None):
     """Checks one failed run; `out` must not exist afterwards, `untouched` must keep its bytes."""
-    global passed
     problems = []
     lines = proc.stderr.splitlines()
     if proc.returncode != code:
@@ -32,12 +27,7 @@ def expect(label, proc, code, needle, out=None, untouched=None):
                 problems.append(f"{path} exists")
     if untouched is not None and pathlib.Path(untouched[0]).read_bytes() != untouched[1]:
         problems.append(f"{untouched[0]} was changed")
-    if problems:
-        failures.append(f"{label}: " + "; ".join(problems))
-        print(f"FAIL {label}: " + "; ".join(problems))
-    else:
-        passed += 1
-        print(f"ok   {label}: {lines[0]}")
+    check(label, not problems, "; ".join(problems) or lines[0])
 
 
 def main():
@@ -83,12 +73,8 @@ def main():
                "exists (use --force", precious, untouched=(precious, b"results of last week"))
 
         replaced = mpirun(g, 2, ["wordcount", "--force", "-o", str(precious), str(text)])
-        global passed
-        if replaced.returncode != 0 or precious.read_bytes()[:4] != b"\x89HDF":
-            failures.append(f"--force did not replace the output: {replaced.stderr}")
-        else:
-            passed += 1
-            print("ok   --force replaces an existing output")
+        check("--force replaces an existing output",
+              replaced.returncode == 0 and precious.read_bytes()[:4] == b"\x89HDF", replaced.stderr)
 
         expect("show of a missing file",
                subprocess.run([g, "show", str(work / "none.h5")], capture_output=True, text=True,
@@ -112,8 +98,7 @@ def main():
                                                   timeout=60, env=ENV, cwd="/tmp"),
                2, "Permission denied", work / "s.h5")
 
-    print(f"{passed} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 // The engine's non-template parts.
 #include "gridmr/run/engine.hpp"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 
 #include "gridmr/core/sizes.hpp"
 

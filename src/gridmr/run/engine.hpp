@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <mpi.h>
 #include <omp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,10 +12,7 @@
 #include <boost/mpi/communicator.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
-#include <cerrno>
-#include <cstring>
 #include <exception>
-#include <filesystem>
 #include <vector>
 
 #include "gridmr/api.hpp"

@@ -82,7 +82,7 @@ int finish_failed_job(const Cluster& cluster, int code) {
     for (;;) ::pause();  // until MPI_Abort ends this rank too
   }
   remove_partial_output();
-  abort_after_output(cluster, code);
+  abort_after_output(cluster.comm(), code);
 }
 
 void print_error(const std::string& message) {
@@ -133,13 +133,9 @@ void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
       if (std::chrono::steady_clock::now() > deadline) {
         std::string message;
         exit_code_of(local_error, message);
-        g_outcome_reported = 1;
-        std::fprintf(stderr, "gridmr: error: %s%s\n",
-                     rank != 0 ? fmt::format("rank {}: ", rank).c_str() : "", message.c_str());
+        print_error(rank != 0 ? fmt::format("rank {}: {}", rank, message) : message);
         remove_partial_output();
-        std::fflush(stderr);
-        ::usleep(200'000);
-        MPI_Abort(comm, kRunFailure);
+        abort_after_output(comm, kRunFailure);
       }
       ::usleep(1000);
     }
@@ -162,19 +158,19 @@ void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_erro
   agree_on_error(cluster.comm(), local_error);
 }
 
-void abort_after_output(const Cluster& cluster, int code) {
+void abort_after_output(MPI_Comm comm, int code) {
   // mpirun forwards a rank's stderr through a pipe to its daemon; MPI_Abort
   // kills the job without draining it, so give the line a moment to pass.
   std::fflush(stderr);
   ::usleep(200'000);
-  MPI_Abort(cluster.comm(), code);
+  MPI_Abort(comm, code);
   std::_Exit(code);
 }
 
 void abort_job(const Cluster& cluster, int code, const std::string& message) {
   print_error(cluster.size() > 1 ? fmt::format("rank {}: {}", cluster.rank(), message) : message);
   remove_partial_output();
-  abort_after_output(cluster, code);
+  abort_after_output(cluster.comm(), code);
 }
 
 }  // namespace gridmr

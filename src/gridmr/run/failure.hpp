@@ -70,7 +70,7 @@ int finish_failed_job(const Cluster& cluster, int code);
 void outcome_reported();
 
 // MPI_Abort, after letting this rank's stderr reach mpirun.
-[[noreturn]] void abort_after_output(const Cluster& cluster, int code);
+[[noreturn]] void abort_after_output(MPI_Comm comm, int code);
 
 // "gridmr: error: <message>" on stderr (and counts as the outcome).
 void print_error(const std::string& message);

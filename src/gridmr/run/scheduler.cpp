@@ -128,8 +128,7 @@ void Scheduler::serve() {
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
       }
-      if (batch.empty()) ++told_done_;  // an empty batch means "no more"
-      // Non-blocking: a large batch must not hold rank 0 until the other rank looks.
+      // An empty batch means "no more". Non-blocking: a large batch must not hold rank 0 until the other rank looks.
       outgoing_.push_back({MPI_REQUEST_NULL, std::move(batch)});
       Outgoing& out = outgoing_.back();
       MPI_Isend(out.units.data(), static_cast<int>(out.units.size() * sizeof(WorkUnit)), MPI_BYTE,

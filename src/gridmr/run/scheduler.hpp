@@ -79,7 +79,6 @@ class Scheduler {
   bool request_out_ = false;
   bool final_sent_ = false;
   int finals_received_ = 0;              // rank 0
-  int told_done_ = 0;                    // rank 0: ranks told there is no more work
   std::vector<Report> reports_;          // rank 0: latest report of every rank
   struct Outgoing {                      // rank 0: batches on their way
     MPI_Request request;
