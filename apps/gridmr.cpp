@@ -104,6 +104,7 @@ int run(const gridmr::Cluster& cluster, const EngineOptions& options,
 }  // namespace
 
 int main(int argc, char** argv) {
+  gridmr::prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
   boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
   const gridmr::Cluster cluster(MPI_COMM_WORLD);
   gridmr::h5::silence_default_error_printing();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace gridmr {
@@ -21,7 +22,23 @@ int cores_bound() {
   return std::max(1, CPU_COUNT(&set));
 }
 
+// Whether every rank of this job runs on this node, from what the launcher
+// tells a rank before MPI_Init: Open MPI's mpirun, Slurm's srun, or neither (a
+// singleton run). Unknown launchers count as "no".
+bool job_on_one_node() {
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const char* world = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (local != nullptr && world != nullptr) return std::strcmp(local, world) == 0;
+  if (const char* nodes = std::getenv("SLURM_STEP_NUM_NODES")) return std::strcmp(nodes, "1") == 0;
+  return std::getenv("PMIX_RANK") == nullptr && std::getenv("PMI_RANK") == nullptr;
+}
+
 }  // namespace
+
+bool prefer_shared_memory_transport() {
+  if (std::getenv("OMPI_MCA_pml") != nullptr || !job_on_one_node()) return false;
+  return ::setenv("OMPI_MCA_pml", "ob1", 0) == 0;
+}
 
 Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
   MPI_Comm_rank(comm_, &rank_);

@@ -7,6 +7,14 @@
 
 namespace gridmr {
 
+// Before MPI_Init: when every rank of the job runs on this node and the user
+// has not chosen Open MPI's point-to-point layer (OMPI_MCA_pml), choose ob1,
+// which moves messages through shared memory. Left alone, Open MPI first
+// probes the high-speed network layers (cm with PSM/PSM2/OFI, UCX), which
+// costs about 0.2 s of start-up on a machine without such hardware and is of
+// no use inside one node. Returns whether it chose.
+bool prefer_shared_memory_transport();
+
 class Cluster {
  public:
   explicit Cluster(MPI_Comm comm);
