@@ -23,7 +23,7 @@ struct WordCount {
   // Every word that starts in the unit, once.
   template <class Emit>
   static void map(const Config&, gridmr::MapInput& in, Emit& emit) {
-    in.for_each_word([&](std::string_view word) { emit(word, 1); });
+    in.for_each_word([&](gridmr::Word word) { emit(word, 1); });
   }
 
   static std::uint64_t combine(std::uint64_t a, std::uint64_t b) { return a + b; }

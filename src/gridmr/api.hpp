@@ -14,6 +14,10 @@
 
 namespace gridmr {
 
+// A word of a text unit: a view that may be read a little past its end, which
+// lets the combining table load short keys whole (see PaddedView).
+using Word = PaddedView;
+
 // What a job's map sees of one work unit. One per map thread, reused across units.
 class MapInput {
  public:
@@ -23,7 +27,7 @@ class MapInput {
   // The file a text unit belongs to.
   const std::string& path() const { return plan_.sources[unit_.source]; }
 
-  // Calls f(word) for every word that starts in this unit (DESIGN.md's rule).
+  // Calls f(Word) for every word that starts in this unit (DESIGN.md's rule).
   template <class F>
   void for_each_word(F&& f) {
     reader_.for_each_word(path(), unit_, f);

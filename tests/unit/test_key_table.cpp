@@ -29,7 +29,7 @@ TEST_CASE("the table combines values exactly, through many resizes, like std::ma
   }
   CHECK(table.size() == reference.size());
   std::map<std::string, std::uint64_t> back;
-  for (const auto& entry : table) back[std::string(entry.first)] = entry.second;
+  for (const auto& entry : table) back[std::string(entry.key())] = entry.value();
   CHECK(back == reference);
   for (const auto& [key, value] : reference) {
     const std::uint64_t* found = table.find(key);
@@ -119,4 +119,49 @@ TEST_CASE("short keys that share their overlapping bytes stay apart") {
     CHECK(*table.find(key) == 3);
   }
   CHECK(table.size() == 11);
+}
+
+TEST_CASE("a short key reads the same from a padded buffer, whatever lies past its end") {
+  std::mt19937_64 pick(11);
+  gridmr::KeyTable padded, plain;
+  for (int round = 0; round < 20000; ++round) {
+    const std::size_t n = pick() % 41;  // short (inline) and long keys
+    std::string buffer(n + gridmr::kViewPadding, '\0');
+    for (auto& c : buffer) c = static_cast<char>(pick() % 3 == 0 ? 0 : pick());  // zeros inside keys too
+    const std::string_view key(buffer.data(), n);
+    if (n <= 16) {
+      const auto a = gridmr::key_bytes::short_key_padded(key.data(), n);
+      const auto b = gridmr::key_bytes::short_key(std::string(key).data(), n);
+      CHECK(a.lo == b.lo);
+      CHECK(a.hi == b.hi);
+    }
+    padded.upsert(gridmr::PaddedView{key}, 1, add);
+    plain.upsert(key, 1, add);
+  }
+  REQUIRE(padded.size() == plain.size());
+  for (const auto& entry : plain) {
+    const std::uint64_t* found = padded.find(entry.key());
+    REQUIRE(found != nullptr);
+    CHECK(*found == entry.value());
+  }
+}
+
+TEST_CASE("a short key read from the end of a page never touches the next one") {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  auto* area = static_cast<char*>(::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  REQUIRE(area != MAP_FAILED);
+  REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
+  gridmr::KeyTable table;
+  for (std::size_t n = 0; n <= 16; ++n) {
+    char* a = area + page - n;
+    for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('k' + i);
+    const std::string copy(a, n);
+    const auto k = gridmr::key_bytes::short_key(a, n);
+    CHECK(std::string_view(reinterpret_cast<const char*>(&k), n) == copy);  // bytes in memory order
+    table.upsert(std::string_view(a, n), n, add);
+    REQUIRE(table.find(copy) != nullptr);
+    CHECK(*table.find(copy) == n);
+  }
+  ::munmap(area, 2 * page);
 }

@@ -79,7 +79,7 @@ TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny bu
   CHECK(stats.rounds > 10);
   CHECK(merged.size() == 300);
   std::uint64_t total = 0;
-  for (const auto& entry : merged) total += entry.second;
+  for (const auto& entry : merged) total += entry.value();
   CHECK(total == 500);
   CHECK(*merged.find("key7") == 2);
   CHECK(*merged.find("key299") == 1);

@@ -22,14 +22,6 @@ class Arena {
     return {out, bytes.size()};
   }
 
-  // The same, but never a null pointer, even for an empty key (a null data
-  // pointer marks an empty slot in KeyTable).
-  std::string_view copy_nonempty(std::string_view bytes) {
-    if (free_ == 0) grow(1);
-    return copy(bytes);
-  }
-
-
  private:
   void grow(std::size_t at_least);
 

@@ -1,6 +1,7 @@
 // The combining hash table: byte-string keys, 64-bit values, folded in place.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "gridmr/core/arena.hpp"
+#include "gridmr/core/padded_view.hpp"
 
 namespace gridmr {
 
@@ -74,46 +76,102 @@ inline bool equal(const char* p, const char* q, std::size_t n) {
   return ((p[0] ^ q[0]) | (p[n / 2] ^ q[n / 2]) | (p[n - 1] ^ q[n - 1])) == 0;
 }
 
+// A key of at most 16 bytes as two little-endian words, zero beyond the key:
+// its bytes in memory order, so the pair can be stored and read back as the key.
+struct ShortKey {
+  std::uint64_t lo, hi;
+};
+
+// From any key of n <= 16 bytes, reading only inside it.
+inline ShortKey short_key(const char* p, std::size_t n) {
+  if (n >= 8) return {load64(p), n > 8 ? load64(p + n - 8) >> (8 * (16 - n)) : 0};
+  if (n >= 4) return {load32(p) | load32(p + n - 4) << (8 * (n - 4)), 0};
+  if (n == 0) return {0, 0};
+  const auto byte = [p](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+  return {byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)), 0};
+}
+
+// The same from a key followed by at least 16 readable bytes: two loads and
+// two masks, no branch on the length.
+inline ShortKey short_key_padded(const char* p, std::size_t n) {
+  const std::uint64_t lo_mask = n >= 8 ? ~std::uint64_t{0} : ~(~std::uint64_t{0} << (8 * n));
+  const std::uint64_t hi_mask =
+      n <= 8 ? 0 : n >= 16 ? ~std::uint64_t{0} : ~(~std::uint64_t{0} << (8 * (n - 8)));
+  return {load64(p) & lo_mask, load64(p + 8) & hi_mask};
+}
+
+inline std::uint64_t hash(ShortKey key, std::size_t n) {
+  constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  return mix(key.lo ^ k1, key.hi ^ k0 ^ n);
+}
+
 }  // namespace key_bytes
 
 // One per map thread and one per reducing rank: open addressing with linear
-// probing. A slot keeps the key's full 64-bit hash, so a probe compares key
-// bytes only when the hashes agree (almost always a real match). Keys are
-// copied into the table's arena on first sight only.
+// probing over 32-byte slots. A key of up to 16 bytes (nearly every word)
+// lives in its slot, so a probe is one slot load and one branch-free compare;
+// a longer key lives in the table's arena and its slot keeps its full hash,
+// so key bytes are compared only when the hashes agree.
 class KeyTable {
  public:
-  struct Entry {
-    std::string_view first;   // the key (its bytes live in the arena)
-    std::uint64_t second;     // the combined value
-    std::uint64_t hash;
+  static constexpr std::size_t kInlineKey = 16;
+
+  class Entry {
+   public:
+    std::string_view key() const {
+      const std::size_t n = tag_ - 1;
+      if (n <= kInlineKey) return {reinterpret_cast<const char*>(words_), n};
+      return {reinterpret_cast<const char*>(static_cast<std::uintptr_t>(words_[1])), n};
+    }
+    std::uint64_t value() const { return value_; }
+
+   private:
+    friend class KeyTable;
+    bool empty() const { return tag_ == 0; }
+    std::uint64_t words_[2];  // a short key's bytes (zero-padded), or a long key's hash and address
+    std::uint64_t value_;
+    std::uint64_t tag_;       // key size + 1; 0 marks an empty slot
   };
+  static_assert(sizeof(Entry) == 32);
+  static_assert(std::endian::native == std::endian::little, "short keys are stored as little-endian words");
 
   KeyTable() { rehash(1024); }
 
   template <class Combine>
   void upsert(std::string_view key, std::uint64_t value, Combine&& combine) {
-    const std::uint64_t h = key_bytes::hash(key.data(), key.size());
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-      Entry& slot = slots_[i];
-      if (slot.first.data() == nullptr) {
-        slot = {arena_.copy_nonempty(key), value, h};
-        if (++size_ * 4 > capacity() * 3) rehash(capacity() * 2);
-        return;
-      }
-      if (slot.hash == h && slot.first.size() == key.size() &&
-          key_bytes::equal(slot.first.data(), key.data(), key.size())) {
-        slot.second = combine(slot.second, value);
-        return;
-      }
+    if (key.size() <= kInlineKey) {
+      upsert_short(key_bytes::short_key(key.data(), key.size()), key.size(), value, combine);
+    } else {
+      upsert_long(key, value, combine);
+    }
+  }
+
+  // The same for a key that may be read past its end: no branches on its length.
+  template <class Combine>
+  void upsert(PaddedView key, std::uint64_t value, Combine&& combine) {
+    const std::string_view k = key.bytes;
+    if (k.size() <= kInlineKey) [[likely]] {
+      upsert_short(key_bytes::short_key_padded(k.data(), k.size()), k.size(), value, combine);
+    } else {
+      upsert_long(k, value, combine);
     }
   }
 
   const std::uint64_t* find(std::string_view key) const {
-    const std::uint64_t h = key_bytes::hash(key.data(), key.size());
+    const std::size_t n = key.size();
+    if (n <= kInlineKey) {
+      const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
+      for (std::size_t i = key_bytes::hash(k, n) & mask_;; i = (i + 1) & mask_) {
+        const Entry& slot = slots_[i];
+        if (holds(slot, k, n)) return &slot.value_;
+        if (slot.empty()) return nullptr;
+      }
+    }
+    const std::uint64_t h = key_bytes::hash(key.data(), n);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Entry& slot = slots_[i];
-      if (slot.first.data() == nullptr) return nullptr;
-      if (slot.hash == h && slot.first == key) return &slot.second;
+      if (holds(slot, key, h)) return &slot.value_;
+      if (slot.empty()) return nullptr;
     }
   }
 
@@ -140,7 +198,7 @@ class KeyTable {
 
    private:
     void skip() {
-      while (at_ != end_ && at_->first.data() == nullptr) ++at_;
+      while (at_ != end_ && at_->empty()) ++at_;
     }
     const Entry* at_;
     const Entry* end_;
@@ -149,6 +207,62 @@ class KeyTable {
   const_iterator end() const { return {slots_.get() + capacity(), slots_.get() + capacity()}; }
 
  private:
+  static bool holds(const Entry& slot, key_bytes::ShortKey k, std::size_t n) {
+    return ((slot.words_[0] ^ k.lo) | (slot.words_[1] ^ k.hi) | (slot.tag_ ^ (n + 1))) == 0;
+  }
+  static bool holds(const Entry& slot, std::string_view key, std::uint64_t h) {
+    return slot.tag_ == key.size() + 1 && slot.words_[0] == h &&
+           key_bytes::equal(slot.key().data(), key.data(), key.size());
+  }
+
+  template <class Combine>
+  void upsert_short(key_bytes::ShortKey k, std::size_t n, std::uint64_t value, Combine& combine) {
+    for (std::size_t i = key_bytes::hash(k, n) & mask_;; i = (i + 1) & mask_) {
+      Entry& slot = slots_[i];
+      if (holds(slot, k, n)) {
+        slot.value_ = combine(slot.value_, value);
+        return;
+      }
+      if (slot.empty()) {
+        slot.words_[0] = k.lo;
+        slot.words_[1] = k.hi;
+        slot.value_ = value;
+        slot.tag_ = n + 1;
+        added();
+        return;
+      }
+    }
+  }
+
+  template <class Combine>
+  void upsert_long(std::string_view key, std::uint64_t value, Combine& combine) {
+    const std::uint64_t h = key_bytes::hash(key.data(), key.size());
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Entry& slot = slots_[i];
+      if (holds(slot, key, h)) {
+        slot.value_ = combine(slot.value_, value);
+        return;
+      }
+      if (slot.empty()) {
+        slot.words_[0] = h;
+        slot.words_[1] = reinterpret_cast<std::uintptr_t>(arena_.copy(key).data());
+        slot.value_ = value;
+        slot.tag_ = key.size() + 1;
+        added();
+        return;
+      }
+    }
+  }
+
+  void added() {
+    if (++size_ * 4 > capacity() * 3) rehash(capacity() * 2);
+  }
+
+  static std::uint64_t hash_of(const Entry& slot) {
+    const std::size_t n = slot.tag_ - 1;
+    return n <= kInlineKey ? key_bytes::hash({slot.words_[0], slot.words_[1]}, n) : slot.words_[0];
+  }
+
   std::size_t capacity() const { return mask_ + 1; }
   void rehash(std::size_t capacity) {
     auto old = std::move(slots_);
@@ -156,9 +270,9 @@ class KeyTable {
     slots_ = std::make_unique<Entry[]>(capacity);  // value-initialised: empty slots
     mask_ = capacity - 1;
     for (std::size_t j = 0; j < old_capacity; ++j) {
-      if (old[j].first.data() == nullptr) continue;
-      std::size_t i = old[j].hash & mask_;
-      while (slots_[i].first.data() != nullptr) i = (i + 1) & mask_;
+      if (old[j].empty()) continue;
+      std::size_t i = hash_of(old[j]) & mask_;
+      while (!slots_[i].empty()) i = (i + 1) & mask_;
       slots_[i] = old[j];
     }
   }

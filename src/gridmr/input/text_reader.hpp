@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gridmr/core/padded_view.hpp"
 #include "gridmr/input/plan.hpp"
 #include "gridmr/input/tokenizer.hpp"
 
@@ -21,7 +22,7 @@ class TextReader {
  public:
   explicit TextReader(std::size_t chunk_size = 1 << 20) : chunk_size_(chunk_size) {}
 
-  // Calls f(word) for each word (lower-cased, a view valid during the call).
+  // Calls f(word) for each word: a PaddedView (lower-cased, valid during the call).
   template <class F>
   void for_each_word(const std::string& path, const WorkUnit& unit, F&& f);
 
@@ -31,13 +32,19 @@ class TextReader {
   void open(const std::string& path);
   void close();
   bool starts_inside_word(std::uint64_t offset);
+  // The word gathered in pending_, padded.
+  PaddedView pending_word() {
+    const std::size_t size = pending_.size();
+    pending_.resize(size + kViewPadding);
+    return {std::string_view(pending_.data(), size)};
+  }
   // The file ended at `size`, before a unit planned from its earlier size.
   [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
-  std::vector<char> buffer_;            // one chunk of the file, case-folded
+  std::vector<char> buffer_;            // one chunk of the file, case-folded, then padding
   std::vector<std::uint64_t> mask_;     // bit j: buffer_[j] is a word byte
-  std::string pending_;                 // the part of a word read in earlier chunks
+  std::vector<char> pending_;           // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
 };
@@ -49,8 +56,8 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
     TextReader* r;
     ~Closer() { r->close(); }
   } closer{this};
-  if (buffer_.size() < chunk_size_) {
-    buffer_.resize(chunk_size_);
+  if (buffer_.size() < chunk_size_ + kViewPadding) {
+    buffer_.resize(chunk_size_ + kViewPadding);
     mask_.resize((chunk_size_ + 63) / 64);
   }
 
@@ -71,7 +78,7 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
     const std::size_t got = read_at(0, want, offset);
     if (got == 0) {  // end of file: the last word ends here
       if (offset < unit.end) throw_shrunk(offset);
-      if (state == State::kInWord) f(std::string_view(pending_));
+      if (state == State::kInWord) f(pending_word());
       return;
     }
     const char* b = buffer_.data();
@@ -98,10 +105,10 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
         } else {  // the word ends here
           if (state == State::kInWord) {
             if (pending_.empty()) {
-              f(std::string_view(b + start, at - start));
+              f(PaddedView{std::string_view(b + start, at - start)});
             } else {
-              pending_.append(b, at);
-              f(std::string_view(pending_));
+              pending_.insert(pending_.end(), b, b + at);
+              f(pending_word());
               pending_.clear();
             }
           }
@@ -110,7 +117,7 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
       }
     }
     if (state == State::kInWord) {  // the word goes on in the next chunk
-      pending_.append(b + start, got - start);
+      pending_.insert(pending_.end(), b + start, b + got);
     }
     offset += got;
   }

@@ -76,7 +76,7 @@ std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& pl
   {
     KeyTable& table = tables[omp_get_thread_num()];
     MapInput in(plan);
-    auto emit = [&table](std::string_view key, std::uint64_t value) {
+    auto emit = [&table](auto key, std::uint64_t value) {  // a string_view or a PaddedView
       table.upsert(key, value, [](std::uint64_t a, std::uint64_t b) { return J::combine(a, b); });
     };
     const bool communicates = omp_get_thread_num() == 0;
@@ -102,7 +102,7 @@ std::vector<KeyTable> map_units(const typename J::Config& config, const Plan& pl
 inline void finish_result(const Cluster& cluster, Result& result) {
   std::vector<std::pair<std::string_view, std::uint64_t>> pairs;
   pairs.reserve(result.table.size());
-  for (const auto& entry : result.table) pairs.emplace_back(entry.first, entry.second);
+  for (const auto& entry : result.table) pairs.emplace_back(entry.key(), entry.value());
   std::sort(pairs.begin(), pairs.end());
   result.keys.resize(pairs.size());
   result.values.resize(pairs.size());

@@ -45,7 +45,7 @@ std::vector<std::string> sample_keys(const std::vector<KeyTable>& tables, std::s
   std::size_t index = 0;
   for (const KeyTable& table : tables) {
     for (const auto& entry : table) {
-      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(entry.first);
+      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(entry.key());
     }
   }
   return sample;

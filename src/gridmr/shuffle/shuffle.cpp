@@ -26,7 +26,7 @@ std::vector<std::vector<const Entry*>> entries_by_owner(const std::vector<KeyTab
   for (std::size_t t = 0; t < tables.size(); ++t) {
     auto& lists = per_table[t];
     lists.resize(ranks);
-    for (const Entry& entry : tables[t]) lists[partitioner.owner(entry.first)].push_back(&entry);
+    for (const Entry& entry : tables[t]) lists[partitioner.owner(entry.key())].push_back(&entry);
   }
   std::vector<std::vector<const Entry*>> by_owner(ranks);
   for (int d = 0; d < ranks; ++d) {
@@ -68,14 +68,14 @@ ShuffleStats shuffle(MPI_Comm comm, const std::vector<KeyTable>& tables,
       send_displs[d] = static_cast<int>(start);
       const auto& entries = by_owner[d];
       for (std::size_t& i = cursor[d]; i < entries.size(); ++i) {
-        const std::size_t bytes = record_size(entries[i]->first);
+        const std::size_t bytes = record_size(entries[i]->key());
         const std::size_t used = send.size() - start;
         if (used != 0 && used + bytes > cap) break;  // the rest waits for the next round
         if (bytes > hard_limit) {
           throw RunError(fmt::format("a key of {} bytes is too long to shuffle on {} ranks",
-                                     entries[i]->first.size(), ranks));
+                                     entries[i]->key().size(), ranks));
         }
-        append_record(send, entries[i]->first, entries[i]->second);
+        append_record(send, entries[i]->key(), entries[i]->value());
       }
       send_counts[d] = static_cast<int>(send.size() - start);
     }
