@@ -9,6 +9,10 @@
 #include <string_view>
 #include <utility>
 
+#if defined(__BMI2__)
+#include <immintrin.h>
+#endif
+
 #include "gridmr/core/arena.hpp"
 #include "gridmr/core/padded_view.hpp"
 
@@ -94,10 +98,16 @@ inline ShortKey short_key(const char* p, std::size_t n) {
 // The same from a key followed by at least 16 readable bytes: two loads and
 // two masks, no branch on the length.
 inline ShortKey short_key_padded(const char* p, std::size_t n) {
-  const std::uint64_t lo_mask = n >= 8 ? ~std::uint64_t{0} : ~(~std::uint64_t{0} << (8 * n));
-  const std::uint64_t hi_mask =
-      n <= 8 ? 0 : n >= 16 ? ~std::uint64_t{0} : ~(~std::uint64_t{0} << (8 * (n - 8)));
-  return {load64(p) & lo_mask, load64(p + 8) & hi_mask};
+  const std::uint64_t hi_bits = n > 8 ? 8 * n - 64 : 0;  // a conditional move
+#if defined(__BMI2__)
+  // bzhi keeps the low `index` bits, and everything when index >= 64.
+  return {_bzhi_u64(load64(p), static_cast<unsigned>(8 * n)),
+          _bzhi_u64(load64(p + 8), static_cast<unsigned>(hi_bits))};
+#else
+  const std::uint64_t all = ~std::uint64_t{0};
+  return {load64(p) & (n >= 8 ? all : ~(all << (8 * n))),
+          load64(p + 8) & (hi_bits >= 64 ? all : ~(all << hi_bits))};
+#endif
 }
 
 inline std::uint64_t hash(ShortKey key, std::size_t n) {
