@@ -121,7 +121,9 @@ inline std::uint64_t hash(ShortKey key, std::size_t n) {
 // probing over 32-byte slots. A key of up to 16 bytes (nearly every word)
 // lives in its slot, so a probe is one slot load and one branch-free compare;
 // a longer key lives in the table's arena and its slot keeps its full hash,
-// so key bytes are compared only when the hashes agree.
+// so key bytes are compared only when the hashes agree. The table is at most
+// half full: fuller, linear probing's runs of occupied slots made a word-count
+// map 15% slower (a slot is 32 bytes, so a key costs 64 to 128 bytes).
 class KeyTable {
  public:
   static constexpr std::size_t kInlineKey = 16;
@@ -265,7 +267,7 @@ class KeyTable {
   }
 
   void added() {
-    if (++size_ * 4 > capacity() * 3) rehash(capacity() * 2);
+    if (++size_ * 2 > capacity()) rehash(capacity() * 2);
   }
 
   static std::uint64_t hash_of(const Entry& slot) {
