@@ -32,6 +32,12 @@ class TextReader {
   void open(const std::string& path);
   void close();
   bool starts_inside_word(std::uint64_t offset);
+  // Sets events_[0..n) to the offsets in buffer_[0..got) where the mask
+  // changes, that is where words start and end (a word running to `got` has
+  // no end there); `in_word`: buffer_[-1] counts as a word byte. Returns n.
+  std::size_t find_events(std::size_t got, bool in_word);
+  // Reads on from `offset` (past the unit) to the end of the word in pending_.
+  void finish_pending(std::uint64_t offset);
   // The word gathered in pending_, padded.
   PaddedView pending_word() {
     const std::size_t size = pending_.size();
@@ -44,6 +50,7 @@ class TextReader {
   std::size_t chunk_size_;
   std::vector<char> buffer_;            // one chunk of the file, case-folded, then padding
   std::vector<std::uint64_t> mask_;     // bit j: buffer_[j] is a word byte
+  std::vector<std::uint32_t> events_;   // see find_events
   std::vector<char> pending_;           // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
@@ -59,67 +66,50 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
   if (buffer_.size() < chunk_size_ + kViewPadding) {
     buffer_.resize(chunk_size_ + kViewPadding);
     mask_.resize((chunk_size_ + 63) / 64);
+    events_.resize(chunk_size_ + 64);
   }
 
-  // Outside a word, inside one (its start at `start` in this chunk, or its
-  // first part in pending_), or skipping one that began before the unit.
-  enum class State { kOutside, kInWord, kSkipping };
-  State state = unit.begin > 0 && starts_inside_word(unit.begin) ? State::kSkipping
-                                                                 : State::kOutside;
-  std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
+  // A word that began before the unit is the previous unit's: skip its rest.
+  bool skipping = unit.begin > 0 && starts_inside_word(unit.begin);
+  bool in_word = false;  // a word of ours goes on from the last chunk (its head in pending_)
   pending_.clear();
-  for (;;) {
-    if (offset >= unit.end && state != State::kInWord) return;  // next word: next unit's
-    // Inside the unit read up to its end; past it (finishing a word) in small steps.
-    const std::size_t want =
-        offset < unit.end
-            ? static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, unit.end - offset))
-            : std::min<std::size_t>(chunk_size_, 4096);
-    const std::size_t got = read_at(0, want, offset);
-    if (got == 0) {  // end of file: the last word ends here
-      if (offset < unit.end) throw_shrunk(offset);
-      if (state == State::kInWord) f(pending_word());
-      return;
-    }
+  std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
+  while (offset < unit.end) {
+    const std::size_t got = read_at(
+        0, static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, unit.end - offset)), offset);
+    if (got == 0) throw_shrunk(offset);
     const char* b = buffer_.data();
     fold_and_classify(buffer_.data(), got, mask_.data());
 
-    // Word starts and ends are where the mask changes: w ^ (w << 1 | carry),
-    // visited in order with count-trailing-zeros. Starts and ends alternate,
-    // so the branch below is taken in turn and predicts well.
-    std::size_t start = 0;
-    std::uint64_t carry = state == State::kOutside ? 0 : 1;
-    const std::size_t blocks = (got + 63) / 64;
-    for (std::size_t k = 0; k < blocks; ++k) {
-      const std::uint64_t w = mask_[k];
-      std::uint64_t events = w ^ ((w << 1) | carry);
-      carry = w >> 63;
-      if (k + 1 == blocks && got % 64 != 0) events &= (std::uint64_t{1} << (got % 64)) - 1;
-      while (events != 0) {
-        const std::size_t at = k * 64 + static_cast<std::size_t>(__builtin_ctzll(events));
-        events &= events - 1;
-        if (state == State::kOutside) {  // a word starts here
-          if (offset + at >= unit.end) return;
-          start = at;
-          state = State::kInWord;
-        } else {  // the word ends here
-          if (state == State::kInWord) {
-            if (pending_.empty()) {
-              f(PaddedView{std::string_view(b + start, at - start)});
-            } else {
-              pending_.insert(pending_.end(), b, b + at);
-              f(pending_word());
-              pending_.clear();
-            }
-          }
-          state = State::kOutside;
-        }
+    // Where words start and end, in order; the first is an end when a word
+    // comes in from the last chunk.
+    const std::size_t events = find_events(got, skipping || in_word);
+    const std::uint32_t* at = events_.data();
+    std::size_t e = 0;
+    if (skipping || in_word) {
+      if (events == 0) {  // the whole chunk is inside that word
+        if (in_word) pending_.insert(pending_.end(), b, b + got);
+        offset += got;
+        continue;
       }
+      if (in_word) {
+        pending_.insert(pending_.end(), b, b + at[0]);
+        f(pending_word());
+        pending_.clear();
+      }
+      skipping = in_word = false;
+      e = 1;
     }
-    if (state == State::kInWord) {  // the word goes on in the next chunk
-      pending_.insert(pending_.end(), b + start, b + got);
+    for (; e + 1 < events; e += 2) f(PaddedView{std::string_view(b + at[e], at[e + 1] - at[e])});
+    if (e < events) {  // a word runs on into the next chunk
+      pending_.assign(b + at[e], b + got);
+      in_word = true;
     }
     offset += got;
+  }
+  if (in_word) {
+    finish_pending(offset);  // the last word started in the unit: read on to its end
+    f(pending_word());
   }
 }
 
