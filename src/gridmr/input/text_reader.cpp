@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 
 #include "gridmr/core/error.hpp"
@@ -32,31 +31,6 @@ std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t 
     if (got >= 0) return static_cast<std::size_t>(got);
     if (errno != EINTR) throw RunError(errno_message("cannot read", path_, errno));
   }
-}
-
-std::size_t TextReader::find_events(std::size_t got, bool in_word) {
-  std::uint32_t* out = events_.data();
-  std::size_t n = 0;
-  std::uint64_t carry = in_word ? 1 : 0;
-  const std::size_t blocks = (got + 63) / 64;
-  for (std::size_t k = 0; k < blocks; ++k) {
-    const std::uint64_t w = mask_[k];
-    std::uint64_t events = w ^ ((w << 1) | carry);  // bit j: byte j differs from byte j-1
-    carry = w >> 63;
-    if (k + 1 == blocks && got % 64 != 0) events &= (std::uint64_t{1} << (got % 64)) - 1;
-    // Eight positions per step, written whether they exist or not (events_
-    // has room): one loop branch per eight events instead of one per event.
-    const auto count = static_cast<std::size_t>(std::popcount(events));
-    const auto base = static_cast<std::uint32_t>(k * 64);
-    for (std::size_t i = 0; i < count; i += 8) {
-      for (std::size_t j = 0; j < 8; ++j) {
-        out[n + i + j] = base + static_cast<std::uint32_t>(std::countr_zero(events));
-        events &= events - 1;
-      }
-    }
-    n += count;
-  }
-  return n;
 }
 
 void TextReader::finish_pending(std::uint64_t offset) {

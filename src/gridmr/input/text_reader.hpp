@@ -32,10 +32,6 @@ class TextReader {
   void open(const std::string& path);
   void close();
   bool starts_inside_word(std::uint64_t offset);
-  // Sets events_[0..n) to the offsets in buffer_[0..got) where the mask
-  // changes, that is where words start and end (a word running to `got` has
-  // no end there); `in_word`: buffer_[-1] counts as a word byte. Returns n.
-  std::size_t find_events(std::size_t got, bool in_word);
   // Reads on from `offset` (past the unit) to the end of the word in pending_.
   void finish_pending(std::uint64_t offset);
   // The word gathered in pending_, padded.
@@ -50,7 +46,7 @@ class TextReader {
   std::size_t chunk_size_;
   std::vector<char> buffer_;            // one chunk of the file, case-folded, then padding
   std::vector<std::uint64_t> mask_;     // bit j: buffer_[j] is a word byte
-  std::vector<std::uint32_t> events_;   // see find_events
+  std::vector<std::uint32_t> events_;   // where words start and end (list_word_edges)
   std::vector<char> pending_;           // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
@@ -83,7 +79,8 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
 
     // Where words start and end, in order; the first is an end when a word
     // comes in from the last chunk.
-    const std::size_t events = find_events(got, skipping || in_word);
+    const std::size_t events =
+        list_word_edges(mask_.data(), got, skipping || in_word, events_.data());
     const std::uint32_t* at = events_.data();
     std::size_t e = 0;
     if (skipping || in_word) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -68,6 +69,72 @@ inline void fold_and_classify(char* data, std::size_t size, std::uint64_t* mask)
   }
 #else
   fold_and_classify_portable(data, size, mask);
+#endif
+}
+
+// Lists where words start and end in `size` classified bytes (mask as set by
+// fold_and_classify): the positions j where byte j's class differs from byte
+// j-1's, in order, byte -1 counting as a word byte when `in_word`. Writes
+// them to out[0..n) and returns n; out must have room for size + 64 entries
+// (whole groups are written past n). The portable form defines the result.
+inline std::size_t list_word_edges_portable(const std::uint64_t* mask, std::size_t size,
+                                            bool in_word, std::uint32_t* out) {
+  std::size_t n = 0;
+  std::uint64_t carry = in_word ? 1 : 0;
+  const std::size_t blocks = (size + 63) / 64;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const std::uint64_t w = mask[k];
+    std::uint64_t edges = w ^ ((w << 1) | carry);  // bit j: byte j differs from byte j-1
+    carry = w >> 63;
+    if (k + 1 == blocks && size % 64 != 0) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+    // Eight positions per step, written whether they exist or not: one loop
+    // branch per eight edges instead of one per edge.
+    const auto count = static_cast<std::size_t>(std::popcount(edges));
+    const auto base = static_cast<std::uint32_t>(k * 64);
+    for (std::size_t i = 0; i < count; i += 8) {
+      for (std::size_t j = 0; j < 8; ++j) {
+        out[n + i + j] = base + static_cast<std::uint32_t>(std::countr_zero(edges));
+        edges &= edges - 1;
+      }
+    }
+    n += count;
+  }
+  return n;
+}
+
+inline std::size_t list_word_edges(const std::uint64_t* mask, std::size_t size, bool in_word,
+                                   std::uint32_t* out) {
+#if defined(__AVX512VBMI2__) && defined(__AVX512BW__)
+  // Per 64 bytes: compress the byte offsets 0-63 under the edge mask, then
+  // widen them 16 at a time to 32 bits and add the block's base.
+  alignas(64) static constexpr std::uint8_t kOffsets[64] = {
+      0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+      22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+  const __m512i offsets = _mm512_load_si512(kOffsets);
+  std::size_t n = 0;
+  std::uint64_t carry = in_word ? 1 : 0;
+  const std::size_t blocks = (size + 63) / 64;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const std::uint64_t w = mask[k];
+    std::uint64_t edges = w ^ ((w << 1) | carry);
+    carry = w >> 63;
+    if (k + 1 == blocks && size % 64 != 0) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+    const __m512i packed = _mm512_maskz_compress_epi8(edges, offsets);
+    const __m512i base = _mm512_set1_epi32(static_cast<int>(k * 64));
+    const auto count = static_cast<std::size_t>(std::popcount(edges));
+    std::uint32_t* at = out + n;
+    _mm512_storeu_si512(at, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed))));
+    _mm512_storeu_si512(at + 16, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 1))));
+    if (count > 32) {
+      _mm512_storeu_si512(at + 32, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 2))));
+      _mm512_storeu_si512(at + 48, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 3))));
+    }
+    n += count;
+  }
+  return n;
+#else
+  return list_word_edges_portable(mask, size, in_word, out);
 #endif
 }
 
