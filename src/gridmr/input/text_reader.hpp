@@ -20,7 +20,7 @@ namespace gridmr {
 // One reader per thread: its buffer is reused from unit to unit.
 class TextReader {
  public:
-  explicit TextReader(std::size_t chunk_size = 1 << 20) : chunk_size_(chunk_size) {}
+  explicit TextReader(std::size_t chunk_size = 1 << 16) : chunk_size_(chunk_size) {}
 
   // Calls f(word) for each word: a PaddedView (lower-cased, valid during the call).
   template <class F>
