@@ -8,33 +8,34 @@ mkdir -p "$out_dir"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# best_rate SED_PATTERN COMMAND...: runs COMMAND $repeats times, showing each output line, and
-# sets $best_rate to the highest rate SED_PATTERN captures (one group) from those lines.
-best_rate() {
-  local pattern=$1 line rate
+# rate_of SED_PATTERN COMMAND...: runs COMMAND once, showing its output line, and sets $rate to
+# the rate SED_PATTERN captures (one group) from it.
+rate_of() {
+  local pattern=$1 line
   shift
-  best_rate=0
-  for _ in $(seq "$repeats"); do
-    line=$("$@")
-    echo "$line"
-    rate=$(sed -E "s/$pattern/\1/" <<<"$line")
-    best_rate=$(awk -v a="$rate" -v b="$best_rate" 'BEGIN { print (a > b) ? a : b }')
-  done
+  line=$("$@")
+  echo "$line"
+  rate=$(sed -E "s/$pattern/\1/" <<<"$line")
 }
 
-# best_wall RESULT COMMAND...: runs COMMAND (which writes $work/run.h5) $repeats times, keeps the
-# fastest run's file as RESULT and its wall time, mpirun start-up included, in $best_wall.
-best_wall() {
-  local result=$1 start this
-  shift
-  best_wall=""
-  for _ in $(seq "$repeats"); do
-    start=$(date +%s.%N)
-    "$@"
-    this=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-    if [[ -z $best_wall ]] || awk -v a="$this" -v b="$best_wall" 'BEGIN { exit !(a < b) }'; then
-      best_wall=$this
-      mv "$work/run.h5" "$result"
-    fi
-  done
+# wall_of COMMAND...: runs COMMAND once and sets $wall to its wall time in seconds.
+wall_of() {
+  local start
+  start=$(date +%s.%N)
+  "$@"
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+}
+
+# less A B: whether number A < number B.
+less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+# keep_best I: after wall_of ran configuration I (writing $work/run.h5), keeps that run's file
+# as $work/best-I.h5 and its wall time in best_walls[I] if it is I's fastest so far.
+best_walls=()
+keep_best() {
+  local i=$1
+  if [[ -z ${best_walls[i]:-} ]] || less "$wall" "${best_walls[i]}"; then
+    best_walls[i]=$wall
+    mv "$work/run.h5" "$work/best-$i.h5"
+  fi
 }

@@ -14,19 +14,17 @@ echo "machine: $(nproc) cores; 3 ranks x 1 thread, ranks 0 and 1 on core 0, rank
 csv="$out_dir/scheduling.csv"
 echo "schedule,run,wall_seconds,units_rank0,units_rank1,units_rank2" >"$csv"
 declare -A best
-for schedule in static dynamic; do
-  for run in $(seq "$repeats"); do
-    start=$(date +%s.%N)
-    mpirun -q -np 3 --rankfile "$work/rankfile" build/gridmr montecarlo --threads 1 \
+for run in $(seq "$repeats"); do  # rounds interleave the schedules: this VM's speed drifts
+  for schedule in static dynamic; do
+    wall_of mpirun -q -np 3 --rankfile "$work/rankfile" build/gridmr montecarlo --threads 1 \
       --schedule "$schedule" --samples "$samples" --quiet --force -o "$work/out.h5"
-    wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
     units=$(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
     print(",".join(str(u) for u in f["stats/ranks"]["units"]))' "$work/out.h5")
     echo "$schedule,$run,$wall,$units" >>"$csv"
     printf '%-8s run %d: %6.2f s wall, units per rank %s\n' "$schedule" "$run" "$wall" "$units"
-    if [[ -z "${best[$schedule]:-}" ]] || awk -v a="$wall" -v b="${best[$schedule]}" 'BEGIN { exit !(a < b) }'; then
+    if [[ -z "${best[$schedule]:-}" ]] || less "$wall" "${best[$schedule]}"; then
       best[$schedule]=$wall
     fi
   done

@@ -3,7 +3,8 @@
 # a one-thread std::unordered_map<std::string, uint64_t> word count (bench/wordcount_baseline.cpp)
 # built with the same flags and run in the same benchmark, on ~1 GiB of real text (inputs/
 # repeated). Peak RSS per rank is also measured on a 256 MiB corpus. Writes a CSV and a PNG plot.
-# Every figure is the best of REPEATS runs (the baseline's too: this VM's speed drifts).
+# Every figure is the best of REPEATS rounds (the baseline's too: this VM's speed drifts), and
+# the rounds interleave the baseline and every configuration.
 # Usage: bench/wordcount.sh [MiB] [REPEATS]  (default 1024 3; memory is also measured at MiB/4)
 #        GRIDMR_BENCH_NO_BUILD=1 skips the set-up step (the ctest smoke run).
 set -euo pipefail
@@ -30,36 +31,46 @@ bytes=$(stat -c %s "$corpus")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "corpus: $corpus ($bytes bytes)"
 
-best_rate '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
-base_rate=$best_rate
+# Rounds: the baseline, then each gridmr configuration, once per round; each keeps its best.
+# Interleaved, so that a slow spell of this VM hits every configuration alike.
+labels=("gridmr 2r x 1t" "gridmr 1r x 2t" "gridmr 2r x 1t ($small MiB)")
+ranks_of=(2 1 2)
+threads_of=(1 2 1)
+files_of=("$corpus" "$corpus" "$corpus_small")
+base_rate=0
+for round in $(seq "$repeats"); do
+  echo "round $round of $repeats"
+  rate_of '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
+  if less "$base_rate" "$rate"; then base_rate=$rate; fi
+  for i in "${!labels[@]}"; do
+    wall_of env OMP_NUM_THREADS="${threads_of[i]}" mpirun -q -np "${ranks_of[i]}" --bind-to none \
+      build/gridmr wordcount --threads "${threads_of[i]}" --quiet --force -o "$work/run.h5" "${files_of[i]}"
+    echo "${labels[i]}: $wall s wall"
+    keep_best "$i"
+  done
+done
 echo "baseline, best of $repeats: $base_rate MB/s"
 
 csv="$out_dir/wordcount.csv"
 echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline" >"$csv"
 echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
 printf '%-24s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
-run() {  # run LABEL RANKS THREADS CORPUS -> one table row and CSV line
-  local label=$1 ranks=$2 threads=$3 file=$4 wall n_bytes
-  n_bytes=$(stat -c %s "$file")
-  best_wall "$work/out.h5" env OMP_NUM_THREADS="$threads" mpirun -q -np "$ranks" --bind-to none \
-    build/gridmr wordcount --threads "$threads" --quiet --force -o "$work/run.h5" "$file"
-  wall=$best_wall
+for i in "${!labels[@]}"; do
+  label=${labels[i]}
+  wall=${best_walls[i]}
+  n_bytes=$(stat -c %s "${files_of[i]}")
   read -r words seconds rss < <(/usr/bin/python3 -c '
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
     print(f["wordcount"].attrs["total_words"], f.attrs["elapsed_seconds"],
-          max(f["stats/ranks"]["peak_rss_bytes"]) / 2**20)' "$work/out.h5")
-  local rate ratio wps
+          max(f["stats/ranks"]["peak_rss_bytes"]) / 2**20)' "$work/best-$i.h5")
   rate=$(awk -v b="$n_bytes" -v s="$wall" 'BEGIN { print b / s / 1e6 }')
   wps=$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s / 1e6 }')
   ratio=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { print r / b }')
   printf '%-24s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio"
   printf '%s,%s,%.3f,%.3f,%.1f,%.0f,%.1f,%.2f\n' "$label" "$n_bytes" "$wall" "$seconds" "$rate" \
     "$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s }')" "$rss" "$ratio" >>"$csv"
-}
-run "gridmr 2r x 1t" 2 1 "$corpus"
-run "gridmr 1r x 2t" 1 2 "$corpus"
-run "gridmr 2r x 1t ($small MiB)" 2 1 "$corpus_small"
+done
 echo "wrote $csv (MB/s and ratios use wall time, mpirun start-up included; 'run s' is elapsed_seconds)"
 
 if command -v gnuplot >/dev/null; then
