@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "gridmr/core/error.hpp"
 #include "gridmr/core/records.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/run/engine.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
 
 using gridmr::RangePartitioner;
@@ -83,4 +87,25 @@ TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny bu
   CHECK(total == 500);
   CHECK(*merged.find("key7") == 2);
   CHECK(*merged.find("key299") == 1);
+}
+
+TEST_CASE("sorting by the 8-byte prefix first gives byte order") {
+  std::mt19937_64 pick(13);
+  std::vector<std::string> keys = {"", "a", "ab", std::string("ab\0", 3), "ab\x01", "abcdefgh",
+                                   "abcdefghi", std::string("abcdefgh\0", 9), "\xff", "\x80z"};
+  for (int i = 0; i < 5000; ++i) {
+    std::string key(pick() % 12, '\0');
+    for (auto& c : key) c = "a\0\x7f\x80\xff"[pick() % 5];
+    keys.push_back(key);
+  }
+  auto by_prefix = keys;
+  std::sort(by_prefix.begin(), by_prefix.end(), [](const std::string& a, const std::string& b) {
+    const auto pa = gridmr::detail::order_prefix(a), pb = gridmr::detail::order_prefix(b);
+    return pa != pb ? pa < pb : std::string_view(a) < std::string_view(b);
+  });
+  std::sort(keys.begin(), keys.end(), [](const std::string& a, const std::string& b) {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](char x, char y) { return static_cast<unsigned char>(x) < static_cast<unsigned char>(y); });
+  });
+  CHECK(by_prefix == keys);
 }
