@@ -1,6 +1,7 @@
 // The combining hash table: byte-string keys, 64-bit values, folded in place.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -36,13 +37,14 @@ inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {  // 64x64 -> 128, f
 }
 
 // A fast hash for short keys that never reads outside [p, p + n): overlapping
-// fixed-size loads cover every length, as XXH3 does for short inputs.
-inline std::uint64_t hash(const char* p, std::size_t n) {
+// fixed-size loads cover every length, as XXH3 does for short inputs. The
+// seed picks one of many such functions (see KeyTable).
+inline std::uint64_t hash(const char* p, std::size_t n, std::uint64_t seed = 0) {
   constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
   std::uint64_t a, b;
   if (n >= 8) {
     const char* end = p + n;
-    std::uint64_t h = k0 ^ n;
+    std::uint64_t h = k0 ^ n ^ seed;
     if (n > 16) {
       for (; end - p > 16; p += 16) h = mix(load64(p) ^ k1, load64(p + 8) ^ h);
       a = load64(end - 16);  // the last 16 bytes (some hashed twice: still inside the key)
@@ -63,7 +65,7 @@ inline std::uint64_t hash(const char* p, std::size_t n) {
   } else {
     a = b = 0;
   }
-  return mix(a ^ k1 ^ n, (b << 32 | b) ^ k0);
+  return mix(a ^ k1 ^ n, (b << 32 | b) ^ k0 ^ seed);
 }
 
 // Byte equality of two keys of length n, with the same overlapping loads.
@@ -110,9 +112,9 @@ inline ShortKey short_key_padded(const char* p, std::size_t n) {
 #endif
 }
 
-inline std::uint64_t hash(ShortKey key, std::size_t n) {
+inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0) {
   constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-  return mix(key.lo ^ k1, key.hi ^ k0 ^ n);
+  return mix(key.lo ^ k1, key.hi ^ k0 ^ n ^ seed);
 }
 
 }  // namespace key_bytes
@@ -121,9 +123,11 @@ inline std::uint64_t hash(ShortKey key, std::size_t n) {
 // probing over 32-byte slots. A key of up to 16 bytes (nearly every word)
 // lives in its slot, so a probe is one slot load and one branch-free compare;
 // a longer key lives in the table's arena and its slot keeps its full hash,
-// so key bytes are compared only when the hashes agree. The table is at most
-// half full: fuller, linear probing's runs of occupied slots made a word-count
-// map 15% slower (a slot is 32 bytes, so a key costs 64 to 128 bytes).
+// so key bytes are compared only when the hashes agree. Up to a million slots
+// (32 MiB) the table is at most half full: fuller, linear probing's runs of
+// occupied slots made a word-count map 15% slower. Larger tables are out of
+// cache anyway, and there memory counts more: they fill up to 3/4, so a key
+// costs 43 to 85 bytes there instead of 64 to 128.
 class KeyTable {
  public:
   static constexpr std::size_t kInlineKey = 16;
@@ -173,13 +177,13 @@ class KeyTable {
     const std::size_t n = key.size();
     if (n <= kInlineKey) {
       const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
-      for (std::size_t i = key_bytes::hash(k, n) & mask_;; i = (i + 1) & mask_) {
+      for (std::size_t i = key_bytes::hash(k, n, seed_) & mask_;; i = (i + 1) & mask_) {
         const Entry& slot = slots_[i];
         if (holds(slot, k, n)) return &slot.value_;
         if (slot.empty()) return nullptr;
       }
     }
-    const std::uint64_t h = key_bytes::hash(key.data(), n);
+    const std::uint64_t h = key_bytes::hash(key.data(), n, seed_);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Entry& slot = slots_[i];
       if (holds(slot, key, h)) return &slot.value_;
@@ -229,7 +233,7 @@ class KeyTable {
 
   template <class Combine>
   void upsert_short(key_bytes::ShortKey k, std::size_t n, std::uint64_t value, Combine& combine) {
-    for (std::size_t i = key_bytes::hash(k, n) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = key_bytes::hash(k, n, seed_) & mask_;; i = (i + 1) & mask_) {
       Entry& slot = slots_[i];
       if (holds(slot, k, n)) {
         slot.value_ = combine(slot.value_, value);
@@ -248,7 +252,7 @@ class KeyTable {
 
   template <class Combine>
   void upsert_long(std::string_view key, std::uint64_t value, Combine& combine) {
-    const std::uint64_t h = key_bytes::hash(key.data(), key.size());
+    const std::uint64_t h = key_bytes::hash(key.data(), key.size(), seed_);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       Entry& slot = slots_[i];
       if (holds(slot, key, h)) {
@@ -267,12 +271,15 @@ class KeyTable {
   }
 
   void added() {
-    if (++size_ * 2 > capacity()) rehash(capacity() * 2);
+    constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
+    const std::size_t quarters = capacity() < kLargeTable ? 2 : 3;
+    if (++size_ * 4 > capacity() * quarters) rehash(capacity() * 2);
   }
 
-  static std::uint64_t hash_of(const Entry& slot) {
+  std::uint64_t hash_of(const Entry& slot) const {
     const std::size_t n = slot.tag_ - 1;
-    return n <= kInlineKey ? key_bytes::hash({slot.words_[0], slot.words_[1]}, n) : slot.words_[0];
+    return n <= kInlineKey ? key_bytes::hash({slot.words_[0], slot.words_[1]}, n, seed_)
+                           : slot.words_[0];
   }
 
   std::size_t capacity() const { return mask_ + 1; }
@@ -289,6 +296,16 @@ class KeyTable {
     }
   }
 
+  // Each table hashes with its own seed. With one hash function for all, a
+  // table filled in another table's slot order (the shuffle fills the reduce
+  // table so) gets its keys in runs of neighbouring slots, and linear probing
+  // degenerates: 5M distinct keys took 400 s to shuffle instead of 1.3 s.
+  static std::uint64_t next_seed() {
+    static std::atomic<std::uint64_t> tables{0};
+    return key_bytes::mix(++tables ^ 0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull);
+  }
+
+  std::uint64_t seed_ = next_seed();
   Arena arena_;
   std::unique_ptr<Entry[]> slots_;
   std::size_t mask_ = 0;
