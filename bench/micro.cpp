@@ -39,7 +39,8 @@ std::uint64_t file_size() { return std::filesystem::file_size(corpus_path()); }
 std::vector<std::string> words_of_corpus() {
   std::vector<std::string> words;
   gridmr::TextReader reader;
-  reader.for_each_word(corpus_path(), {0, 0, 16u << 20}, [&](std::string_view w) { words.emplace_back(w); });
+  reader.for_each_word(corpus_path(), {0, 0, 16u << 20},
+                       [&](std::string_view w) { words.emplace_back(w); });
   return words;
 }
 
@@ -59,7 +60,8 @@ void key_table_upsert(benchmark::State& state) {
   const auto words = words_of_corpus();
   for (auto _ : state) {
     gridmr::KeyTable table;
-    for (const auto& w : words) table.upsert(w, 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+    for (const auto& w : words)
+      table.upsert(w, 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
     benchmark::DoNotOptimize(table.size());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * words.size()));

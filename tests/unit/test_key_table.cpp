@@ -23,7 +23,8 @@ TEST_CASE("the table combines values exactly, through many resizes, like std::ma
   for (int i = 0; i < 200000; ++i) {
     const std::size_t length = pick() % 40;
     std::string key(length, '\0');
-    for (auto& c : key) c = static_cast<char>("ab\x80\xff"[pick() % 4]);  // many collisions of prefixes
+    for (auto& c : key)
+      c = static_cast<char>("ab\x80\xff"[pick() % 4]);  // many collisions of prefixes
     const std::uint64_t value = pick() % 5;
     table.upsert(key, value, add);
     reference[key] += value;
@@ -53,8 +54,8 @@ TEST_CASE("the empty key is a key like any other") {
 TEST_CASE("hashing and comparing keys never reads a byte outside the key") {
   // Keys end right before a page that may not be read: any over-read faults.
   const long page = ::sysconf(_SC_PAGESIZE);
-  auto* area = static_cast<char*>(::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
-                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  auto* area = static_cast<char*>(
+      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   REQUIRE(area != MAP_FAILED);
   REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
   char* end = area + page;
@@ -95,7 +96,8 @@ TEST_CASE("the vector byte classifier agrees with the portable one on every byte
   for (std::size_t size : {1ul, 63ul, 64ul, 65ul, 1000ul, 4099ul}) {
     std::string data(size, '\0');
     for (auto& c : data) c = static_cast<char>(pick());
-    for (std::size_t i = 0; i < std::min<std::size_t>(size, 256); ++i) data[i] = static_cast<char>(i);
+    for (std::size_t i = 0; i < std::min<std::size_t>(size, 256); ++i)
+      data[i] = static_cast<char>(i);
     std::string a = data, b = data;
     std::vector<std::uint64_t> ma((size + 63) / 64), mb((size + 63) / 64);
     gridmr::fold_and_classify(a.data(), size, ma.data());
@@ -109,12 +111,13 @@ TEST_CASE("short keys that share their overlapping bytes stay apart") {
   gridmr::KeyTable table;
   // Same first and last four bytes, different lengths; same three probe bytes for 1-3.
   for (int round = 0; round < 3; ++round) {
-    for (const char* key : {"abcd", "abcdabcd", "abcdbcd", "abcdcd", "abcdd", "aaa", "aa", "a",
-                            "aba", "ab", "b"}) {
+    for (const char* key :
+         {"abcd", "abcdabcd", "abcdbcd", "abcdcd", "abcdd", "aaa", "aa", "a", "aba", "ab", "b"}) {
       table.upsert(key, 1, add);
     }
   }
-  for (const char* key : {"abcd", "abcdabcd", "abcdbcd", "abcdcd", "abcdd", "aaa", "aa", "a", "aba", "ab", "b"}) {
+  for (const char* key :
+       {"abcd", "abcdabcd", "abcdbcd", "abcdcd", "abcdd", "aaa", "aa", "a", "aba", "ab", "b"}) {
     CAPTURE(key);
     REQUIRE(table.find(key) != nullptr);
     CHECK(*table.find(key) == 3);
@@ -128,7 +131,8 @@ TEST_CASE("a short key reads the same from a padded buffer, whatever lies past i
   for (int round = 0; round < 20000; ++round) {
     const std::size_t n = pick() % 41;  // short (inline) and long keys
     std::string buffer(n + gridmr::kViewPadding, '\0');
-    for (auto& c : buffer) c = static_cast<char>(pick() % 3 == 0 ? 0 : pick());  // zeros inside keys too
+    for (auto& c : buffer)
+      c = static_cast<char>(pick() % 3 == 0 ? 0 : pick());  // zeros inside keys too
     const std::string_view key(buffer.data(), n);
     if (n <= 16) {
       const auto a = gridmr::key_bytes::short_key_padded(key.data(), n);
@@ -149,8 +153,8 @@ TEST_CASE("a short key reads the same from a padded buffer, whatever lies past i
 
 TEST_CASE("a short key read from the end of a page never touches the next one") {
   const long page = ::sysconf(_SC_PAGESIZE);
-  auto* area = static_cast<char*>(::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
-                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  auto* area = static_cast<char*>(
+      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   REQUIRE(area != MAP_FAILED);
   REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
   gridmr::KeyTable table;
@@ -173,13 +177,17 @@ TEST_CASE("the vector word-edge lister agrees with the portable one") {
     for (int density = 0; density < 4; ++density) {  // runs of all sorts, incl. 64 edges a block
       std::vector<std::uint64_t> mask((size + 63) / 64);
       for (auto& w : mask) {
-        w = density == 0 ? pick() : density == 1 ? 0x5555555555555555ull : density == 2 ? ~0ull : pick() & pick();
+        w = density == 0   ? pick()
+            : density == 1 ? 0x5555555555555555ull
+            : density == 2 ? ~0ull
+                           : pick() & pick();
       }
       if (size % 64 != 0) mask.back() &= (std::uint64_t{1} << (size % 64)) - 1;
       for (bool in_word : {false, true}) {
         std::vector<std::uint32_t> a(size + 64), b(size + 64);
         const std::size_t na = gridmr::list_word_edges(mask.data(), size, in_word, a.data());
-        const std::size_t nb = gridmr::list_word_edges_portable(mask.data(), size, in_word, b.data());
+        const std::size_t nb =
+            gridmr::list_word_edges_portable(mask.data(), size, in_word, b.data());
         REQUIRE(na == nb);
         a.resize(na);
         b.resize(nb);
@@ -196,7 +204,8 @@ TEST_CASE("each table hashes differently, so filling one in another's order stay
   // probing turns quadratic (this took minutes for 5M keys; with one seed for
   // all, this test takes 20 s here instead of 1 s, and the orders agree).
   gridmr::KeyTable first, second;
-  for (int i = 0; i < 1200000; ++i) first.upsert("w" + std::to_string(i), 1, add);
+  for (int i = 0; i < 1200000; ++i)
+    first.upsert(std::string("w").append(std::to_string(i)), 1, add);
   for (const auto& entry : first) second.upsert(entry.key(), entry.value(), add);
   CHECK(second.size() == first.size());
   std::vector<std::string> order_first, order_second;

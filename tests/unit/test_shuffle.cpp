@@ -10,8 +10,8 @@
 
 #include "gridmr/core/error.hpp"
 #include "gridmr/core/records.hpp"
-#include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/run/engine.hpp"
+#include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
 
 using gridmr::RangePartitioner;
@@ -31,11 +31,11 @@ TEST_CASE("records survive serialization, including empty and binary keys") {
 }
 
 TEST_CASE("range partitioning keeps keys in byte order across ranks") {
-  const RangePartitioner p(gridmr::choose_splitters(
-      {"m", "c", "x", "c", "\xC3\xA9", "a", "q", "z", "f", "t", "k"}, 4));
+  const RangePartitioner p(
+      gridmr::choose_splitters({"m", "c", "x", "c", "\xC3\xA9", "a", "q", "z", "f", "t", "k"}, 4));
   CHECK(p.parts() == 4);
-  std::vector<std::string> keys{"", "a", "b", "c", "cz", "f", "k", "mm", "q", "x", "zz",
-                                "\x7f", "\xC3\xA9", "\xff\xff"};
+  std::vector<std::string> keys{"",   "a", "b", "c",  "cz",   "f",        "k",
+                                "mm", "q", "x", "zz", "\x7f", "\xC3\xA9", "\xff\xff"};
   std::sort(keys.begin(), keys.end());
   int previous = 0;
   for (const auto& k : keys) {
@@ -77,9 +77,11 @@ TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny bu
   }
   const RangePartitioner p(gridmr::choose_splitters({}, 1));
   gridmr::KeyTable merged;
-  const auto stats = gridmr::shuffle(MPI_COMM_WORLD, tables, p, 256, [&](const char* d, std::size_t n) {
-    gridmr::for_each_record(d, n, [&](std::string_view k, std::uint64_t v) { merged.upsert(k, v, add); });
-  });
+  const auto stats =
+      gridmr::shuffle(MPI_COMM_WORLD, tables, p, 256, [&](const char* d, std::size_t n) {
+        gridmr::for_each_record(
+            d, n, [&](std::string_view k, std::uint64_t v) { merged.upsert(k, v, add); });
+      });
   CHECK(stats.rounds > 10);
   CHECK(merged.size() == 300);
   std::uint64_t total = 0;
@@ -91,8 +93,9 @@ TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny bu
 
 TEST_CASE("sorting by the 8-byte prefix first gives byte order") {
   std::mt19937_64 pick(13);
-  std::vector<std::string> keys = {"", "a", "ab", std::string("ab\0", 3), "ab\x01", "abcdefgh",
-                                   "abcdefghi", std::string("abcdefgh\0", 9), "\xff", "\x80z"};
+  std::vector<std::string> keys = {"",       "a",        "ab",        std::string("ab\0", 3),
+                                   "ab\x01", "abcdefgh", "abcdefghi", std::string("abcdefgh\0", 9),
+                                   "\xff",   "\x80z"};
   for (int i = 0; i < 5000; ++i) {
     std::string key(pick() % 12, '\0');
     for (auto& c : key) c = "a\0\x7f\x80\xff"[pick() % 5];
@@ -104,8 +107,9 @@ TEST_CASE("sorting by the 8-byte prefix first gives byte order") {
     return pa != pb ? pa < pb : std::string_view(a) < std::string_view(b);
   });
   std::sort(keys.begin(), keys.end(), [](const std::string& a, const std::string& b) {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [](char x, char y) { return static_cast<unsigned char>(x) < static_cast<unsigned char>(y); });
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+    });
   });
   CHECK(by_prefix == keys);
 }

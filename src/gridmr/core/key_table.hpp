@@ -146,10 +146,11 @@ class KeyTable {
     bool empty() const { return tag_ == 0; }
     std::uint64_t words_[2];  // a short key's bytes (zero-padded), or a long key's hash and address
     std::uint64_t value_;
-    std::uint64_t tag_;       // key size + 1; 0 marks an empty slot
+    std::uint64_t tag_;  // key size + 1; 0 marks an empty slot
   };
   static_assert(sizeof(Entry) == 32);
-  static_assert(std::endian::native == std::endian::little, "short keys are stored as little-endian words");
+  static_assert(std::endian::native == std::endian::little,
+                "short keys are stored as little-endian words");
 
   KeyTable() { rehash(1024); }
 
@@ -210,7 +211,9 @@ class KeyTable {
       skip();
       return *this;
     }
-    friend bool operator==(const const_iterator& a, const const_iterator& b) { return a.at_ == b.at_; }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.at_ == b.at_;
+    }
 
    private:
     void skip() {

@@ -2,9 +2,8 @@
 #include "gridmr/input/text_reader.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -47,8 +46,10 @@ void TextReader::finish_pending(std::uint64_t offset) {
 }
 
 void TextReader::throw_shrunk(std::uint64_t size) const {
-  throw RunError(fmt::format("{} changed during the run: it ends at byte {}, but was longer when "
-                             "the job was planned", quote_path(path_), size));
+  throw RunError(
+      fmt::format("{} changed during the run: it ends at byte {}, but was longer when "
+                  "the job was planned",
+                  quote_path(path_), size));
 }
 
 bool TextReader::starts_inside_word(std::uint64_t offset) {

@@ -46,10 +46,10 @@ class TextReader {
   [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
-  std::vector<char> buffer_;            // one chunk of the file, case-folded, then padding
-  std::vector<std::uint64_t> mask_;     // bit j: buffer_[j] is a word byte
-  std::vector<std::uint32_t> events_;   // where words start and end (list_word_edges)
-  std::vector<char> pending_;           // the part of a word read in earlier chunks
+  std::vector<char> buffer_;           // one chunk of the file, case-folded, then padding
+  std::vector<std::uint64_t> mask_;    // bit j: buffer_[j] is a word byte
+  std::vector<std::uint32_t> events_;  // where words start and end (list_word_edges)
+  std::vector<char> pending_;          // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
 };
@@ -74,7 +74,8 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
   std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
   while (offset < unit.end) {
     const std::size_t got = read_at(
-        0, static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, unit.end - offset)), offset);
+        0, static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, unit.end - offset)),
+        offset);
     if (got == 0) throw_shrunk(offset);
     const char* b = buffer_.data();
     fold_and_classify(buffer_.data(), got, mask_.data());

@@ -16,8 +16,8 @@ namespace gridmr {
 inline constexpr std::array<bool, 256> kWordByte = [] {
   std::array<bool, 256> table{};
   for (int c = 0; c < 256; ++c) {
-    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c >= 0x80;
+    table[c] =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
   }
   return table;
 }();
@@ -124,11 +124,15 @@ inline std::size_t list_word_edges(const std::uint64_t* mask, std::size_t size, 
     const __m512i base = _mm512_set1_epi32(static_cast<int>(k * 64));
     const auto count = static_cast<std::size_t>(std::popcount(edges));
     std::uint32_t* at = out + n;
-    _mm512_storeu_si512(at, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed))));
-    _mm512_storeu_si512(at + 16, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 1))));
+    // The maskz forms: gcc 12 warns about the plain ones' undefined inputs (bug 105593).
+    const auto widen = [&](__m128i sixteen) {
+      return _mm512_add_epi32(base, _mm512_maskz_cvtepu8_epi32(0xffff, sixteen));
+    };
+    _mm512_storeu_si512(at, widen(_mm512_maskz_extracti32x4_epi32(0xf, packed, 0)));
+    _mm512_storeu_si512(at + 16, widen(_mm512_maskz_extracti32x4_epi32(0xf, packed, 1)));
     if (count > 32) {
-      _mm512_storeu_si512(at + 32, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 2))));
-      _mm512_storeu_si512(at + 48, _mm512_add_epi32(base, _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(packed, 3))));
+      _mm512_storeu_si512(at + 32, widen(_mm512_maskz_extracti32x4_epi32(0xf, packed, 2)));
+      _mm512_storeu_si512(at + 48, widen(_mm512_maskz_extracti32x4_epi32(0xf, packed, 3)));
     }
     n += count;
   }

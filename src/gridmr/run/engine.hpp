@@ -7,15 +7,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <string_view>
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
+#include <cstdint>
+#include <cstring>
 #include <exception>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "gridmr/api.hpp"
@@ -178,8 +178,8 @@ void run_job(const Cluster& cluster, const EngineOptions& options,
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(), sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size())));
   Result result;
-  const ShuffleStats moved =
-      shuffle(cluster.comm(), tables, partitioner, options.memory, [&](const char* data, std::size_t n) {
+  const ShuffleStats moved = shuffle(
+      cluster.comm(), tables, partitioner, options.memory, [&](const char* data, std::size_t n) {
         for_each_record(data, n, [&](std::string_view key, std::uint64_t value) {
           result.table.upsert(key, value,
                               [](std::uint64_t a, std::uint64_t b) { return J::combine(a, b); });
