@@ -91,6 +91,25 @@ TEST_CASE("keys that differ anywhere hash differently (no systematic collisions)
   }
 }
 
+TEST_CASE("short keys that differ in one byte land in different home slots") {
+  // The table takes a short key's home slot from the top bits of its hash:
+  // every byte, at every position, must move them. Here: the top 16 bits.
+  for (std::size_t n = 1; n <= gridmr::KeyTable::kInlineKey; ++n) {
+    for (std::size_t at = 0; at < n; ++at) {
+      std::map<std::uint64_t, int> homes;
+      for (int c = 0; c < 256; ++c) {
+        std::string key(n, 'e');
+        key[at] = static_cast<char>(c);
+        const auto k = gridmr::key_bytes::short_key(key.data(), n);
+        ++homes[gridmr::key_bytes::hash(k, n, 12345) >> 48];
+      }
+      CAPTURE(n);
+      CAPTURE(at);
+      CHECK(homes.size() >= 250);  // 256 values in 65536 homes: a few coincidences at most
+    }
+  }
+}
+
 TEST_CASE("the vector byte classifier agrees with the portable one on every byte value") {
   std::mt19937_64 pick(5);
   for (std::size_t size : {1ul, 63ul, 64ul, 65ul, 1000ul, 4099ul}) {

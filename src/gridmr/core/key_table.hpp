@@ -114,7 +114,8 @@ inline ShortKey short_key_padded(const char* p, std::size_t n) {
 
 inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0) {
   constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-  return mix(key.lo ^ k1, key.hi ^ k0 ^ n ^ seed);
+  // Multiplicative: the high bits depend on every key bit (KeyTable indexes by them).
+  return (key.lo ^ seed) * k1 + (key.hi ^ n) * k0;
 }
 
 }  // namespace key_bytes
@@ -178,14 +179,14 @@ class KeyTable {
     const std::size_t n = key.size();
     if (n <= kInlineKey) {
       const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
-      for (std::size_t i = key_bytes::hash(k, n, seed_) & mask_;; i = (i + 1) & mask_) {
+      for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
         const Entry& slot = slots_[i];
         if (holds(slot, k, n)) return &slot.value_;
         if (slot.empty()) return nullptr;
       }
     }
     const std::uint64_t h = key_bytes::hash(key.data(), n, seed_);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
       const Entry& slot = slots_[i];
       if (holds(slot, key, h)) return &slot.value_;
       if (slot.empty()) return nullptr;
@@ -236,7 +237,7 @@ class KeyTable {
 
   template <class Combine>
   void upsert_short(key_bytes::ShortKey k, std::size_t n, std::uint64_t value, Combine& combine) {
-    for (std::size_t i = key_bytes::hash(k, n, seed_) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
       Entry& slot = slots_[i];
       if (holds(slot, k, n)) {
         slot.value_ = combine(slot.value_, value);
@@ -256,7 +257,7 @@ class KeyTable {
   template <class Combine>
   void upsert_long(std::string_view key, std::uint64_t value, Combine& combine) {
     const std::uint64_t h = key_bytes::hash(key.data(), key.size(), seed_);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
       Entry& slot = slots_[i];
       if (holds(slot, key, h)) {
         slot.value_ = combine(slot.value_, value);
@@ -286,14 +287,16 @@ class KeyTable {
   }
 
   std::size_t capacity() const { return mask_ + 1; }
+  std::size_t slot_of(std::uint64_t hash) const { return hash >> shift_; }
   void rehash(std::size_t capacity) {
     auto old = std::move(slots_);
     const std::size_t old_capacity = old ? mask_ + 1 : 0;
     slots_ = std::make_unique<Entry[]>(capacity);  // value-initialised: empty slots
     mask_ = capacity - 1;
+    shift_ = 64 - std::countr_zero(capacity);
     for (std::size_t j = 0; j < old_capacity; ++j) {
       if (old[j].empty()) continue;
-      std::size_t i = hash_of(old[j]) & mask_;
+      std::size_t i = slot_of(hash_of(old[j]));
       while (!slots_[i].empty()) i = (i + 1) & mask_;
       slots_[i] = old[j];
     }
@@ -312,6 +315,7 @@ class KeyTable {
   Arena arena_;
   std::unique_ptr<Entry[]> slots_;
   std::size_t mask_ = 0;
+  int shift_ = 64;  // a hash's top log2(capacity) bits pick its home slot
   std::size_t size_ = 0;
 };
 
