@@ -14,7 +14,27 @@
 
 namespace {
 auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
-}
+
+// A writable page followed by one that may not be read: a key placed to end
+// at end() faults on any read past it.
+class GuardedPage {
+ public:
+  GuardedPage() {
+    area_ = static_cast<char*>(
+        ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    REQUIRE(area_ != MAP_FAILED);
+    REQUIRE(::mprotect(area_ + page_, page_, PROT_NONE) == 0);
+  }
+  ~GuardedPage() { ::munmap(area_, 2 * page_); }
+  GuardedPage(const GuardedPage&) = delete;
+  GuardedPage& operator=(const GuardedPage&) = delete;
+  char* end() const { return area_ + page_; }
+
+ private:
+  std::size_t page_ = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  char* area_ = nullptr;
+};
+}  // namespace
 
 TEST_CASE("the table combines values exactly, through many resizes, like std::map") {
   gridmr::KeyTable table;
@@ -52,13 +72,8 @@ TEST_CASE("the empty key is a key like any other") {
 }
 
 TEST_CASE("hashing and comparing keys never reads a byte outside the key") {
-  // Keys end right before a page that may not be read: any over-read faults.
-  const long page = ::sysconf(_SC_PAGESIZE);
-  auto* area = static_cast<char*>(
-      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  REQUIRE(area != MAP_FAILED);
-  REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
-  char* end = area + page;
+  const GuardedPage guarded;  // keys end right before a page that may not be read
+  char* end = guarded.end();
   for (std::size_t n = 0; n <= 100; ++n) {
     char* a = end - n;
     for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + i % 26);
@@ -75,7 +90,6 @@ TEST_CASE("hashing and comparing keys never reads a byte outside the key") {
       CHECK_FALSE(gridmr::key_bytes::equal(a, other.data(), n));
     }
   }
-  ::munmap(area, 2 * page);
 }
 
 TEST_CASE("keys that differ anywhere hash differently (no systematic collisions)") {
@@ -171,14 +185,10 @@ TEST_CASE("a short key reads the same from a padded buffer, whatever lies past i
 }
 
 TEST_CASE("a short key read from the end of a page never touches the next one") {
-  const long page = ::sysconf(_SC_PAGESIZE);
-  auto* area = static_cast<char*>(
-      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  REQUIRE(area != MAP_FAILED);
-  REQUIRE(::mprotect(area + page, page, PROT_NONE) == 0);
+  const GuardedPage guarded;
   gridmr::KeyTable table;
   for (std::size_t n = 0; n <= 16; ++n) {
-    char* a = area + page - n;
+    char* a = guarded.end() - n;
     for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('k' + i);
     const std::string copy(a, n);
     const auto k = gridmr::key_bytes::short_key(a, n);
@@ -187,7 +197,6 @@ TEST_CASE("a short key read from the end of a page never touches the next one") 
     REQUIRE(table.find(copy) != nullptr);
     CHECK(*table.find(copy) == n);
   }
-  ::munmap(area, 2 * page);
 }
 
 TEST_CASE("the vector word-edge lister agrees with the portable one") {

@@ -36,11 +36,11 @@ void TextReader::finish_pending(std::uint64_t offset) {
   for (;;) {
     const std::size_t got = read_at(0, std::min<std::size_t>(chunk_size_, 4096), offset);
     if (got == 0) return;  // the end of the file ends the word
-    fold_and_classify(buffer_.data(), got, mask_.data());
-    std::size_t end = 0;
-    while (end < got && (mask_[end / 64] >> (end % 64) & 1) != 0) ++end;
-    pending_.insert(pending_.end(), buffer_.data(), buffer_.data() + end);
-    if (end < got) return;
+    char* const begin = buffer_.data();
+    fold_ascii_case(begin, got);
+    char* const end = std::find_if_not(begin, begin + got, is_word_byte);
+    pending_.insert(pending_.end(), begin, end);
+    if (end != begin + got) return;
     offset += got;
   }
 }
