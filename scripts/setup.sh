@@ -13,6 +13,7 @@ packages=(
   libcli11-dev                                 # command line
   libfmt-dev                                   # formatting
   doctest-dev python3-h5py python3-numpy       # tests
+  librandom123-dev                             # tests: Random123's own Philox, the reference for ours
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )
 missing=()
