@@ -12,8 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "gridmr/core/key_table.hpp"
-#include "gridmr/input/text_reader.hpp"
+#include "gridmr/detail/key_table.hpp"
+#include "gridmr/detail/text_reader.hpp"
+#include "gridmr/map/tokenizer.hpp"
 
 namespace {
 
@@ -59,7 +60,7 @@ BENCHMARK(tokenizer)->Unit(benchmark::kMillisecond);
 void key_table_upsert(benchmark::State& state) {
   const auto words = words_of_corpus();
   for (auto _ : state) {
-    gridmr::KeyTable table;
+    gridmr::KeyTable<std::uint64_t> table;
     for (const auto& w : words)
       table.upsert(w, 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
     benchmark::DoNotOptimize(table.size());
@@ -81,7 +82,7 @@ void key_table_upsert_padded(benchmark::State& state) {
   }
   text.append(gridmr::kViewPadding, '\0');
   for (auto _ : state) {
-    gridmr::KeyTable table;
+    gridmr::KeyTable<std::uint64_t> table;
     for (const auto& [at, size] : spans) {
       table.upsert(gridmr::PaddedView{std::string_view(text.data() + at, size)}, 1,
                    [](std::uint64_t a, std::uint64_t b) { return a + b; });

@@ -1,5 +1,5 @@
 // The reference the word count benchmark compares against: one thread,
-// std::unordered_map<std::string, uint64_t>, DESIGN.md's word rule, reading the
+// std::unordered_map<std::string, uint64_t>, the word rule of docs/records.md, reading the
 // files in 1 MiB chunks. What a careful hand-written word count looks like.
 #include <chrono>
 #include <cstdint>

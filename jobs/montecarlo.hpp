@@ -1,15 +1,21 @@
 // Monte Carlo: estimates pi from random points in the unit square, reproducibly.
 #pragma once
 
+#include <cinttypes>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 
-#include "gridmr/api.hpp"
+#include "gridmr/gridmr.hpp"
 
 namespace jobs {
 
 struct MonteCarlo {
   static constexpr const char* name = "montecarlo";
+  static constexpr const char* description =
+      "Estimate pi from random points in the unit square, reproducibly";
+  static constexpr gridmr::Input input = gridmr::Input::kGenerated;
+  using Value = std::uint64_t;  // hits
 
   struct Config {
     std::uint64_t samples = 1'000'000'000;
@@ -17,32 +23,49 @@ struct MonteCarlo {
     std::uint64_t unit_samples = 1ull << 24;
   };
 
+  static void options(gridmr::JobOptions& o, Config& c) {
+    o.count("--samples", c.samples, "Number of samples; accepts 1e10");
+    o.count("--seed", c.seed, "Seed of the random stream, 0 to 2^64-1", true);
+    o.count("--unit-samples", c.unit_samples, "Samples per work unit");
+  }
+
   // Units are blocks of samples: unit i holds samples [i * unit_samples, ...).
-  static gridmr::Plan plan(const Config& config, const gridmr::EngineOptions&) {
-    return gridmr::plan_samples(config.samples, config.unit_samples);
+  static gridmr::Plan plan(const Config& c) {
+    return gridmr::plan_range(c.samples, c.unit_samples, "samples", "--unit-samples");
   }
 
   // One pair per unit: (unit id, hits in the quarter disc). The random stream is
   // keyed by the seed and the sample's global index, never by rank or thread.
   template <class Emit>
-  static void map(const Config& config, gridmr::MapInput& in, Emit& emit) {
+  static void map(const Config& c, gridmr::MapInput& in, Emit& emit) {
     const gridmr::WorkUnit& unit = in.unit();
-    emit(gridmr::ordered_key(unit.source), count_hits(config.seed, unit.begin, unit.end));
+    emit(gridmr::ordered_key(unit.source), count_hits(c.seed, unit.begin, unit.end));
   }
 
-  static std::uint64_t combine(std::uint64_t a, std::uint64_t b) { return a + b; }
+  static Value combine(Value a, Value b) { return a + b; }
 
-  static void write(gridmr::ResultWriter& out, const gridmr::Result& result,
-                    const gridmr::Plan& plan, const Config& config) {
-    const double n = static_cast<double>(config.samples);
-    const double p = static_cast<double>(result.total_value) / n;
-    out.write_values("montecarlo/unit_hits", result);  // keys sort in unit order
-    out.set_attribute("montecarlo", "samples", config.samples);
-    out.set_attribute("montecarlo", "hits", result.total_value);
-    out.set_attribute("montecarlo", "estimate", 4 * p);
-    out.set_attribute("montecarlo", "std_error", 4 * std::sqrt(p * (1 - p) / n));
-    out.set_attribute("montecarlo", "seed", config.seed);
-    out.set_attribute("montecarlo", "units", std::uint64_t{plan.total_units});
+  static void write(gridmr::Output& out, const gridmr::Result<Value>& result, const Config& c) {
+    const double n = static_cast<double>(c.samples);
+    const double p = static_cast<double>(result.total) / n;
+    out.write("montecarlo/unit_hits", result.values);  // keys sort in unit order
+    out.attribute("montecarlo", "samples", c.samples);
+    out.attribute("montecarlo", "hits", result.total);
+    out.attribute("montecarlo", "estimate", 4 * p);
+    out.attribute("montecarlo", "std_error", 4 * std::sqrt(p * (1 - p) / n));
+    out.attribute("montecarlo", "seed", c.seed);
+    out.attribute("montecarlo", "units", std::uint64_t{result.plan->total_units});
+  }
+
+  static void show(const gridmr::ResultFile& file, std::size_t, std::FILE* out) {
+    const double estimate = file.double_attribute("montecarlo", "estimate");
+    const double error = file.double_attribute("montecarlo", "std_error");
+    const double pi = 3.14159265358979323846;
+    std::fprintf(out, "estimate: %.12f +/- %.3g (standard error)\n", estimate, error);
+    std::fprintf(out, "pi:       %.12f (off by %.2f standard errors)\n", pi,
+                 error > 0 ? std::abs(estimate - pi) / error : 0.0);
+    std::fprintf(out, "samples:  %" PRIu64 " (%" PRIu64 " hits) in %" PRIu64 " units, seed %" PRIu64 "\n",
+                 file.uint_attribute("montecarlo", "samples"), file.uint_attribute("montecarlo", "hits"),
+                 file.uint_attribute("montecarlo", "units"), file.uint_attribute("montecarlo", "seed"));
   }
 
   // Hits among samples [begin, end) of the stream of `seed` (montecarlo_kernel.cpp):

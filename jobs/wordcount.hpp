@@ -2,23 +2,21 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <vector>
+#include <cstdio>
 
-#include "gridmr/api.hpp"
+#include "gridmr/gridmr.hpp"
 
 namespace jobs {
 
 struct WordCount {
   static constexpr const char* name = "wordcount";
+  static constexpr const char* description =
+      "Count the words of text files (a word: a run of ASCII letters, digits and bytes >= 0x80)";
+  static constexpr gridmr::Input input = gridmr::Input::kText;
+  using Value = std::uint64_t;
 
-  struct Config {
-    std::vector<std::string> inputs;  // files and directories
-  };
-
-  static gridmr::Plan plan(const Config& config, const gridmr::EngineOptions& options) {
-    return gridmr::plan_files(config.inputs, options.unit_size);
-  }
+  struct Config {};
+  static void options(gridmr::JobOptions&, Config&) {}
 
   // Every word that starts in the unit, once.
   template <class Emit>
@@ -26,16 +24,25 @@ struct WordCount {
     in.for_each_word([&](gridmr::Word word) { emit(word, 1); });
   }
 
-  static std::uint64_t combine(std::uint64_t a, std::uint64_t b) { return a + b; }
+  static Value combine(Value a, Value b) { return a + b; }
 
-  static void write(gridmr::ResultWriter& out, const gridmr::Result& result,
-                    const gridmr::Plan& plan, const Config&) {
-    out.write_keys("wordcount/keys", result);
-    out.write_values("wordcount/counts", result);
-    out.set_attribute("wordcount", "total_words", result.total_value);
-    out.set_attribute("wordcount", "unique_words", result.total_keys);
-    out.set_attribute("wordcount", "input_files", std::uint64_t{plan.sources.size()});
-    out.set_attribute("wordcount", "input_bytes", plan.total_bytes);
+  static void write(gridmr::Output& out, const gridmr::Result<Value>& result, const Config&) {
+    out.write_keys("wordcount/keys", result.keys);
+    out.write("wordcount/counts", result.values);
+    out.attribute("wordcount", "total_words", result.total);
+    out.attribute("wordcount", "unique_words", result.total_keys);
+    out.attribute("wordcount", "input_files", std::uint64_t{result.plan->sources.size()});
+    out.attribute("wordcount", "input_bytes", result.plan->total_bytes);
+  }
+
+  static void show(const gridmr::ResultFile& file, std::size_t top, std::FILE* out) {
+    const auto files = file.uint_attribute("wordcount", "input_files");
+    std::fprintf(out, "words:    %llu in total, %llu distinct, from %llu file%s (%llu bytes)\n",
+                 static_cast<unsigned long long>(file.uint_attribute("wordcount", "total_words")),
+                 static_cast<unsigned long long>(file.uint_attribute("wordcount", "unique_words")),
+                 static_cast<unsigned long long>(files), files == 1 ? "" : "s",
+                 static_cast<unsigned long long>(file.uint_attribute("wordcount", "input_bytes")));
+    gridmr::show_top_keys(file, "wordcount", "wordcount/counts", top, out);
   }
 };
 

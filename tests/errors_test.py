@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Usage errors of DESIGN.md: one line on stderr (printed once, not once per rank), exit 2,
+"""Usage errors (docs/cli.md): one line on stderr (printed once, not once per rank), exit 2,
 no output file and no .partial, no existing file touched, and no hang."""
 import argparse
 import os

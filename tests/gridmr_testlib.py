@@ -1,5 +1,5 @@
 """Shared helpers for the integration tests: run gridmr under mpirun, read results with h5py,
-and count words independently with Python's re (the rule of DESIGN.md)."""
+and count words independently with Python's re (the word rule of docs/records.md)."""
 import collections
 import os
 import pathlib
@@ -17,7 +17,7 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 
 
 def expected_counts(paths):
-    """Word counts of every regular file under `paths`, by DESIGN.md's rule."""
+    """Word counts of every regular file under `paths`, by the word rule of docs/records.md."""
     counts = collections.Counter()
     for root in paths:
         root = pathlib.Path(root)

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 #include <mpi.h>
 
-#include "gridmr/output/h5.hpp"
+#include "gridmr/write/h5.hpp"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "gridmr/core/key_table.hpp"
-#include "gridmr/input/tokenizer.hpp"
+#include "gridmr/detail/key_table.hpp"
+#include "gridmr/map/tokenizer.hpp"
 
 namespace {
 auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
@@ -37,7 +37,7 @@ class GuardedPage {
 }  // namespace
 
 TEST_CASE("the table combines values exactly, through many resizes, like std::map") {
-  gridmr::KeyTable table;
+  gridmr::KeyTable<std::uint64_t> table;
   std::map<std::string, std::uint64_t> reference;
   std::mt19937_64 pick(3);
   for (int i = 0; i < 200000; ++i) {
@@ -62,7 +62,7 @@ TEST_CASE("the table combines values exactly, through many resizes, like std::ma
 }
 
 TEST_CASE("the empty key is a key like any other") {
-  gridmr::KeyTable table;
+  gridmr::KeyTable<std::uint64_t> table;
   table.upsert("", 2, add);
   table.upsert("", 3, add);
   table.upsert("x", 1, add);
@@ -108,7 +108,7 @@ TEST_CASE("keys that differ anywhere hash differently (no systematic collisions)
 TEST_CASE("short keys that differ in one byte land in different home slots") {
   // The table takes a short key's home slot from the top bits of its hash:
   // every byte, at every position, must move them. Here: the top 16 bits.
-  for (std::size_t n = 1; n <= gridmr::KeyTable::kInlineKey; ++n) {
+  for (std::size_t n = 1; n <= gridmr::KeyTable<std::uint64_t>::kInlineKey; ++n) {
     for (std::size_t at = 0; at < n; ++at) {
       std::map<std::uint64_t, int> homes;
       for (int c = 0; c < 256; ++c) {
@@ -141,7 +141,7 @@ TEST_CASE("the vector byte classifier agrees with the portable one on every byte
 }
 
 TEST_CASE("short keys that share their overlapping bytes stay apart") {
-  gridmr::KeyTable table;
+  gridmr::KeyTable<std::uint64_t> table;
   // Same first and last four bytes, different lengths; same three probe bytes for 1-3.
   for (int round = 0; round < 3; ++round) {
     for (const char* key :
@@ -160,7 +160,7 @@ TEST_CASE("short keys that share their overlapping bytes stay apart") {
 
 TEST_CASE("a short key reads the same from a padded buffer, whatever lies past its end") {
   std::mt19937_64 pick(11);
-  gridmr::KeyTable padded, plain;
+  gridmr::KeyTable<std::uint64_t> padded, plain;
   for (int round = 0; round < 20000; ++round) {
     const std::size_t n = pick() % 41;  // short (inline) and long keys
     std::string buffer(n + gridmr::kViewPadding, '\0');
@@ -186,7 +186,7 @@ TEST_CASE("a short key reads the same from a padded buffer, whatever lies past i
 
 TEST_CASE("a short key read from the end of a page never touches the next one") {
   const GuardedPage guarded;
-  gridmr::KeyTable table;
+  gridmr::KeyTable<std::uint64_t> table;
   for (std::size_t n = 0; n <= 16; ++n) {
     char* a = guarded.end() - n;
     for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('k' + i);
@@ -231,7 +231,7 @@ TEST_CASE("each table hashes differently, so filling one in another's order stay
   // into a growing table packs neighbouring keys into runs, and linear
   // probing turns quadratic (this took minutes for 5M keys; with one seed for
   // all, this test takes 20 s here instead of 1 s, and the orders agree).
-  gridmr::KeyTable first, second;
+  gridmr::KeyTable<std::uint64_t> first, second;
   for (int i = 0; i < 1200000; ++i)
     first.upsert(std::string("w").append(std::to_string(i)), 1, add);
   for (const auto& entry : first) second.upsert(entry.key(), entry.value(), add);

@@ -5,8 +5,8 @@
 
 #include <random>
 
-#include "gridmr/api.hpp"
-#include "gridmr/random/philox.hpp"
+#include "gridmr/gridmr.hpp"
+#include "jobs/philox.hpp"
 #include "jobs/montecarlo.hpp"
 
 namespace {

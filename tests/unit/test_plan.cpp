@@ -3,10 +3,10 @@
 
 #include <filesystem>
 
-#include "gridmr/core/error.hpp"
-#include "gridmr/input/plan.hpp"
-#include "gridmr/run/schedule.hpp"
-#include "gridmr/run/scheduler.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/plan.hpp"
+#include "gridmr/scatter/schedule.hpp"
+#include "gridmr/scatter/scheduler.hpp"
 #include "temp_dir.hpp"
 
 using gridmr::Plan;
@@ -84,13 +84,13 @@ TEST_CASE("the static schedule gives contiguous shares balanced by bytes") {
 }
 
 TEST_CASE("a sample space of 1e13 samples plans 64-bit ranges that cover it exactly") {
-  const Plan plan = gridmr::plan_samples(10'000'000'000'000ull, 1ull << 24);
+  const Plan plan = gridmr::plan_range(10'000'000'000'000ull, 1ull << 24, "samples");
   CHECK(plan.total_units == 596047);
   CHECK(plan.units.front() == WorkUnit{0, 0, 1ull << 24});
   CHECK(plan.units.back().source == 596046);
   CHECK(plan.units.back().end == 10'000'000'000'000ull);
   CHECK(plan.total_bytes == 10'000'000'000'000ull);
-  CHECK_THROWS_AS(gridmr::plan_samples(1ull << 62, 1), gridmr::UsageError);  // too many units
+  CHECK_THROWS_AS(gridmr::plan_range(1ull << 62, 1), gridmr::UsageError);  // too many units
 }
 
 TEST_CASE("guided batches hand out every unit exactly once, at least one at a time") {

@@ -4,20 +4,18 @@
 
 #include <filesystem>
 
-#include "gridmr/core/error.hpp"
-#include "gridmr/output/result_reader.hpp"
-#include "gridmr/output/result_writer.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/write/result_reader.hpp"
+#include "gridmr/write/result_writer.hpp"
 #include "temp_dir.hpp"
 
 namespace {
-gridmr::Result small_result() {
-  gridmr::Result r;
-  r.keys = {"apple", "b", "\xC3\xA9t\xC3\xA9"};
-  r.values = {3, 1, 7};
-  r.total_keys = 3;
-  r.total_value = 11;
-  return r;
-}
+struct SmallResult {
+  std::vector<std::string_view> keys = {"apple", "b", "\xC3\xA9t\xC3\xA9"};
+  std::vector<std::uint64_t> values = {3, 1, 7};
+  std::uint64_t total_value = 11;
+};
+SmallResult small_result() { return {}; }
 }  // namespace
 
 TEST_CASE("a result file round-trips keys, values and attributes, and appears only on commit") {
@@ -26,8 +24,9 @@ TEST_CASE("a result file round-trips keys, values and attributes, and appears on
   {
     gridmr::ResultWriter writer(MPI_COMM_WORLD, out);
     const auto r = small_result();
-    writer.write_keys("job/keys", r);
-    writer.write_values("job/counts", r);
+    writer.write_keys("job/keys", r.keys);
+    writer.write_described("job/counts", *gridmr::describe<std::uint64_t>(), r.values.data(),
+                           r.values.size());
     writer.set_attribute("/", "format", std::string_view("gridmr-result"));
     writer.set_attribute("/", "job", std::string_view("job"));
     writer.set_attribute("job", "total", r.total_value);
@@ -66,11 +65,11 @@ TEST_CASE("an uncommitted writer leaves no file, and commit does not clobber wit
 TEST_CASE("empty datasets are written and read back") {
   TempDir dir;
   const std::string out = (dir.path / "e.h5").string();
-  gridmr::Result empty;
+  const std::vector<std::string_view> no_keys;
   {
     gridmr::ResultWriter writer(MPI_COMM_WORLD, out);
-    writer.write_keys("job/keys", empty);
-    writer.write_values("job/counts", empty);
+    writer.write_keys("job/keys", no_keys);
+    writer.write_described("job/counts", *gridmr::describe<std::uint64_t>(), nullptr, 0);
     writer.set_attribute("/", "format", std::string_view("gridmr-result"));
     writer.commit(false);
   }

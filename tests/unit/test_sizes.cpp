@@ -1,7 +1,7 @@
 // The sizes and counts users type.
 #include <doctest/doctest.h>
 
-#include "gridmr/core/error.hpp"
+#include "gridmr/errors.hpp"
 #include "gridmr/core/sizes.hpp"
 
 using gridmr::parse_count;

@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "gridmr/input/text_reader.hpp"
+#include "gridmr/detail/text_reader.hpp"
+#include "gridmr/map/tokenizer.hpp"
 #include "temp_dir.hpp"
 
 using gridmr::TextReader;
@@ -13,7 +14,7 @@ using gridmr::WorkUnit;
 
 namespace {
 
-// An independent statement of DESIGN.md's rule, written plainly.
+// An independent statement of the word rule of docs/records.md, written plainly.
 std::vector<std::string> reference_words(const std::string& text) {
   std::vector<std::string> words;
   std::string word;

@@ -1,5 +1,5 @@
 // A bump allocator for key bytes.
-#include "gridmr/core/arena.hpp"
+#include "gridmr/detail/arena.hpp"
 
 #include <algorithm>
 

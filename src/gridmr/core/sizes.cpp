@@ -11,7 +11,7 @@
 #include <limits>
 #include <utility>
 
-#include "gridmr/core/error.hpp"
+#include "gridmr/errors.hpp"
 
 namespace gridmr {
 

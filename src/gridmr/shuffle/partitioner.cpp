@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "gridmr/core/records.hpp"
+#include "gridmr/detail/records.hpp"
 
 namespace gridmr {
 
@@ -35,18 +35,18 @@ std::vector<std::string> choose_splitters(std::vector<std::string> sample, int p
   return splitters;
 }
 
-std::vector<std::string> sample_keys(const std::vector<KeyTable>& tables, std::size_t limit) {
+std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit) {
   const std::size_t total = std::accumulate(
       tables.begin(), tables.end(), std::size_t{0},
-      [](std::size_t n, const KeyTable& t) { return n + t.size(); });
+      [](std::size_t n, const TableView& t) { return n + t.size; });
   std::vector<std::string> sample;
   if (total == 0 || limit == 0) return sample;
   const std::size_t stride = std::max<std::size_t>(1, total / limit);
   std::size_t index = 0;
-  for (const KeyTable& table : tables) {
-    for (const auto& entry : table) {
-      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(entry.key());
-    }
+  for (const TableView& table : tables) {
+    table.for_each([&](std::string_view key, const std::byte*) {
+      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(key);
+    });
   }
   return sample;
 }
@@ -56,7 +56,7 @@ RangePartitioner RangePartitioner::from_samples(MPI_Comm comm,
   int ranks = 1;
   MPI_Comm_size(comm, &ranks);
   std::vector<char> mine;
-  for (const std::string& key : sample) append_record(mine, key, 0);
+  for (const std::string& key : sample) append_record(mine, key, nullptr, 0);
   const int my_bytes = static_cast<int>(mine.size());
   std::vector<int> counts(ranks), displs(ranks);
   MPI_Allgather(&my_bytes, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
@@ -65,8 +65,8 @@ RangePartitioner RangePartitioner::from_samples(MPI_Comm comm,
   MPI_Allgatherv(mine.data(), my_bytes, MPI_BYTE, all.data(), counts.data(), displs.data(),
                  MPI_BYTE, comm);
   std::vector<std::string> pooled;
-  for_each_record(all.data(), all.size(),
-                  [&](std::string_view key, std::uint64_t) { pooled.emplace_back(key); });
+  for_each_record(all.data(), all.size(), 0,
+                  [&](std::string_view key, const char*) { pooled.emplace_back(key); });
   return RangePartitioner(choose_splitters(std::move(pooled), ranks));
 }
 

@@ -4,11 +4,12 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "gridmr/core/key_table.hpp"
+#include "gridmr/detail/key_table.hpp"
 
 namespace gridmr {
 
@@ -34,6 +35,6 @@ class RangePartitioner {
 std::vector<std::string> choose_splitters(std::vector<std::string> sample, int parts);
 
 // Up to `limit` keys spread evenly over the tables (hash order is random order).
-std::vector<std::string> sample_keys(const std::vector<KeyTable>& tables, std::size_t limit);
+std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit);
 
 }  // namespace gridmr

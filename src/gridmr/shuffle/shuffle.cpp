@@ -8,17 +8,18 @@
 #include <climits>
 #include <numeric>
 
-#include "gridmr/core/error.hpp"
-#include "gridmr/core/records.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/detail/records.hpp"
 
 namespace gridmr {
 
 namespace {
 
-using Entry = KeyTable::Entry;
+// A slot of a map table: its key is read through the header, its value follows it.
+using Entry = SlotHeader;
 
 // For each destination rank, the entries of all tables that it owns.
-std::vector<std::vector<const Entry*>> entries_by_owner(const std::vector<KeyTable>& tables,
+std::vector<std::vector<const Entry*>> entries_by_owner(std::span<const TableView> tables,
                                                         const RangePartitioner& partitioner) {
   const int ranks = partitioner.parts();
   std::vector<std::vector<std::vector<const Entry*>>> per_table(tables.size());
@@ -26,7 +27,11 @@ std::vector<std::vector<const Entry*>> entries_by_owner(const std::vector<KeyTab
   for (std::size_t t = 0; t < tables.size(); ++t) {
     auto& lists = per_table[t];
     lists.resize(ranks);
-    for (const Entry& entry : tables[t]) lists[partitioner.owner(entry.key())].push_back(&entry);
+    const TableView& table = tables[t];
+    for (std::size_t i = 0; i < table.capacity; ++i) {
+      const Entry& entry = table.slot(i);
+      if (!entry.empty()) lists[partitioner.owner(entry.key())].push_back(&entry);
+    }
   }
   std::vector<std::vector<const Entry*>> by_owner(ranks);
   for (int d = 0; d < ranks; ++d) {
@@ -46,7 +51,7 @@ std::uint64_t per_peer_round_bytes(std::uint64_t memory, int ranks) {
   return std::clamp<std::uint64_t>(share, 64, limit);
 }
 
-ShuffleStats shuffle(MPI_Comm comm, const std::vector<KeyTable>& tables,
+ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size_t value_size,
                      const RangePartitioner& partitioner, std::uint64_t memory,
                      const std::function<void(const char* data, std::size_t size)>& receive) {
   int ranks = 1, me = 0;
@@ -68,14 +73,14 @@ ShuffleStats shuffle(MPI_Comm comm, const std::vector<KeyTable>& tables,
       send_displs[d] = static_cast<int>(start);
       const auto& entries = by_owner[d];
       for (std::size_t& i = cursor[d]; i < entries.size(); ++i) {
-        const std::size_t bytes = record_size(entries[i]->key());
+        const std::size_t bytes = record_size(entries[i]->key(), value_size);
         const std::size_t used = send.size() - start;
         if (used != 0 && used + bytes > cap) break;  // the rest waits for the next round
         if (bytes > hard_limit) {
           throw RunError(fmt::format("a key of {} bytes is too long to shuffle on {} ranks",
                                      entries[i]->key().size(), ranks));
         }
-        append_record(send, entries[i]->key(), entries[i]->value());
+        append_record(send, entries[i]->key(), entries[i] + 1, value_size);  // the value follows the header
       }
       send_counts[d] = static_cast<int>(send.size() - start);
     }

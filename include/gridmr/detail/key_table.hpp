@@ -1,0 +1,360 @@
+// The combining hash table: byte-string keys, values of the job's type, folded in place.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#if defined(__BMI2__)
+#include <immintrin.h>
+#endif
+
+#include "gridmr/detail/arena.hpp"
+#include "gridmr/detail/padded_view.hpp"
+
+namespace gridmr {
+
+namespace key_bytes {
+
+inline std::uint64_t load64(const char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+inline std::uint64_t load32(const char* p) {
+  std::uint32_t x;
+  std::memcpy(&x, p, 4);
+  return x;
+}
+inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {  // 64x64 -> 128, folded (wyhash's mum)
+  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
+}
+
+// A fast hash for short keys that never reads outside [p, p + n): overlapping
+// fixed-size loads cover every length, as XXH3 does for short inputs. The
+// seed picks one of many such functions (see KeyTable).
+inline std::uint64_t hash(const char* p, std::size_t n, std::uint64_t seed = 0) {
+  constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  std::uint64_t a, b;
+  if (n >= 8) {
+    const char* end = p + n;
+    std::uint64_t h = k0 ^ n ^ seed;
+    if (n > 16) {
+      for (; end - p > 16; p += 16) h = mix(load64(p) ^ k1, load64(p + 8) ^ h);
+      a = load64(end - 16);  // the last 16 bytes (some hashed twice: still inside the key)
+    } else {
+      a = load64(p);
+    }
+    b = load64(end - 8);
+    return mix(a ^ k1, b ^ h);
+  }
+  if (n >= 4) {
+    a = load32(p);
+    b = load32(p + n - 4);
+  } else if (n > 0) {
+    a = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+        (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+        static_cast<unsigned char>(p[n - 1]);
+    b = 0;
+  } else {
+    a = b = 0;
+  }
+  return mix(a ^ k1 ^ n, (b << 32 | b) ^ k0 ^ seed);
+}
+
+// Byte equality of two keys of length n, with the same overlapping loads.
+inline bool equal(const char* p, const char* q, std::size_t n) {
+  if (n >= 8) {
+    for (; n > 8; n -= 8, p += 8, q += 8) {
+      if (load64(p) != load64(q)) return false;
+    }
+    return load64(p + n - 8) == load64(q + n - 8);
+  }
+  if (n >= 4) return load32(p) == load32(q) && load32(p + n - 4) == load32(q + n - 4);
+  if (n == 0) return true;
+  // Bytes 0, n/2 and n-1 cover every byte of a key of 1 to 3 bytes: no loop.
+  return ((p[0] ^ q[0]) | (p[n / 2] ^ q[n / 2]) | (p[n - 1] ^ q[n - 1])) == 0;
+}
+
+// A key of at most 16 bytes as two little-endian words, zero beyond the key:
+// its bytes in memory order, so the pair can be stored and read back as the key.
+struct ShortKey {
+  std::uint64_t lo, hi;
+};
+
+// From any key of n <= 16 bytes, reading only inside it.
+inline ShortKey short_key(const char* p, std::size_t n) {
+  if (n >= 8) return {load64(p), n > 8 ? load64(p + n - 8) >> (8 * (16 - n)) : 0};
+  if (n >= 4) return {load32(p) | load32(p + n - 4) << (8 * (n - 4)), 0};
+  if (n == 0) return {0, 0};
+  const auto byte = [p](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+  return {byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)), 0};
+}
+
+// The same from a key followed by at least 16 readable bytes: two loads and
+// two masks, no branch on the length.
+inline ShortKey short_key_padded(const char* p, std::size_t n) {
+  const std::uint64_t hi_bits = n > 8 ? 8 * n - 64 : 0;  // a conditional move
+#if defined(__BMI2__)
+  // bzhi keeps the low `index` bits, and everything when index >= 64.
+  return {_bzhi_u64(load64(p), static_cast<unsigned>(8 * n)),
+          _bzhi_u64(load64(p + 8), static_cast<unsigned>(hi_bits))};
+#else
+  const std::uint64_t all = ~std::uint64_t{0};
+  return {load64(p) & (n >= 8 ? all : ~(all << (8 * n))),
+          load64(p + 8) & (hi_bits >= 64 ? all : ~(all << hi_bits))};
+#endif
+}
+
+inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0) {
+  constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  // Multiplicative: the high bits depend on every key bit (KeyTable indexes by them).
+  return (key.lo ^ seed) * k1 + (key.hi ^ n) * k0;
+}
+
+}  // namespace key_bytes
+
+// One per map thread and one per reducing rank: open addressing with linear
+// probing over 32-byte slots. A key of up to 16 bytes (nearly every word)
+// lives in its slot, so a probe is one slot load and one branch-free compare;
+// a longer key lives in the table's arena and its slot keeps its full hash,
+// so key bytes are compared only when the hashes agree. Up to a million slots
+// (32 MiB) the table is at most half full: fuller, linear probing's runs of
+// occupied slots made a word-count map 15% slower. Larger tables are out of
+// cache anyway, and there memory counts more: they fill up to 3/4, so a key
+// costs 43 to 85 bytes there instead of 64 to 128.
+// The part of a slot that is the same for every value type: the shuffle and
+// the reduce read keys through it without knowing the job's value type.
+struct SlotHeader {
+  static constexpr std::size_t kInlineKey = 16;
+
+  bool empty() const { return tag == 0; }
+  std::string_view key() const {
+    const std::size_t n = tag - 1;
+    if (n <= kInlineKey) return {reinterpret_cast<const char*>(words), n};
+    return {reinterpret_cast<const char*>(static_cast<std::uintptr_t>(words[1])), n};
+  }
+
+  std::uint64_t words[2];  // a short key's bytes (zero-padded), or a long key's hash and address
+  std::uint64_t tag;       // key size + 1; 0 marks an empty slot
+};
+static_assert(std::endian::native == std::endian::little,
+              "short keys are stored as little-endian words");
+
+// A table's slots seen without their value type: `stride` bytes per slot, the
+// value `sizeof(SlotHeader)` bytes into it.
+struct TableView {
+  const std::byte* slots = nullptr;
+  std::size_t capacity = 0;
+  std::size_t stride = 0;
+  std::size_t size = 0;
+
+  const SlotHeader& slot(std::size_t i) const {
+    return *reinterpret_cast<const SlotHeader*>(slots + i * stride);
+  }
+  const std::byte* value(std::size_t i) const { return slots + i * stride + sizeof(SlotHeader); }
+  // Calls f(key, value bytes) for every occupied slot, in slot order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < capacity; ++i) {
+      if (!slot(i).empty()) f(slot(i).key(), value(i));
+    }
+  }
+};
+
+template <class V>
+class KeyTable {
+ public:
+  static constexpr std::size_t kInlineKey = SlotHeader::kInlineKey;
+  static_assert(alignof(V) <= alignof(SlotHeader), "value types are aligned to at most 8 bytes");
+
+  class Entry {
+   public:
+    std::string_view key() const { return header_.key(); }
+    const V& value() const { return value_; }
+
+   private:
+    friend class KeyTable;
+    bool empty() const { return header_.empty(); }
+    SlotHeader header_;
+    V value_;
+  };
+  static_assert(std::is_trivially_copyable_v<V>, "values travel as bytes");
+
+  KeyTable() { rehash(1024); }
+
+  template <class Combine>
+  void upsert(std::string_view key, const V& value, Combine&& combine) {
+    if (key.size() <= kInlineKey) {
+      upsert_short(key_bytes::short_key(key.data(), key.size()), key.size(), value, combine);
+    } else {
+      upsert_long(key, value, combine);
+    }
+  }
+
+  // The same for a key that may be read past its end: no branches on its length.
+  template <class Combine>
+  void upsert(PaddedView key, const V& value, Combine&& combine) {
+    const std::string_view k = key.bytes;
+    if (k.size() <= kInlineKey) [[likely]] {
+      upsert_short(key_bytes::short_key_padded(k.data(), k.size()), k.size(), value, combine);
+    } else {
+      upsert_long(k, value, combine);
+    }
+  }
+
+  const V* find(std::string_view key) const {
+    const std::size_t n = key.size();
+    if (n <= kInlineKey) {
+      const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
+      for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
+        const Entry& slot = slots_[i];
+        if (holds(slot, k, n)) return &slot.value_;
+        if (slot.empty()) return nullptr;
+      }
+    }
+    const std::uint64_t h = key_bytes::hash(key.data(), n, seed_);
+    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
+      const Entry& slot = slots_[i];
+      if (holds(slot, key, h)) return &slot.value_;
+      if (slot.empty()) return nullptr;
+    }
+  }
+
+  std::size_t size() const { return size_; }
+  TableView view() const {
+    return {reinterpret_cast<const std::byte*>(slots_.get()), capacity(), sizeof(Entry), size_};
+  }
+  bool empty() const { return size_ == 0; }
+
+  // Iteration over the occupied slots, in table order.
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Entry;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Entry*;
+    using reference = const Entry&;
+    const_iterator(const Entry* at, const Entry* end) : at_(at), end_(end) { skip(); }
+    reference operator*() const { return *at_; }
+    pointer operator->() const { return at_; }
+    const_iterator& operator++() {
+      ++at_;
+      skip();
+      return *this;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.at_ == b.at_;
+    }
+
+   private:
+    void skip() {
+      while (at_ != end_ && at_->empty()) ++at_;
+    }
+    const Entry* at_;
+    const Entry* end_;
+  };
+  const_iterator begin() const { return {slots_.get(), slots_.get() + capacity()}; }
+  const_iterator end() const { return {slots_.get() + capacity(), slots_.get() + capacity()}; }
+
+ private:
+  static bool holds(const Entry& slot, key_bytes::ShortKey k, std::size_t n) {
+    return ((slot.header_.words[0] ^ k.lo) | (slot.header_.words[1] ^ k.hi) | (slot.header_.tag ^ (n + 1))) == 0;
+  }
+  static bool holds(const Entry& slot, std::string_view key, std::uint64_t h) {
+    return slot.header_.tag == key.size() + 1 && slot.header_.words[0] == h &&
+           key_bytes::equal(slot.key().data(), key.data(), key.size());
+  }
+
+  template <class Combine>
+  void upsert_short(key_bytes::ShortKey k, std::size_t n, const V& value, Combine& combine) {
+    for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
+      Entry& slot = slots_[i];
+      if (holds(slot, k, n)) {
+        slot.value_ = combine(slot.value_, value);
+        return;
+      }
+      if (slot.empty()) {
+        slot.header_.words[0] = k.lo;
+        slot.header_.words[1] = k.hi;
+        slot.value_ = value;
+        slot.header_.tag = n + 1;
+        added();
+        return;
+      }
+    }
+  }
+
+  template <class Combine>
+  void upsert_long(std::string_view key, const V& value, Combine& combine) {
+    const std::uint64_t h = key_bytes::hash(key.data(), key.size(), seed_);
+    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
+      Entry& slot = slots_[i];
+      if (holds(slot, key, h)) {
+        slot.value_ = combine(slot.value_, value);
+        return;
+      }
+      if (slot.empty()) {
+        slot.header_.words[0] = h;
+        slot.header_.words[1] = reinterpret_cast<std::uintptr_t>(arena_.copy(key).data());
+        slot.value_ = value;
+        slot.header_.tag = key.size() + 1;
+        added();
+        return;
+      }
+    }
+  }
+
+  void added() {
+    constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
+    const std::size_t quarters = capacity() < kLargeTable ? 2 : 3;
+    if (++size_ * 4 > capacity() * quarters) rehash(capacity() * 2);
+  }
+
+  std::uint64_t hash_of(const Entry& slot) const {
+    const std::size_t n = slot.header_.tag - 1;
+    return n <= kInlineKey ? key_bytes::hash({slot.header_.words[0], slot.header_.words[1]}, n, seed_)
+                           : slot.header_.words[0];
+  }
+
+  std::size_t capacity() const { return mask_ + 1; }
+  std::size_t slot_of(std::uint64_t hash) const { return hash >> shift_; }
+  void rehash(std::size_t capacity) {
+    auto old = std::move(slots_);
+    const std::size_t old_capacity = old ? mask_ + 1 : 0;
+    slots_ = std::make_unique<Entry[]>(capacity);  // value-initialised: empty slots
+    mask_ = capacity - 1;
+    shift_ = 64 - std::countr_zero(capacity);
+    for (std::size_t j = 0; j < old_capacity; ++j) {
+      if (old[j].empty()) continue;
+      std::size_t i = slot_of(hash_of(old[j]));
+      while (!slots_[i].empty()) i = (i + 1) & mask_;
+      slots_[i] = old[j];
+    }
+  }
+
+  // Each table hashes with its own seed. With one hash function for all, a
+  // table filled in another table's slot order (the shuffle fills the reduce
+  // table so) gets its keys in runs of neighbouring slots, and linear probing
+  // degenerates: 5M distinct keys took 400 s to shuffle instead of 1.3 s.
+  static std::uint64_t next_seed() {
+    static std::atomic<std::uint64_t> tables{0};
+    return key_bytes::mix(++tables ^ 0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull);
+  }
+
+  std::uint64_t seed_ = next_seed();
+  Arena arena_;
+  std::unique_ptr<Entry[]> slots_;
+  std::size_t mask_ = 0;
+  int shift_ = 64;  // a hash's top log2(capacity) bits pick its home slot
+  std::size_t size_ = 0;
+};
+
+}  // namespace gridmr

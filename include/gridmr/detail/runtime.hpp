@@ -1,0 +1,64 @@
+// The boundary between a job's code (compiled with the job) and the engine
+// (compiled into the library): a job seen without its types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "gridmr/detail/key_table.hpp"
+#include "gridmr/job.hpp"
+#include "gridmr/output.hpp"
+#include "gridmr/plan.hpp"
+
+namespace gridmr {
+
+// Hands out work units to a rank's map threads (the scatter phase's scheduler).
+class UnitSource {
+ public:
+  virtual ~UnitSource() = default;
+  // The next unit for this rank, or nothing once no more will come. Only the
+  // thread that passes `communicates` (OpenMP's thread 0) talks MPI.
+  virtual std::optional<WorkUnit> next(bool communicates) = 0;
+  // Every unit next() returned must be reported once mapped.
+  virtual void done(const WorkUnit& unit) = 0;
+};
+
+// What the engine needs of a job: JobRuntimeFor<J> (runtime_for.hpp) makes
+// one of any gridmr::Job. The hot loops (map, emit, combine) stay inside it,
+// compiled with the job's types; the engine only moves bytes.
+class JobRuntime {
+ public:
+  virtual ~JobRuntime() = default;
+
+  virtual const char* name() const = 0;
+  virtual Input input() const = 0;
+  // Input::kGenerated: the job's own plan (rank 0).
+  virtual Plan plan() const = 0;
+  virtual std::size_t value_size() const = 0;
+
+  // Maps the units `units` hands out on `threads` OpenMP threads, each into
+  // its own table. After a failure the rest of the units are drained unmapped,
+  // so that every rank still finishes the scheduling; then it throws.
+  virtual void map(const Plan& plan, int threads, UnitSource& units) = 0;
+  virtual std::vector<TableView> map_tables() const = 0;
+  virtual void free_map_tables() = 0;
+
+  // Folds a buffer of received records (records.hpp) into this rank's table.
+  virtual void reduce(const char* records, std::size_t size) = 0;
+  virtual TableView reduced_table() const = 0;
+  // *into = combine(*into, *from), on value bytes.
+  virtual void combine_into(std::byte* into, const std::byte* from) const = 0;
+
+  // The job's write: this rank's keys in order with their values (pointers
+  // into the reduced table), and the totals over all ranks (`total` is null
+  // when there are no keys anywhere).
+  virtual void write(Output& out, std::span<const std::string_view> keys,
+                     std::span<const std::byte* const> values, std::uint64_t total_keys,
+                     const std::byte* total, const Plan& plan) const = 0;
+};
+
+}  // namespace gridmr

@@ -1,0 +1,52 @@
+// Options: those every job shares (EngineOptions), and the way a job declares its own (JobOptions).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gridmr {
+
+enum class Schedule { kDynamic, kStatic };
+
+struct EngineOptions {
+  std::string output;                    // OUT.h5
+  std::vector<std::string> inputs;       // files and directories (jobs that read files)
+  int threads = 0;                       // 0: the cluster's default
+  std::uint64_t unit_size = 16ull << 20;
+  std::uint64_t memory = 1ull << 30;     // per rank, bounds a shuffle round
+  Schedule schedule = Schedule::kDynamic;
+  bool force = false;
+  bool quiet = false;
+  bool stats = false;
+  std::string command_line;
+};
+
+// A job declares its options here, one call each, bound to a field of its
+// Config. The field's initial value is the default, and --help shows it:
+//   static void options(gridmr::JobOptions& o, Config& c) {
+//     o.count("--samples", c.samples, "Number of samples; accepts 1e10");
+//   }
+// Values are checked after parsing; a bad one is a usage error naming the option.
+class JobOptions {
+ public:
+  virtual ~JobOptions() = default;
+
+  // A whole number >= 1 (or >= 0 with allow_zero); accepts 1e10-style values, 64-bit.
+  virtual JobOptions& count(const std::string& name, std::uint64_t& value, const std::string& help,
+                            bool allow_zero = false) = 0;
+  // A signed whole number.
+  virtual JobOptions& integer(const std::string& name, std::int64_t& value,
+                              const std::string& help) = 0;
+  // A floating-point number.
+  virtual JobOptions& number(const std::string& name, double& value, const std::string& help) = 0;
+  // A size in bytes: 4096, 64KiB, 16MiB, 2GiB, 10MB.
+  virtual JobOptions& size(const std::string& name, std::uint64_t& bytes,
+                           const std::string& help) = 0;
+  virtual JobOptions& text(const std::string& name, std::string& value, const std::string& help) = 0;
+  // On when given, off otherwise.
+  virtual JobOptions& flag(const std::string& name, bool& value, const std::string& help) = 0;
+};
+
+}  // namespace gridmr

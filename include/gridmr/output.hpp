@@ -1,0 +1,61 @@
+// What a job's write() gets: its sorted result, and the file to write it into.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "gridmr/plan.hpp"
+#include "gridmr/value.hpp"
+
+namespace gridmr {
+
+class ResultWriter;
+
+// This rank's part of the reduced result. Rank r holds the keys of a range
+// that comes right after rank r-1's, so writing every rank's part in rank
+// order gives one list sorted by key bytes.
+template <class V>
+struct Result {
+  std::span<const std::string_view> keys;  // this rank's keys, ascending by bytes
+  std::span<const V> values;               // values[i] belongs to keys[i]
+  std::uint64_t total_keys = 0;            // over all ranks
+  V total{};                               // combine() over every value of every rank
+  const Plan* plan = nullptr;              // files (sources), input bytes, units
+};
+
+// The result file as a job writes it. Every call is collective: every rank
+// makes the same calls in the same order (attributes with the same values),
+// and datasets get each rank's slice, concatenated in rank order.
+class Output {
+ public:
+  explicit Output(ResultWriter& writer) : writer_(writer) {}
+
+  // `group`/offsets (n+1 byte offsets, uint64) and `group`/data (uint8): the
+  // keys of all ranks, in order (docs/result-format.md).
+  void write_keys(const std::string& group, std::span<const std::string_view> keys);
+
+  // A 1-D dataset of every rank's `values`: native numbers, arrays, or
+  // compound types for structs (their `fields`).
+  template <Value V>
+  void write(const std::string& path, std::span<const V> values) {
+    write_described(path, *describe<V>(), values.data(), values.size());
+  }
+
+  // Attributes of the object at `path` ("/" for the root), created as needed.
+  void attribute(const std::string& path, const std::string& name, std::uint64_t value);
+  void attribute(const std::string& path, const std::string& name, std::int64_t value);
+  void attribute(const std::string& path, const std::string& name, double value);
+  void attribute(const std::string& path, const std::string& name, std::string_view value);
+  void attribute(const std::string& path, const std::string& name, const char* value) {
+    attribute(path, name, std::string_view(value));
+  }
+
+ private:
+  void write_described(const std::string& path, const TypeDescription& type, const void* data,
+                       std::uint64_t count);
+  ResultWriter& writer_;
+};
+
+}  // namespace gridmr

@@ -1,0 +1,268 @@
+// The command line of any gridmr program (CLI11): parses options on every
+// rank, runs the chosen job, and turns failures into one message and an exit code.
+#include <CLI/CLI.hpp>
+#include <boost/mpi/environment.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gridmr/core/sizes.hpp"
+#include "gridmr/engine/run_job.hpp"
+#include "gridmr/engine/show.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/main.hpp"
+#include "gridmr/runtime/cluster.hpp"
+#include "gridmr/runtime/failure.hpp"
+#include "gridmr/version.hpp"
+#include "gridmr/write/h5.hpp"
+
+namespace gridmr {
+
+namespace {
+
+// A job's options on its CLI11 subcommand. Counts and sizes are kept as typed
+// text and converted after parsing, so that their errors read the same as the
+// engine's own options ("--samples: ...").
+class CliJobOptions final : public JobOptions {
+ public:
+  explicit CliJobOptions(CLI::App& app) : app_(app) {}
+
+  JobOptions& count(const std::string& name, std::uint64_t& value, const std::string& help,
+                    bool allow_zero) override {
+    return as_text(name, std::to_string(value), help, [&value, name, allow_zero](const std::string& t) {
+      value = parse_count(t, name, allow_zero);
+    });
+  }
+  JobOptions& size(const std::string& name, std::uint64_t& bytes, const std::string& help) override {
+    return as_text(name, format_bytes_exact(bytes), help,
+                   [&bytes, name](const std::string& t) { bytes = parse_size(t, name); });
+  }
+  JobOptions& integer(const std::string& name, std::int64_t& value,
+                      const std::string& help) override {
+    app_.add_option(name, value, with_default(help, std::to_string(value)))->type_name("N");
+    return *this;
+  }
+  JobOptions& number(const std::string& name, double& value, const std::string& help) override {
+    app_.add_option(name, value, with_default(help, fmt_double(value)))->type_name("X");
+    return *this;
+  }
+  JobOptions& text(const std::string& name, std::string& value, const std::string& help) override {
+    app_.add_option(name, value, value.empty() ? help : with_default(help, value))->type_name("TEXT");
+    return *this;
+  }
+  JobOptions& flag(const std::string& name, bool& value, const std::string& help) override {
+    app_.add_flag(name, value, help);
+    return *this;
+  }
+
+  // After parsing: converts the typed text of the options that were given.
+  void finish() {
+    for (auto& step : finishers_) step();
+  }
+
+ private:
+  static std::string with_default(const std::string& help, const std::string& value) {
+    return help + " (default: " + value + ")";
+  }
+  static std::string fmt_double(double value) {
+    std::string text = std::to_string(value);
+    while (text.size() > 1 && text.back() == '0' && text[text.size() - 2] != '.') text.pop_back();
+    return text;
+  }
+  // "16MiB" for 16 << 20, else the number of bytes: a default that reads back exactly.
+  static std::string format_bytes_exact(std::uint64_t bytes) {
+    static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < 4 && bytes != 0 && bytes % 1024 == 0) {
+      bytes /= 1024;
+      ++u;
+    }
+    return std::to_string(bytes) + units[u];
+  }
+  template <class Convert>
+  JobOptions& as_text(const std::string& name, const std::string& shown, const std::string& help,
+                      Convert convert) {
+    auto text = std::make_shared<std::string>();
+    CLI::Option* option = app_.add_option(name, *text, with_default(help, shown))->type_name("N");
+    finishers_.push_back([text, option, convert] {
+      if (option->count() > 0) convert(*text);
+    });
+    return *this;
+  }
+
+  CLI::App& app_;
+  std::vector<std::function<void()>> finishers_;
+};
+
+// Option text as typed, converted after parsing so that errors read the same everywhere.
+struct EngineOptionText {
+  std::string unit_size = "16MiB";
+  std::string memory = "1GiB";
+  std::string schedule = "dynamic";
+};
+
+void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
+                        EngineOptionText& text) {
+  job.add_option("-o,--output", options.output, "Result file to write (HDF5); required")
+      ->required()
+      ->type_name("OUT.h5");
+  job.add_option("--threads", options.threads,
+                 "OpenMP threads per rank (default: OMP_NUM_THREADS, else the cores bound to the "
+                 "rank, else the node's cores divided among its ranks)")
+      ->check(CLI::Range(1, 4096))
+      ->type_name("N");
+  if (input == Input::kText) {
+    job.add_option("--unit-size", text.unit_size,
+                   "Size of a work unit; accepts B, KiB, MiB, GiB (default: 16MiB)")
+        ->type_name("SIZE");
+  }
+  job.add_option("--memory", text.memory,
+                 "Memory per rank for one shuffle round (send and receive buffers); larger "
+                 "shuffles run in several rounds (default: 1GiB)")
+      ->type_name("SIZE");
+  job.add_option("--schedule", text.schedule,
+                 "How rank 0 hands out work units: dynamic = batches on request, so slower ranks "
+                 "take fewer; static = one contiguous share per rank, balanced by bytes "
+                 "(default: dynamic)")
+      ->check(CLI::IsMember({"dynamic", "static"}))
+      ->type_name("MODE");
+  job.add_flag("--force", options.force, "Replace OUT if it exists");
+  job.add_flag("--quiet", options.quiet,
+               "Print no progress (otherwise rank 0 shows units done, throughput and ETA on "
+               "stderr for runs longer than a second)");
+  job.add_flag("--stats", options.stats, "Print a table of per-rank statistics at the end");
+  if (input != Input::kGenerated) {
+    job.add_option("INPUT", options.inputs,
+                   input == Input::kText ? "Files or directories (walked recursively)"
+                                         : "Files or directories (walked recursively); one work "
+                                           "unit per file")
+        ->required()
+        ->type_name("INPUT...");
+  }
+}
+
+void finish_engine_options(EngineOptions& options, const EngineOptionText& text) {
+  options.unit_size = parse_size(text.unit_size, "--unit-size");
+  options.memory = parse_size(text.memory, "--memory");
+  options.schedule = text.schedule == "static" ? Schedule::kStatic : Schedule::kDynamic;
+}
+
+std::string quoted_command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    const bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
+    if (!line.empty()) line += ' ';
+    if (plain) {
+      line += arg;
+    } else {
+      line += '\'';
+      for (char c : arg) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      line += '\'';
+    }
+  }
+  return line;
+}
+
+int run(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
+  try {
+    run_job(cluster, options, job);
+    return kSuccess;
+  } catch (const JobFailed& failure) {
+    if (cluster.is_master()) print_error(failure.what());
+    return finish_failed_job(cluster, failure.code());
+  } catch (...) {
+    // A failure inside a collective phase: the other ranks cannot be told in
+    // an orderly way, so this rank reports and takes the job down.
+    std::string message;
+    const int code = exit_code_of(std::current_exception(), message);
+    abort_job(cluster, code, message);
+  }
+}
+
+}  // namespace
+
+int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
+  prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
+  boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
+  const Cluster cluster(MPI_COMM_WORLD);
+  h5::silence_default_error_printing();
+  install_termination_handlers(cluster);
+
+  const std::string program = argc > 0 ? std::string(argv[0]).substr(std::string(argv[0]).rfind('/') + 1) : "gridmr";
+  CLI::App app{"MapReduce batch jobs on MPI clusters (gridmr " + std::string(kVersion) +
+                   ").\nRun jobs under mpirun or srun; `show` runs alone.",
+               program};
+  app.set_version_flag("--version", std::string(kVersion));
+  app.require_subcommand(1, 1);
+  app.fallthrough(false);
+
+  EngineOptions options;
+  EngineOptionText option_text;
+  options.command_line = quoted_command_line(argc, argv);
+
+  std::vector<CLI::App*> commands;
+  std::vector<std::unique_ptr<CliJobOptions>> job_options;
+  for (JobEntry& job : jobs) {
+    CLI::App* command = app.add_subcommand(job.name, job.description);
+    add_engine_options(*command, job.input, options, option_text);
+    job_options.push_back(std::make_unique<CliJobOptions>(*command));
+    job.declare_options(*job_options.back());
+    commands.push_back(command);
+  }
+
+  std::string show_path;
+  std::int64_t show_top = 10;
+  CLI::App* show_command = app.add_subcommand("show", "Summarise a result file (of any job)");
+  show_command->add_option("file", show_path, "Result file (HDF5)")->required()->type_name("OUT.h5");
+  show_command
+      ->add_option("--top", show_top,
+                   "How many keys to list, largest values first (default: 10; 0 lists none)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("N");
+
+  try {
+    app.parse(argc, argv);
+    finish_engine_options(options, option_text);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (commands[i]->parsed()) job_options[i]->finish();
+    }
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help, --version
+      if (cluster.is_master()) app.exit(e);
+      return kSuccess;
+    }
+    if (cluster.is_master()) print_error(e.what());
+    return kUsageError;
+  } catch (const UsageError& e) {
+    if (cluster.is_master()) print_error(e.what());
+    return kUsageError;
+  }
+
+  if (environment.thread_level() < boost::mpi::threading::funneled) {
+    if (cluster.is_master()) print_error("the MPI library does not support threads");
+    return kRunFailure;
+  }
+
+  if (show_command->parsed()) {
+    if (!cluster.is_master()) return kSuccess;
+    try {
+      show_result(show_path, static_cast<std::size_t>(show_top), jobs, stdout);
+      return kSuccess;
+    } catch (const std::exception& e) {
+      std::string message;
+      const int code = exit_code_of(std::current_exception(), message);
+      print_error(message);
+      return code;
+    }
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (!commands[i]->parsed()) continue;
+    const auto job = jobs[i].make_runtime();
+    return run(cluster, options, *job);
+  }
+  return kUsageError;  // not reached: CLI11 requires one subcommand
+}
+
+}  // namespace gridmr

@@ -1,0 +1,104 @@
+// Running one job: plan, scatter, map, shuffle, reduce, write.
+#include "gridmr/engine/run_job.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+#include "gridmr/plan/share.hpp"
+#include "gridmr/reduce/reduce.hpp"
+#include "gridmr/runtime/failure.hpp"
+#include "gridmr/runtime/progress.hpp"
+#include "gridmr/runtime/stats.hpp"
+#include "gridmr/scatter/scheduler.hpp"
+#include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/shuffle/shuffle.hpp"
+#include "gridmr/write/output_file.hpp"
+#include "gridmr/write/write_result.hpp"
+
+namespace gridmr {
+
+namespace {
+
+// GRIDMR_DEBUG_MAP_DELAY_MS=N: wait N ms between planning and mapping, so that
+// tests can change the inputs in between (a file that vanishes or shrinks).
+void pause_for_tests() {
+  if (const char* ms = std::getenv("GRIDMR_DEBUG_MAP_DELAY_MS"); ms != nullptr && *ms != '\0') {
+    ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
+  }
+}
+
+// Scatter and map: rank 0 hands out the units (all at once, or in batches on
+// request) while every rank maps what it gets into its threads' tables.
+void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan,
+                     int threads, JobRuntime& job, RankStats& stats) {
+  std::optional<Progress> progress;
+  if (cluster.is_master() && !options.quiet) {
+    progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit);
+  }
+  Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
+                  progress ? &*progress : nullptr);
+  agree(cluster, [&] { job.map(plan, threads, units); });
+  stats.units = units.units_mapped();
+  stats.input_bytes = units.weight_mapped();
+}
+
+// Shuffle, with the reduce folding each round as it arrives: every key goes
+// to the rank that owns its range (splitters sampled from all ranks' tables).
+ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& options,
+                              JobRuntime& job, double& fold_seconds) {
+  const std::vector<TableView> tables = job.map_tables();
+  const auto partitioner = RangePartitioner::from_samples(
+      cluster.comm(), sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size())));
+  const ShuffleStats moved =
+      shuffle(cluster.comm(), tables, job.value_size(), partitioner, options.memory,
+              [&](const char* data, std::size_t size) {
+                Stopwatch fold;
+                job.reduce(data, size);
+                fold_seconds += fold.seconds();
+              });
+  job.free_map_tables();
+  return moved;
+}
+
+}  // namespace
+
+void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
+  Stopwatch elapsed;
+  RankStats stats;
+  stats.rank = static_cast<std::uint32_t>(cluster.rank());
+  std::snprintf(stats.host, sizeof stats.host, "%s", cluster.host().c_str());
+  const int threads = options.threads > 0 ? options.threads : cluster.default_threads();
+
+  Plan plan;
+  agree(cluster, [&] {
+    if (!cluster.is_master()) return;
+    check_output_path(options);
+    plan = make_plan(options, job);
+  });
+  share_plan(cluster, plan);
+  pause_for_tests();
+
+  Stopwatch map_time;
+  scatter_and_map(cluster, options, plan, threads, job, stats);
+  stats.map_seconds = map_time.seconds();
+
+  Stopwatch shuffle_time;
+  double fold_seconds = 0;
+  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, fold_seconds);
+  stats.shuffle_seconds = shuffle_time.seconds() - fold_seconds;
+  stats.bytes_sent = moved.bytes_sent;
+  stats.bytes_received = moved.bytes_received;
+  stats.shuffle_rounds = moved.rounds;
+
+  Stopwatch reduce_time;
+  SortedResult reduced = sort_by_key(job.reduced_table());
+  learn_totals(cluster, job, reduced);
+  stats.reduce_seconds = fold_seconds + reduce_time.seconds();
+
+  write_result(cluster, options, job, plan, reduced, threads, elapsed, stats);
+}
+
+}  // namespace gridmr

@@ -1,0 +1,111 @@
+// Reads the records of one text work unit: the file handling and the chunk scan behind TextReader.
+#include "gridmr/detail/text_reader.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+
+#include "gridmr/errors.hpp"
+#include "gridmr/map/tokenizer.hpp"
+
+namespace gridmr {
+
+void TextReader::open(const std::string& path) {
+  path_ = path;
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw RunError(errno_message("cannot open", path, errno));
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+void TextReader::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t offset) {
+  for (;;) {
+    const ssize_t got = ::pread(fd_, buffer_.data() + at, want, static_cast<off_t>(offset));
+    if (got >= 0) return static_cast<std::size_t>(got);
+    if (errno != EINTR) throw RunError(errno_message("cannot read", path_, errno));
+  }
+}
+
+void TextReader::finish_pending(std::uint64_t offset) {
+  for (;;) {
+    const std::size_t got = read_at(0, std::min<std::size_t>(chunk_size_, 4096), offset);
+    if (got == 0) return;  // the end of the file ends the word
+    char* const begin = buffer_.data();
+    fold_ascii_case(begin, got);
+    char* const end = std::find_if_not(begin, begin + got, is_word_byte);
+    pending_.insert(pending_.end(), begin, end);
+    if (end != begin + got) return;
+    offset += got;
+  }
+}
+
+void TextReader::throw_shrunk(std::uint64_t size) const {
+  throw RunError(
+      fmt::format("{} changed during the run: it ends at byte {}, but was longer when "
+                  "the job was planned",
+                  quote_path(path_), size));
+}
+
+namespace {
+
+// Byte offset-1 of `fd`, or nothing past the end of the file.
+std::optional<char> byte_before(int fd, std::uint64_t offset, const std::string& path) {
+  char before = 0;
+  for (;;) {
+    const ssize_t got = ::pread(fd, &before, 1, static_cast<off_t>(offset - 1));
+    if (got == 1) return before;
+    if (got == 0) return std::nullopt;
+    if (errno != EINTR) throw RunError(errno_message("cannot read", path, errno));
+  }
+}
+
+}  // namespace
+
+bool TextReader::starts_inside_word(std::uint64_t offset) {
+  const auto before = byte_before(fd_, offset, path_);
+  return before && is_word_byte(*before);
+}
+
+bool TextReader::follows_newline(std::uint64_t offset) {
+  const auto before = byte_before(fd_, offset, path_);
+  return !before || *before == '\n';
+}
+
+void TextReader::ensure_buffers() {
+  if (buffer_.size() < chunk_size_ + kViewPadding) {
+    buffer_.resize(chunk_size_ + kViewPadding);
+    mask_.resize((chunk_size_ + 63) / 64);
+    events_.resize(chunk_size_ + 64);
+  }
+}
+
+std::size_t TextReader::scan_words(std::size_t size, bool in_word) {
+  fold_and_classify(buffer_.data(), size, mask_.data());
+  return list_word_edges(mask_.data(), size, in_word, events_.data());
+}
+
+std::string_view TextReader::read_all(const std::string& path, const WorkUnit& unit) {
+  open(path);
+  struct Closer {
+    TextReader* r;
+    ~Closer() { r->close(); }
+  } closer{this};
+  const std::size_t size = unit.end - unit.begin;
+  if (buffer_.size() < size + kViewPadding) buffer_.resize(size + kViewPadding);
+  for (std::size_t at = 0; at < size;) {
+    const std::size_t got = read_at(at, size - at, unit.begin + at);
+    if (got == 0) throw_shrunk(unit.begin + at);
+    at += got;
+  }
+  return {buffer_.data(), size};
+}
+
+}  // namespace gridmr

@@ -1,0 +1,131 @@
+// Planning: expanding inputs into files, and files into work units.
+#include "gridmr/plan.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "gridmr/errors.hpp"
+
+namespace gridmr {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Opens and closes the file, so that an unreadable input is a usage error now
+// rather than a run failure later on some other rank.
+void check_readable(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw UsageError(errno_message("cannot open", path, errno));
+  ::close(fd);
+}
+
+struct FoundFile {
+  std::string path;
+  std::uint64_t size;
+};
+
+void add_directory(const std::string& root, std::vector<FoundFile>& out) {
+  std::vector<FoundFile> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) throw UsageError(errno_message("cannot read directory", root, ec.value()));
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw UsageError(errno_message("cannot read directory", it->path().string(), ec.value()));
+    std::error_code stat_ec;
+    const auto status = it->status(stat_ec);  // follows symlinks to files
+    if (stat_ec || !fs::is_regular_file(status)) continue;  // dangling links, sockets, fifos
+    std::string path = it->path().string();
+    check_readable(path);
+    found.push_back({std::move(path), static_cast<std::uint64_t>(fs::file_size(it->path()))});
+  }
+  if (ec) throw UsageError(errno_message("cannot read directory", root, ec.value()));
+  if (found.empty()) throw UsageError("no input files in directory " + quote_path(root));
+  std::sort(found.begin(), found.end(),
+            [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
+  out.insert(out.end(), std::make_move_iterator(found.begin()),
+             std::make_move_iterator(found.end()));
+}
+
+}  // namespace
+
+void cut_into_units(std::uint64_t source, std::uint64_t length, std::uint64_t unit_size,
+                    std::vector<WorkUnit>& out) {
+  for (std::uint64_t begin = 0; begin < length; begin += std::min(unit_size, length - begin)) {
+    out.push_back({source, begin, begin + std::min(unit_size, length - begin)});
+  }
+}
+
+namespace {
+
+std::vector<FoundFile> find_files(const std::vector<std::string>& inputs) {
+  if (inputs.empty()) throw UsageError("no input given");
+  std::vector<FoundFile> files;
+  for (const std::string& input : inputs) {
+    struct stat st;
+    if (::stat(input.c_str(), &st) != 0) throw UsageError(errno_message("cannot open", input, errno));
+    if (S_ISDIR(st.st_mode)) {
+      add_directory(input, files);
+    } else if (S_ISREG(st.st_mode)) {
+      check_readable(input);
+      files.push_back({input, static_cast<std::uint64_t>(st.st_size)});
+    } else {
+      throw UsageError("cannot read " + quote_path(input) + ": not a regular file or directory");
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
+Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size) {
+  std::vector<FoundFile> files = find_files(inputs);
+  Plan plan;
+  plan.sources.reserve(files.size());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    cut_into_units(i, files[i].size, unit_size, plan.units);
+    plan.total_bytes += files[i].size;
+    plan.sources.push_back(std::move(files[i].path));
+  }
+  plan.total_units = plan.units.size();
+  return plan;
+}
+
+Plan plan_whole_files(const std::vector<std::string>& inputs) {
+  std::vector<FoundFile> files = find_files(inputs);
+  Plan plan;
+  plan.sources.reserve(files.size());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    plan.units.push_back({i, 0, files[i].size});
+    plan.total_bytes += files[i].size;
+    plan.sources.push_back(std::move(files[i].path));
+  }
+  plan.total_units = plan.units.size();
+  return plan;
+}
+
+Plan plan_range(std::uint64_t count, std::uint64_t per_unit, const char* what,
+                const char* unit_option) {
+  constexpr std::uint64_t kMaxUnits = 100'000'000;
+  if (per_unit == 0) throw UsageError(fmt::format("{} must be at least 1", unit_option));
+  if (count / per_unit >= kMaxUnits) {
+    throw UsageError(fmt::format("{} {} in units of {} make more than {} units; raise {}", count,
+                                 what, per_unit, kMaxUnits, unit_option));
+  }
+  Plan plan;
+  cut_into_units(0, count, per_unit, plan.units);
+  for (std::size_t i = 0; i < plan.units.size(); ++i) plan.units[i].source = i;
+  plan.total_bytes = count;
+  plan.weight_unit = what;
+  plan.total_units = plan.units.size();
+  return plan;
+}
+
+}  // namespace gridmr

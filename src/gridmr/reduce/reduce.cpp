@@ -1,0 +1,104 @@
+// The reduce phase's sort and totals.
+#include "gridmr/reduce/reduce.hpp"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace gridmr {
+
+std::uint64_t order_prefix(std::string_view key) {
+  unsigned char bytes[8] = {};
+  std::memcpy(bytes, key.data(), std::min<std::size_t>(key.size(), 8));
+  std::uint64_t prefix = 0;
+  for (unsigned char byte : bytes) prefix = prefix << 8 | byte;
+  return prefix;
+}
+
+// Keys are sorted by their 8-byte prefix first (one integer compare), by all
+// their bytes only on a tie: with millions of keys, memcmp calls dominated the sort.
+SortedResult sort_by_key(const TableView& table) {
+  struct Item {
+    std::uint64_t prefix;
+    std::string_view key;
+    const std::byte* value;
+  };
+  std::vector<Item> items;
+  items.reserve(table.size);
+  table.for_each([&](std::string_view key, const std::byte* value) {
+    items.push_back({order_prefix(key), key, value});
+  });
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.prefix != b.prefix ? a.prefix < b.prefix : a.key < b.key;
+  });
+  SortedResult result;
+  result.keys.reserve(items.size());
+  result.values.reserve(items.size());
+  for (const Item& item : items) {
+    result.keys.push_back(item.key);
+    result.values.push_back(item.value);
+  }
+  return result;
+}
+
+// The total is folded on rank 0 in global key order, one value after the
+// other, so that it is the same for any number of ranks even when combine()
+// is not associative in floating point (a sum of doubles).
+void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result) {
+  const std::size_t size = job.value_size();
+  constexpr int kTag = 7;
+  constexpr std::size_t kChunkValues = 1 << 20;
+  std::vector<std::byte> total;  // rank 0: the fold so far
+  auto fold = [&](const std::byte* value) {
+    if (total.empty()) {
+      total.assign(value, value + size);
+    } else {
+      job.combine_into(total.data(), value);
+    }
+  };
+  const std::uint64_t count = result.values.size();
+  if (cluster.is_master()) {
+    for (const std::byte* value : result.values) fold(value);
+    std::vector<std::byte> chunk;
+    for (int r = 1; r < cluster.size(); ++r) {
+      std::uint64_t left = 0;
+      MPI_Recv(&left, 1, MPI_UINT64_T, r, kTag, cluster.comm(), MPI_STATUS_IGNORE);
+      while (left > 0) {
+        const std::size_t n = std::min<std::uint64_t>(left, kChunkValues);
+        chunk.resize(n * size);
+        MPI_Recv(chunk.data(), static_cast<int>(chunk.size()), MPI_BYTE, r, kTag, cluster.comm(),
+                 MPI_STATUS_IGNORE);
+        for (std::size_t i = 0; i < n; ++i) fold(chunk.data() + i * size);
+        left -= n;
+      }
+    }
+  } else {
+    MPI_Send(&count, 1, MPI_UINT64_T, 0, kTag, cluster.comm());
+    std::vector<std::byte> chunk;
+    for (std::size_t first = 0; first < count; first += kChunkValues) {
+      const std::size_t n = std::min<std::uint64_t>(count - first, kChunkValues);
+      chunk.resize(n * size);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::memcpy(chunk.data() + i * size, result.values[first + i], size);
+      }
+      MPI_Send(chunk.data(), static_cast<int>(chunk.size()), MPI_BYTE, 0, kTag, cluster.comm());
+    }
+  }
+  // Rank 0 tells everyone: a flag byte (0: no keys anywhere), then the total.
+  std::vector<std::byte> message(1 + size, std::byte{0});
+  if (!total.empty()) {
+    message[0] = std::byte{1};
+    std::memcpy(message.data() + 1, total.data(), size);
+  }
+  MPI_Bcast(message.data(), static_cast<int>(message.size()), MPI_BYTE, 0, cluster.comm());
+  if (message[0] == std::byte{1}) {
+    result.total.assign(message.begin() + 1, message.end());
+  } else {
+    result.total.clear();
+  }
+  std::uint64_t keys = count;
+  MPI_Allreduce(&keys, &result.total_keys, 1, MPI_UINT64_T, MPI_SUM, cluster.comm());
+}
+
+}  // namespace gridmr

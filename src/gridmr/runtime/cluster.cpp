@@ -1,0 +1,67 @@
+// The ranks of a job: identity, host, and the default thread count.
+#include "gridmr/runtime/cluster.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace gridmr {
+
+namespace {
+
+int cores_on_node() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+int cores_bound() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cores_on_node();
+  return std::max(1, CPU_COUNT(&set));
+}
+
+// Whether every rank of this job runs on this node, from what the launcher
+// tells a rank before MPI_Init: Open MPI's mpirun, Slurm's srun, or neither (a
+// singleton run). Unknown launchers count as "no".
+bool job_on_one_node() {
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const char* world = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (local != nullptr && world != nullptr) return std::strcmp(local, world) == 0;
+  if (const char* nodes = std::getenv("SLURM_STEP_NUM_NODES")) return std::strcmp(nodes, "1") == 0;
+  return std::getenv("PMIX_RANK") == nullptr && std::getenv("PMI_RANK") == nullptr;
+}
+
+}  // namespace
+
+bool prefer_shared_memory_transport() {
+  if (std::getenv("OMPI_MCA_pml") != nullptr || !job_on_one_node()) return false;
+  return ::setenv("OMPI_MCA_pml", "ob1", 0) == 0;
+}
+
+Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  MPI_Get_processor_name(name, &length);
+  host_.assign(name, length);
+
+  MPI_Comm node;
+  MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_free(&node);
+
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env != nullptr && std::atoi(env) > 0) {
+    default_threads_ = std::atoi(env);
+  } else if (cores_bound() < cores_on_node()) {
+    default_threads_ = cores_bound();
+  } else {
+    default_threads_ = std::max(1, cores_on_node() / ranks_on_node);
+  }
+}
+
+}  // namespace gridmr

@@ -1,0 +1,176 @@
+// How a failure on any rank becomes one message, one exit code, and no output.
+#include "gridmr/runtime/failure.hpp"
+
+#include <fmt/format.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "gridmr/errors.hpp"
+
+namespace gridmr {
+
+namespace {
+
+constexpr std::chrono::seconds kAgreementTimeout{10};
+
+// The partial output to remove if the job dies, in a plain buffer so that a
+// signal handler may read it (async-signal-safe: no allocation, no locks).
+char g_partial_output[4096] = {};
+volatile std::sig_atomic_t g_is_master = 1;
+// Set once the job has said how it ended (an error line, or a finished result):
+// a signal after that (mpirun winding down the other ranks) must not add a line.
+volatile std::sig_atomic_t g_outcome_reported = 0;
+
+void remove_partial_output() {
+  if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
+}
+
+// SIGTERM (scancel, time limits, mpirun forwarding) or SIGINT (Ctrl-C): remove
+// the partial output and leave at once. mpirun or srun then ends the other ranks,
+// which received the same signal anyway.
+extern "C" void on_termination_signal(int signal) {
+  remove_partial_output();
+  if (g_is_master && !g_outcome_reported) {
+    const char* text = signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
+                                        : "gridmr: error: terminated (SIGTERM); no output written\n";
+    [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
+  }
+  ::_exit(kRunFailure);
+}
+
+}  // namespace
+
+void register_partial_output(const std::string& path) {
+  if (path.size() >= sizeof g_partial_output) {
+    throw UsageError("output path is too long: '" + path + "'");
+  }
+  std::memcpy(g_partial_output, path.c_str(), path.size() + 1);
+}
+
+void forget_partial_output() { g_partial_output[0] = '\0'; }
+
+void install_termination_handlers(const Cluster& cluster) {
+  g_is_master = cluster.is_master();
+  struct sigaction action {};
+  action.sa_handler = on_termination_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+void outcome_reported() { g_outcome_reported = 1; }
+
+namespace {
+bool g_hdf5_unclean = false;
+}
+
+void hdf5_left_unclean() { g_hdf5_unclean = true; }
+
+int finish_failed_job(const Cluster& cluster, int code) {
+  int unclean = g_hdf5_unclean, anyone = 0;
+  MPI_Allreduce(&unclean, &anyone, 1, MPI_INT, MPI_LOR, cluster.comm());
+  if (!anyone) return code;
+  // Rank 0 said why; it alone ends the job, once its line has left the process.
+  if (!cluster.is_master()) {
+    for (;;) ::pause();  // until MPI_Abort ends this rank too
+  }
+  remove_partial_output();
+  abort_after_output(cluster.comm(), code);
+}
+
+void print_error(const std::string& message) {
+  g_outcome_reported = 1;
+  std::fprintf(stderr, "gridmr: error: %s\n", message.c_str());
+  std::fflush(stderr);
+}
+
+int exit_code_of(const std::exception_ptr& error, std::string& message) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const JobFailed& e) {
+    message = e.what();
+    return e.code();
+  } catch (const UsageError& e) {
+    message = e.what();
+    return kUsageError;
+  } catch (const std::bad_alloc&) {
+    message = "out of memory";
+    return kRunFailure;
+  } catch (const std::exception& e) {
+    message = e.what();
+    return kRunFailure;
+  } catch (...) {
+    message = "unknown failure";
+    return kRunFailure;
+  }
+}
+
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  const int me = local_error ? rank : ranks;
+  int first = ranks;
+  MPI_Request request;
+  MPI_Iallreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm, &request);
+  if (!local_error) {
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+  } else {
+    // A failure can leave other ranks waiting inside a collective call that
+    // this rank abandoned (parallel HDF5 does that). If they do not arrive in
+    // time, they never will: say what happened and take the job down.
+    const auto deadline = std::chrono::steady_clock::now() + kAgreementTimeout;
+    for (int done = 0;;) {
+      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string message;
+        exit_code_of(local_error, message);
+        print_error(rank != 0 ? fmt::format("rank {}: {}", rank, message) : message);
+        remove_partial_output();
+        abort_after_output(comm, kRunFailure);
+      }
+      ::usleep(1000);
+    }
+  }
+  if (first == ranks) return;
+
+  std::string message;
+  int code = 0;
+  if (rank == first) code = exit_code_of(local_error, message);
+  int length = static_cast<int>(message.size());
+  MPI_Bcast(&code, 1, MPI_INT, first, comm);
+  MPI_Bcast(&length, 1, MPI_INT, first, comm);
+  message.resize(length);
+  MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
+  if (first != 0 && code == kRunFailure) message = fmt::format("rank {}: {}", first, message);
+  throw JobFailed(code, message);
+}
+
+void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error) {
+  agree_on_error(cluster.comm(), local_error);
+}
+
+void abort_after_output(MPI_Comm comm, int code) {
+  // mpirun forwards a rank's stderr through a pipe to its daemon; MPI_Abort
+  // kills the job without draining it, so give the line a moment to pass.
+  std::fflush(stderr);
+  ::usleep(200'000);
+  MPI_Abort(comm, code);
+  std::_Exit(code);
+}
+
+void abort_job(const Cluster& cluster, int code, const std::string& message) {
+  print_error(cluster.size() > 1 ? fmt::format("rank {}: {}", cluster.rank(), message) : message);
+  remove_partial_output();
+  abort_after_output(cluster.comm(), code);
+}
+
+}  // namespace gridmr

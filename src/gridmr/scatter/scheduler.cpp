@@ -1,0 +1,205 @@
+// Scheduling while mapping: the master's queue, batches on request, progress reports.
+#include "gridmr/scatter/scheduler.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "gridmr/scatter/schedule.hpp"
+
+namespace gridmr {
+
+namespace {
+constexpr auto kReportInterval = std::chrono::milliseconds(200);
+constexpr auto kIdlePoll = std::chrono::microseconds(200);
+}  // namespace
+
+std::size_t batch_size(std::size_t remaining, int ranks) {
+  return std::max<std::size_t>(1, remaining / (2 * static_cast<std::size_t>(ranks)));
+}
+
+Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_units, int threads,
+                     Progress* progress)
+    : mode_(mode), threads_(threads), progress_(progress) {
+  MPI_Comm_dup(comm, &comm_);  // the scheduler's messages never meet anyone else's
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &ranks_);
+  if (rank_ == 0) reports_.resize(ranks_);
+
+  if (mode_ == Schedule::kStatic) {
+    // Every rank's contiguous share, scattered once; nothing moves afterwards.
+    std::vector<int> counts(ranks_), displs(ranks_);
+    if (rank_ == 0) {
+      const auto bounds = static_shares(plan_units, ranks_);
+      for (int r = 0; r < ranks_; ++r) {
+        counts[r] = static_cast<int>((bounds[r + 1] - bounds[r]) * sizeof(WorkUnit));
+        displs[r] = static_cast<int>(bounds[r] * sizeof(WorkUnit));
+      }
+    }
+    int my_bytes = 0;
+    MPI_Scatter(counts.data(), 1, MPI_INT, &my_bytes, 1, MPI_INT, 0, comm_);
+    std::vector<WorkUnit> mine(my_bytes / sizeof(WorkUnit));
+    MPI_Scatterv(plan_units.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), my_bytes,
+                 MPI_BYTE, 0, comm_);
+    queue_.assign(mine.begin(), mine.end());
+    no_more_ = true;
+  } else if (rank_ == 0) {
+    queue_.assign(plan_units.begin(), plan_units.end());
+    no_more_ = ranks_ == 1;
+  }
+}
+
+Scheduler::~Scheduler() {
+  if (report_request_ != MPI_REQUEST_NULL) MPI_Wait(&report_request_, MPI_STATUS_IGNORE);
+  for (Outgoing& out : outgoing_) MPI_Wait(&out.request, MPI_STATUS_IGNORE);
+  MPI_Comm_free(&comm_);
+}
+
+std::optional<WorkUnit> Scheduler::pop() {
+  std::lock_guard lock(mutex_);
+  if (queue_.empty()) return std::nullopt;
+  WorkUnit unit = queue_.front();
+  queue_.pop_front();
+  ++in_flight_;
+  return unit;
+}
+
+void Scheduler::done(const WorkUnit& unit) {
+  units_mapped_ += 1;
+  weight_mapped_ += unit.weight();
+  --in_flight_;
+}
+
+std::optional<WorkUnit> Scheduler::next(bool communicates) {
+  for (;;) {
+    if (communicates) communicate();
+    if (auto unit = pop()) return unit;
+    // Rank 0's queue holds every rank's work: once it is empty this rank
+    // (and the others) get nothing more. Elsewhere wait for "no more".
+    const bool exhausted = rank_ == 0 ? true : no_more_.load();
+    if (exhausted) {
+      if (!communicates) return std::nullopt;
+      // Thread 0 stays until the last reports are in (rank 0) or sent (others),
+      // so that no message is left behind and progress stays true to the end.
+      if (rank_ == 0) {
+        if (finals_received_ == ranks_ - 1 && in_flight_ == 0) {
+          if (progress_ != nullptr) progress_->finish();
+          return std::nullopt;
+        }
+      } else if (in_flight_ == 0) {
+        send_report(true);
+        return std::nullopt;
+      }
+    }
+    std::this_thread::sleep_for(kIdlePoll);
+  }
+}
+
+void Scheduler::communicate() {
+  if (rank_ == 0) {
+    serve();
+    show_progress();
+    return;
+  }
+  if (mode_ == Schedule::kDynamic) ask_for_more();
+  if (std::chrono::steady_clock::now() - last_report_ >= kReportInterval) send_report(false);
+}
+
+void Scheduler::serve() {
+  while (!outgoing_.empty()) {
+    int sent = 0;
+    MPI_Test(&outgoing_.front().request, &sent, MPI_STATUS_IGNORE);
+    if (!sent) break;
+    outgoing_.pop_front();
+  }
+  for (;;) {
+    int waiting = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &waiting, &status);
+    if (!waiting) return;
+    const int from = status.MPI_SOURCE;
+    if (status.MPI_TAG == kRequest) {
+      MPI_Recv(nullptr, 0, MPI_BYTE, from, kRequest, comm_, MPI_STATUS_IGNORE);
+      std::vector<WorkUnit> batch;
+      {
+        std::lock_guard lock(mutex_);
+        const std::size_t n = queue_.empty() ? 0 : std::min(queue_.size(), batch_size(queue_.size(), ranks_));
+        batch.assign(queue_.begin(), queue_.begin() + n);
+        queue_.erase(queue_.begin(), queue_.begin() + n);
+      }
+      // An empty batch means "no more". Non-blocking: a large batch must not hold rank 0 until the other rank looks.
+      outgoing_.push_back({MPI_REQUEST_NULL, std::move(batch)});
+      Outgoing& out = outgoing_.back();
+      MPI_Isend(out.units.data(), static_cast<int>(out.units.size() * sizeof(WorkUnit)), MPI_BYTE,
+                from, kBatch, comm_, &out.request);
+    } else {  // kReport or kFinal
+      Report report;
+      MPI_Recv(&report, sizeof report, MPI_BYTE, from, status.MPI_TAG, comm_, MPI_STATUS_IGNORE);
+      reports_[from] = report;
+      if (status.MPI_TAG == kFinal) ++finals_received_;
+    }
+  }
+}
+
+void Scheduler::ask_for_more() {
+  if (no_more_) return;
+  if (request_out_) {
+    int arrived = 0;
+    MPI_Status status;
+    MPI_Iprobe(0, kBatch, comm_, &arrived, &status);
+    if (!arrived) return;
+    int bytes = 0;
+    MPI_Get_count(&status, MPI_BYTE, &bytes);
+    std::vector<WorkUnit> batch(bytes / sizeof(WorkUnit));
+    MPI_Recv(batch.data(), bytes, MPI_BYTE, 0, kBatch, comm_, MPI_STATUS_IGNORE);
+    request_out_ = false;
+    if (batch.empty()) {
+      no_more_ = true;
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    queue_.insert(queue_.end(), batch.begin(), batch.end());
+  }
+  // Ask well before the queue runs dry: rank 0 answers only between its own
+  // units, so the answer may take as long as one unit there.
+  std::size_t queued;
+  {
+    std::lock_guard lock(mutex_);
+    queued = queue_.size();
+  }
+  if (queued <= 2 * static_cast<std::size_t>(threads_)) {
+    MPI_Send(nullptr, 0, MPI_BYTE, 0, kRequest, comm_);
+    request_out_ = true;
+  }
+}
+
+void Scheduler::send_report(bool final) {
+  if (final_sent_) return;
+  if (report_request_ != MPI_REQUEST_NULL) {
+    int complete = 0;
+    MPI_Test(&report_request_, &complete, MPI_STATUS_IGNORE);
+    if (!complete && !final) return;  // the previous report is still on its way
+    if (!complete) MPI_Wait(&report_request_, MPI_STATUS_IGNORE);
+  }
+  report_buffer_ = {units_mapped_.load(), weight_mapped_.load()};
+  last_report_ = std::chrono::steady_clock::now();
+  if (final) {
+    MPI_Send(&report_buffer_, sizeof report_buffer_, MPI_BYTE, 0, kFinal, comm_);
+    final_sent_ = true;
+  } else {
+    MPI_Isend(&report_buffer_, sizeof report_buffer_, MPI_BYTE, 0, kReport, comm_, &report_request_);
+  }
+}
+
+void Scheduler::show_progress() {
+  if (progress_ == nullptr) return;
+  Report sum{units_mapped_.load(), weight_mapped_.load()};
+  for (int r = 1; r < ranks_; ++r) {
+    sum.units += reports_[r].units;
+    sum.weight += reports_[r].weight;
+  }
+  progress_->update(sum.units, sum.weight);
+}
+
+}  // namespace gridmr

@@ -1,0 +1,30 @@
+// Output: the job's view of the result file, on top of ResultWriter.
+#include "gridmr/output.hpp"
+
+#include "gridmr/write/result_writer.hpp"
+
+namespace gridmr {
+
+void Output::write_keys(const std::string& group, std::span<const std::string_view> keys) {
+  writer_.write_keys(group, keys);
+}
+
+void Output::write_described(const std::string& path, const TypeDescription& type,
+                             const void* data, std::uint64_t count) {
+  writer_.write_described(path, type, data, count);
+}
+
+void Output::attribute(const std::string& path, const std::string& name, std::uint64_t value) {
+  writer_.set_attribute(path, name, value);
+}
+void Output::attribute(const std::string& path, const std::string& name, std::int64_t value) {
+  writer_.set_attribute(path, name, value);
+}
+void Output::attribute(const std::string& path, const std::string& name, double value) {
+  writer_.set_attribute(path, name, value);
+}
+void Output::attribute(const std::string& path, const std::string& name, std::string_view value) {
+  writer_.set_attribute(path, name, value);
+}
+
+}  // namespace gridmr

@@ -1,0 +1,66 @@
+// The output file's checks: before the run (the path) and before the write (the space).
+#include "gridmr/write/output_file.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+#include "gridmr/core/sizes.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/runtime/failure.hpp"
+#include "gridmr/runtime/stats.hpp"
+
+namespace gridmr {
+
+void check_output_path(const EngineOptions& options) {
+  namespace fs = std::filesystem;
+  const std::string& out = options.output;
+  if (out.empty()) throw UsageError("no output file given (-o OUT.h5)");
+  struct stat st;
+  if (::stat(out.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("output {} is a directory", quote_path(out)));
+    if (!options.force) {
+      throw UsageError(fmt::format("output {} exists (use --force to replace it)", quote_path(out)));
+    }
+  }
+  fs::path parent = fs::path(out).parent_path();
+  if (parent.empty()) parent = ".";
+  if (::stat(parent.c_str(), &st) != 0) {
+    throw UsageError(errno_message("cannot write output: no folder", parent.string(), errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    throw UsageError(fmt::format("cannot write output: {} is not a folder", quote_path(parent.string())));
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw UsageError(errno_message("cannot write output in", parent.string(), errno));
+  }
+}
+
+void check_output_space(const Cluster& cluster, const EngineOptions& options,
+                        std::uint64_t bytes) {
+  std::uint64_t needed = 0;
+  MPI_Reduce(&bytes, &needed, 1, MPI_UINT64_T, MPI_SUM, 0, cluster.comm());
+  needed += (256u << 10) + cluster.size() * sizeof(RankStats);
+  agree(cluster, [&] {
+    const char* skip = std::getenv("GRIDMR_SKIP_SPACE_CHECK");  // for tests of the write path
+    if (!cluster.is_master() || (skip != nullptr && *skip != '\0')) return;
+    std::filesystem::path folder = std::filesystem::path(options.output).parent_path();
+    if (folder.empty()) folder = ".";
+    struct statvfs fs {};
+    if (::statvfs(folder.c_str(), &fs) != 0) return;  // cannot tell: let the write find out
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free < needed) {
+      throw RunError(fmt::format("not enough space for '{}': the result needs about {}, {} free in '{}'",
+                                 options.output, format_bytes(needed), format_bytes(free),
+                                 folder.string()));
+    }
+  });
+}
+
+}  // namespace gridmr

@@ -1,0 +1,112 @@
+// Reads a result file serially with the default (POSIX) HDF5 driver.
+#include "gridmr/write/result_reader.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "gridmr/errors.hpp"
+
+namespace gridmr {
+
+ResultReader::ResultReader(const std::string& path) : path_(path) {
+  if (::access(path.c_str(), R_OK) != 0) throw UsageError(errno_message("cannot open", path, errno));
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) {
+    h5::last_error();
+    throw UsageError(fmt::format("{} is not an HDF5 file", quote_path(path)));
+  }
+  file_ = h5::Handle(id, H5Fclose);
+  if (!has("/") || H5Aexists(file_, "format") <= 0 ||
+      string_attribute("/", "format") != "gridmr-result") {
+    throw UsageError(fmt::format("{} is not a gridmr result file", quote_path(path)));
+  }
+}
+
+bool ResultReader::has(const std::string& object) const {
+  if (object == "/") return true;
+  const htri_t exists = H5Lexists(file_, object.c_str(), H5P_DEFAULT);
+  h5::last_error();
+  return exists > 0;
+}
+
+namespace {
+h5::Handle open_attribute(hid_t file, const std::string& object, const std::string& name,
+                          const std::string& path) {
+  return h5::attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                       fmt::format("cannot read attribute '{}' of '{}' in {}", name, object, quote_path(path)));
+}
+}  // namespace
+
+std::string ResultReader::string_attribute(const std::string& object,
+                                           const std::string& name) const {
+  h5::Handle attribute = open_attribute(file_, object, name, path_);
+  h5::Handle type = h5::string_type();
+  char* text = nullptr;
+  h5::check_status(H5Aread(attribute, type, &text), "cannot read attribute '" + name + "'");
+  std::string value = text != nullptr ? text : "";
+  H5free_memory(text);
+  return value;
+}
+
+std::uint64_t ResultReader::uint_attribute(const std::string& object,
+                                           const std::string& name) const {
+  h5::Handle attribute = open_attribute(file_, object, name, path_);
+  std::uint64_t value = 0;
+  h5::check_status(H5Aread(attribute, H5T_NATIVE_UINT64, &value),
+                   "cannot read attribute '" + name + "'");
+  return value;
+}
+
+double ResultReader::double_attribute(const std::string& object, const std::string& name) const {
+  h5::Handle attribute = open_attribute(file_, object, name, path_);
+  double value = 0;
+  h5::check_status(H5Aread(attribute, H5T_NATIVE_DOUBLE, &value),
+                   "cannot read attribute '" + name + "'");
+  return value;
+}
+
+std::vector<std::uint64_t> ResultReader::read_u64(const std::string& path) const {
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
+  h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
+  h5::Handle space = h5::space(H5Dget_space(dataset), what);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<std::uint64_t> values(static_cast<std::size_t>(n));
+  if (n > 0) {
+    h5::check_status(
+        H5Dread(dataset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), what);
+  }
+  return values;
+}
+
+std::vector<double> ResultReader::read_doubles(const std::string& path) const {
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
+  h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
+  h5::Handle space = h5::space(H5Dget_space(dataset), what);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<double> values(static_cast<std::size_t>(n));
+  if (n > 0) {
+    h5::check_status(
+        H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), what);
+  }
+  return values;
+}
+
+std::string ResultReader::read_bytes(const std::string& path, std::uint64_t begin,
+                                     std::uint64_t end) const {
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
+  std::string bytes(end - begin, '\0');
+  if (bytes.empty()) return bytes;
+  h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
+  h5::Handle file_space = h5::space(H5Dget_space(dataset), what);
+  const hsize_t start[1] = {begin}, count[1] = {end - begin};
+  h5::check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr),
+                   what);
+  h5::Handle memory_space = h5::space(H5Screate_simple(1, count, nullptr), what);
+  h5::check_status(
+      H5Dread(dataset, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT, bytes.data()), what);
+  return bytes;
+}
+
+}  // namespace gridmr

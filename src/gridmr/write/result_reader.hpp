@@ -1,0 +1,35 @@
+// Reads a result file serially: for `gridmr show`, the tests and small tools.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gridmr/write/h5.hpp"
+
+namespace gridmr {
+
+class ResultReader {
+ public:
+  // Throws UsageError if the file is missing or is not a gridmr result file.
+  explicit ResultReader(const std::string& path);
+
+  std::string string_attribute(const std::string& object, const std::string& name) const;
+  std::uint64_t uint_attribute(const std::string& object, const std::string& name) const;
+  double double_attribute(const std::string& object, const std::string& name) const;
+  bool has(const std::string& object) const;
+
+  std::vector<std::uint64_t> read_u64(const std::string& dataset) const;
+  // Any numeric dataset, converted to double.
+  std::vector<double> read_doubles(const std::string& dataset) const;
+  hid_t id() const { return file_; }
+  // Bytes [begin, end) of a uint8 dataset.
+  std::string read_bytes(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const;
+
+ private:
+  std::string path_;
+  h5::Handle file_;
+};
+
+}  // namespace gridmr

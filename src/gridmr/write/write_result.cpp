@@ -1,0 +1,49 @@
+// The write phase.
+#include "gridmr/write/write_result.hpp"
+
+#include <mpi.h>
+
+#include <cstdio>
+
+#include "gridmr/output.hpp"
+#include "gridmr/runtime/failure.hpp"
+#include "gridmr/version.hpp"
+#include "gridmr/write/output_file.hpp"
+#include "gridmr/write/result_writer.hpp"
+
+namespace gridmr {
+
+void write_result(const Cluster& cluster, const EngineOptions& options, const JobRuntime& job,
+                  const Plan& plan, const SortedResult& reduced, int threads,
+                  const Stopwatch& elapsed, RankStats& stats) {
+  Stopwatch write_time;
+  // Keys, their offsets and one value each, plus room for metadata and /stats.
+  std::uint64_t bytes = 0;
+  for (const auto key : reduced.keys) bytes += key.size() + sizeof(std::uint64_t) + job.value_size();
+  check_output_space(cluster, options, bytes);
+
+  ResultWriter writer(cluster.comm(), options.output);
+  Output out(writer);
+  job.write(out, reduced.keys, reduced.values, reduced.total_keys,
+            reduced.total.empty() ? nullptr : reduced.total.data(), plan);
+  double seconds = elapsed.seconds();
+  MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, cluster.comm());  // attributes must agree on all ranks
+  writer.set_attribute("/", "format", std::string_view("gridmr-result"));
+  writer.set_attribute("/", "format_version", std::uint64_t{1});
+  writer.set_attribute("/", "job", std::string_view(job.name()));
+  writer.set_attribute("/", "gridmr_version", std::string_view(kVersion));
+  writer.set_attribute("/", "command_line", std::string_view(options.command_line));
+  writer.set_attribute("/", "ranks", static_cast<std::uint64_t>(cluster.size()));
+  writer.set_attribute("/", "threads_per_rank", static_cast<std::uint64_t>(threads));
+  writer.set_attribute("/", "elapsed_seconds", seconds);
+  stats.write_seconds = write_time.seconds();
+  stats.peak_rss_bytes = peak_rss_bytes();
+  writer.write_stats(stats);
+  writer.commit(options.force);
+  outcome_reported();  // the result stands: a late signal must not say otherwise
+
+  const auto rows = gather_stats(cluster.comm(), stats);
+  if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
+}
+
+}  // namespace gridmr
