@@ -42,7 +42,7 @@ struct WordCount {
                  static_cast<unsigned long long>(file.uint_attribute("wordcount", "unique_words")),
                  static_cast<unsigned long long>(files), files == 1 ? "" : "s",
                  static_cast<unsigned long long>(file.uint_attribute("wordcount", "input_bytes")));
-    gridmr::show_top_keys(file, "wordcount", "wordcount/counts", top, out);
+    gridmr::show_top_keys(file, "wordcount/keys", "wordcount/counts", top, out);
   }
 };
 

@@ -36,6 +36,10 @@ class Output {
   // keys of all ranks, in order (docs/result-format.md).
   void write_keys(const std::string& group, std::span<const std::string_view> keys);
 
+  // `group`/offsets and `group`/data for a list that every rank passes alike
+  // (the input files, say): stored once.
+  void write_list(const std::string& group, std::span<const std::string> items);
+
   // A 1-D dataset of every rank's `values`: native numbers, arrays, or
   // compound types for structs (their `fields`).
   template <Value V>

@@ -20,6 +20,7 @@ struct Dataset {
   std::string path;
   H5T_class_t type_class;
   std::size_t type_size;
+  bool is_signed;
   hssize_t elements;
 };
 
@@ -39,7 +40,7 @@ Contents list_contents(hid_t file) {
     if (dataset < 0) return 0;
     const hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
     c.datasets[path] = {path, H5Tget_class(type), H5Tget_size(type),
-                        H5Sget_simple_extent_npoints(space)};
+                        H5Tget_sign(type) == H5T_SGN_2, H5Sget_simple_extent_npoints(space)};
     H5Sclose(space);
     H5Tclose(type);
     H5Dclose(dataset);
@@ -52,7 +53,7 @@ Contents list_contents(hid_t file) {
 
 std::string type_name(const Dataset& d) {
   switch (d.type_class) {
-    case H5T_INTEGER: return fmt::format("int{}", 8 * d.type_size);
+    case H5T_INTEGER: return fmt::format("{}int{}", d.is_signed ? "" : "u", 8 * d.type_size);
     case H5T_FLOAT: return fmt::format("float{}", 8 * d.type_size);
     case H5T_COMPOUND: return fmt::format("compound ({} B)", d.type_size);
     case H5T_ARRAY: return fmt::format("array ({} B)", d.type_size);
@@ -109,12 +110,26 @@ void show_attributes(hid_t file, const std::string& object, std::FILE* out) {
   h5::last_error();
 }
 
+// A key as text on one line: bytes that are not printable ASCII or UTF-8 as \xNN.
+std::string printable(const std::string& key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if ((c >= 0x20 && c < 0x7f && c != '\\') || c >= 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void show_top_keys(const ResultFile& file, const std::string& group, const std::string& values,
                    std::size_t top, std::FILE* out) {
   const auto counts = file.read_doubles(values);
-  const auto offsets = file.read_u64(group + "/keys/offsets");
+  const auto offsets = file.read_u64(group + "/offsets");
   if (offsets.size() != counts.size() + 1) return;
   std::vector<std::size_t> order(counts.size());
   std::iota(order.begin(), order.end(), 0);
@@ -129,7 +144,7 @@ void show_top_keys(const ResultFile& file, const std::string& group, const std::
   for (std::size_t i = 0; i < shown; ++i) {
     const std::size_t k = order[i];
     fmt::print(out, "  {:>14}  {}\n", fmt::format("{}", counts[k]),
-               file.read_bytes(group + "/keys/data", offsets[k], offsets[k + 1]));
+               printable(file.read_bytes(group + "/data", offsets[k], offsets[k + 1])));
   }
 }
 
@@ -148,19 +163,23 @@ void show_contents(const ResultFile& file, std::size_t top, std::FILE* out) {
     if (object == "/stats" || object.rfind("/stats/", 0) == 0) continue;
     show_attributes(id, object, out);
   }
-  // Key/value groups: G/keys/{offsets,data} and numeric datasets of one value per key.
-  for (const auto& [path, dataset] : contents.datasets) {
-    const std::string suffix = "/keys/offsets";
-    if (path.size() <= suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+  // Key lists (K/offsets and K/data), and numeric datasets beside K with one value per key.
+  for (const auto& [path, offsets] : contents.datasets) {
+    const std::string suffix = "/offsets";
+    if (path.size() <= suffix.size() ||
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
       continue;
     }
-    const std::string group = path.substr(0, path.size() - suffix.size());
+    const std::string keys = path.substr(0, path.size() - suffix.size());
+    if (!contents.datasets.contains(keys + "/data")) continue;
+    const std::string parent = keys.substr(0, keys.rfind('/') + 1);
     for (const auto& [other, values] : contents.datasets) {
-      if (other.rfind(group + "/", 0) != 0 || other.rfind(group + "/keys/", 0) == 0) continue;
-      if (other.find('/', group.size() + 1) != std::string::npos) continue;  // not a direct child
+      if (other.rfind(parent, 0) != 0 || other.find('/', parent.size()) != std::string::npos) {
+        continue;  // not beside the keys
+      }
       const bool numeric = values.type_class == H5T_INTEGER || values.type_class == H5T_FLOAT;
-      if (numeric && values.elements + 1 == dataset.elements) {
-        show_top_keys(file, group, other, top, out);
+      if (numeric && values.elements + 1 == offsets.elements) {
+        show_top_keys(file, keys, other, top, out);
       }
     }
   }

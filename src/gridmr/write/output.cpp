@@ -3,10 +3,18 @@
 
 #include "gridmr/write/result_writer.hpp"
 
+#include <vector>
+
 namespace gridmr {
 
 void Output::write_keys(const std::string& group, std::span<const std::string_view> keys) {
   writer_.write_keys(group, keys);
+}
+
+void Output::write_list(const std::string& group, std::span<const std::string> items) {
+  std::vector<std::string_view> views;
+  if (writer_.rank() == 0) views.assign(items.begin(), items.end());
+  writer_.write_keys(group, views);
 }
 
 void Output::write_described(const std::string& path, const TypeDescription& type,

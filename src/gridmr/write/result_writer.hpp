@@ -50,6 +50,8 @@ class ResultWriter {
   // only if `replace`). Throws UsageError if OUT appeared meanwhile.
   void commit(bool replace);
 
+  int rank() const { return rank_; }
+
   static std::string partial_path(const std::string& path) { return path + ".partial"; }
 
  private:

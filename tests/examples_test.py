@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""The examples as a user builds them: `cmake --install` gridmr into a fresh prefix, build each
+example out of tree with find_package(gridmr), run it at np 1-3, threads 1-2 and several unit
+sizes, and check every result against an independent Python computation and byte for byte
+against each other."""
+import argparse
+import collections
+import math
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+from gridmr_testlib import ENV, LOWER, WORD, check, finish, mpirun, read_result, same_datasets
+
+ALNUM = re.compile(rb"[A-Za-z0-9]+")
+
+
+def files_under(paths):
+    """Regular files under `paths`, in gridmr's order: byte order of the paths per directory."""
+    out = []
+    for root in paths:
+        root = pathlib.Path(root)
+        if root.is_file():
+            out.append(root)
+        else:
+            out.extend(sorted((p for p in root.rglob("*") if p.is_file()),
+                              key=lambda p: os.fsencode(str(p))))
+    return out
+
+
+def lines_of(data):
+    """Lines as gridmr reads them: split at b'\\n'; a last line without one counts."""
+    lines = data.split(b"\n")
+    return lines[:-1] if lines and lines[-1] == b"" else lines
+
+
+def expected_bigrams(paths):
+    counts = collections.Counter()
+    for f in files_under(paths):
+        for line in lines_of(f.read_bytes()):
+            words = [w.translate(LOWER) for w in ALNUM.findall(line)]
+            counts.update(a + b" " + b for a, b in zip(words, words[1:]))
+    return counts
+
+
+def expected_index(paths):
+    counts = collections.Counter()
+    for i, f in enumerate(files_under(paths)):
+        for w in WORD.findall(f.read_bytes()):
+            counts[w.translate(LOWER) + b"\0" + i.to_bytes(8, "big")] += 1
+    return counts
+
+
+def csr(datasets, group):
+    offsets, data = datasets[group + "/offsets"], datasets[group + "/data"].tobytes()
+    return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def build_examples(args, work):
+    prefix = work / "prefix"
+    subprocess.run(["cmake", "--install", args.build, "--prefix", str(prefix)], check=True,
+                   capture_output=True)
+    programs = {}
+    for name in ("bigrams", "sweep", "inverted_index"):
+        build = work / ("build-" + name)
+        for step in (["cmake", "-S", str(pathlib.Path(args.examples) / name), "-B", str(build),
+                      "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_PREFIX_PATH=" + str(prefix)],
+                     ["cmake", "--build", str(build)]):
+            proc = subprocess.run(step, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"FAIL building {name}: {' '.join(step)}\n{proc.stdout}\n{proc.stderr}")
+        programs[name] = build / name
+    check("cmake --install puts gridmr on PATH under PREFIX/bin",
+          (prefix / "bin/gridmr").exists() and subprocess.run(
+              [str(prefix / "bin/gridmr"), "--version"], capture_output=True, env=ENV).returncode == 0)
+    check("the examples build out of tree against the installed package", True)
+    return programs
+
+
+def runs(program, subcommand, settings, work, inputs=()):
+    """Runs every setting; returns {label: datasets, attributes}."""
+    results = {}
+    for np, threads, extra in settings:
+        label = f"{subcommand} np={np} threads={threads} {' '.join(extra)}"
+        out = work / (re.sub(r"[^A-Za-z0-9]+", "_", label) + ".h5")
+        proc = mpirun(program, np, [subcommand, "--threads", str(threads), *extra, "-o", str(out),
+                                    *inputs])
+        if proc.returncode != 0:
+            sys.exit(f"FAIL {label}: exit {proc.returncode}\n{proc.stderr}")
+        results[label] = read_result(out)
+    return results
+
+
+def check_identical(name, results):
+    labels = list(results)
+    first = results[labels[0]][0]
+    for label in labels[1:]:
+        differ = same_datasets(first, results[label][0])
+        check(f"{name}: datasets of '{label}' identical to '{labels[0]}'", not differ, str(differ))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--examples", required=True)
+    parser.add_argument("--inputs", required=True)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="gridmr-examples-") as work:
+        work = pathlib.Path(work)
+        programs = build_examples(args, work)
+        grid = [(np, t) for np in (1, 2, 3) for t in (1, 2)]
+
+        # Bigrams over lines: exact at any unit size, though units cut lines anywhere.
+        extra_file = work / "odd-lines.txt"
+        extra_file.write_bytes(b"no newline at the end\r\n\n\nA b A b\nlast line here")
+        inputs = [args.inputs, str(extra_file)]
+        expected = expected_bigrams(inputs)
+        results = runs(programs["bigrams"], "bigrams",
+                       [(np, t, ("--unit-size", u)) for np, t in grid for u in ("1KiB", "5000", "16MiB")]
+                       + [(2, 1, ("--unit-size", "7", "--memory", "4KiB"))], work, inputs)
+        for label, (datasets, attributes) in results.items():
+            keys = csr(datasets, "bigrams/keys")
+            got = dict(zip(keys, (int(c) for c in datasets["bigrams/counts"])))
+            check(f"{label}: every bigram counted exactly", got == expected,
+                  f"{len(set(got.items()) ^ set(expected.items()))} differ")
+            check(f"{label}: keys sorted by bytes", keys == sorted(keys))
+            check(f"{label}: totals", attributes["bigrams"]["total_bigrams"] == sum(expected.values())
+                  and attributes["bigrams"]["distinct_bigrams"] == len(expected))
+        check_identical("bigrams", results)
+
+        # A sweep of 10,000 parameters, reduced to min, max and mean (a struct value).
+        points, step, scale = 10_000, 0.01, 25.0
+        ys = [math.sin(i * step) * math.exp(-(i * step) / scale) for i in range(points)]
+        total = ys[0]
+        for y in ys[1:]:
+            total += y  # the engine folds in index order, so the sum is the same on any np
+        results = runs(programs["sweep"], "sweep",
+                       [(np, t, ("--unit-points", u)) for np, t in grid for u in ("1", "97", "256")],
+                       work)
+        for label, (datasets, attributes) in results.items():
+            values = datasets["sweep/values"]
+            a = attributes["sweep"]
+            check(f"{label}: one compound value per parameter, in order",
+                  list(values.dtype.names) == ["min", "max", "sum", "count"] and len(values) == points
+                  and list(values["min"]) == ys and list(values["count"]) == [1] * points)
+            check(f"{label}: min, max and mean over all parameters",
+                  a["min"] == min(ys) and a["max"] == max(ys) and a["points"] == points
+                  and a["mean"] == total / points, f"{a} vs {min(ys)} {max(ys)} {total / points}")
+        check_identical("sweep", results)
+
+        # An inverted index over whole files.
+        expected = expected_index([args.inputs])
+        files = [str(p).encode() for p in files_under([args.inputs])]
+        results = runs(programs["inverted_index"], "index", [(np, t, ()) for np, t in grid], work,
+                       [args.inputs])
+        for label, (datasets, attributes) in results.items():
+            keys = csr(datasets, "index/postings")
+            got = dict(zip(keys, (int(c) for c in datasets["index/counts"])))
+            check(f"{label}: every (word, file) posting counted exactly", got == expected)
+            check(f"{label}: postings sorted by word, then file", keys == sorted(keys))
+            check(f"{label}: the file list in plan order", csr(datasets, "index/files") == files)
+        check_identical("index", results)
+
+        # `gridmr show` on a result of a job it does not know.
+        label = next(iter(results))
+        out = work / (re.sub(r"[^A-Za-z0-9]+", "_", label) + ".h5")
+        shown = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(out), "--top", "3"],
+                               capture_output=True, text=True, env=ENV)
+        check("show lists the datasets and attributes of any job's result",
+              shown.returncode == 0 and "/index/counts" in shown.stdout
+              and "/index/occurrences" in shown.stdout and "top 3 of" in shown.stdout, shown.stdout)
+        top = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(out), "--top", "-1"],
+                             capture_output=True, text=True, env=ENV)
+        check("show --top -1 is a usage error", top.returncode == 2 and "--top" in top.stderr,
+              top.stderr)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
