@@ -14,6 +14,7 @@ packages=(
   libfmt-dev                                   # formatting
   doctest-dev python3-h5py python3-numpy       # tests
   librandom123-dev                             # tests: Random123's own Philox, the reference for ours
+  mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )
 missing=()
