@@ -33,6 +33,14 @@ if ((${#missing[@]})); then
 fi
 mkdir -p "$dir"/{state,spool,log,run} /etc/slurm
 
+# slurmd will not start without a cgroup file system. Every booted Debian has
+# one; a bare chroot or a container may not: mount the kernel's cgroup v2
+# hierarchy there (stop.sh unmounts it).
+if [[ -d /sys/fs/cgroup ]] && ! mountpoint -q /sys/fs/cgroup; then
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup && touch "$dir/run/cgroup-mounted"
+  say "mounted a cgroup2 file system on /sys/fs/cgroup (there was none)"
+fi
+
 # munge: a key, and munged running as user munge (it refuses root).
 if [[ ! -s /etc/munge/munge.key ]]; then
   mungekey --create --keyfile=/etc/munge/munge.key 2>/dev/null ||
