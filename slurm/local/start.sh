@@ -37,7 +37,8 @@ mkdir -p "$dir"/{state,spool,log,run} /etc/slurm
 # one; a bare chroot or a container may not: mount the kernel's cgroup v2
 # hierarchy there (stop.sh unmounts it).
 if [[ -d /sys/fs/cgroup ]] && ! mountpoint -q /sys/fs/cgroup; then
-  mount -t cgroup2 cgroup2 /sys/fs/cgroup && touch "$dir/run/cgroup-mounted"
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "no cgroup file system, and cannot mount one"
+  touch "$dir/run/cgroup-mounted"
   say "mounted a cgroup2 file system on /sys/fs/cgroup (there was none)"
 fi
 
