@@ -33,13 +33,30 @@ if ((${#missing[@]})); then
 fi
 mkdir -p "$dir"/{state,spool,log,run} /etc/slurm
 
-# slurmd will not start without a cgroup file system. Every booted Debian has
-# one; a bare chroot or a container may not: mount the kernel's cgroup v2
-# hierarchy there (stop.sh unmounts it).
+# slurmd will not start without the cgroup file systems. Every booted Debian
+# has them; a bare chroot or a container may not: mount the kernel's
+# hierarchies there as this process sees them in /proc/self/cgroup (v2 alone,
+# or v1 controllers beside a v2 "unified" one). stop.sh unmounts them.
+mount_cgroups() {
+  if ! grep -qv '^0::' /proc/self/cgroup; then
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup
+    return
+  fi
+  mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+  local controllers
+  while IFS=: read -r _ controllers _; do
+    if [[ -z $controllers ]]; then
+      mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+    else
+      mkdir -p "/sys/fs/cgroup/${controllers#name=}"
+      mount -t cgroup -o "$controllers" cgroup "/sys/fs/cgroup/${controllers#name=}"
+    fi
+  done </proc/self/cgroup
+}
 if [[ -d /sys/fs/cgroup ]] && ! mountpoint -q /sys/fs/cgroup; then
-  mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "no cgroup file system, and cannot mount one"
   touch "$dir/run/cgroup-mounted"
-  say "mounted a cgroup2 file system on /sys/fs/cgroup (there was none)"
+  mount_cgroups || fail "no cgroup file system, and cannot mount one"
+  say "mounted the cgroup file systems on /sys/fs/cgroup (there were none)"
 fi
 
 # munge: a key, and munged running as user munge (it refuses root).

@@ -33,6 +33,6 @@ stop_daemon "$dir/run/slurmd.pid" slurmd
 stop_daemon "$dir/run/slurmctld.pid" slurmctld
 stop_daemon "$dir/run/munged.pid" munged
 if [[ -e $dir/run/cgroup-mounted ]]; then
-  umount /sys/fs/cgroup && rm -f "$dir/run/cgroup-mounted" && say "cgroup2 unmounted"
+  umount -R /sys/fs/cgroup && rm -f "$dir/run/cgroup-mounted" && say "cgroup file systems unmounted"
 fi
 exit 0
