@@ -33,6 +33,16 @@ if ((${#missing[@]})); then
 fi
 mkdir -p "$dir"/{state,spool,log,run} /etc/slurm
 
+# Slurm's daemons and commands look up "localhost" and this host's name. A
+# bare root without /etc/hosts (a chroot) sends those to DNS, and every Slurm
+# command then waits for it: name them as Debian's installer does.
+for name in localhost "$(hostname)"; do
+  if ! getent hosts "$name" >/dev/null; then
+    echo "127.0.0.1 $name" >>/etc/hosts
+    say "added $name to /etc/hosts (it did not resolve)"
+  fi
+done
+
 # slurmd will not start without the cgroup file systems. Every booted Debian
 # has them; a bare chroot or a container may not: mount the kernel's
 # hierarchies there as this process sees them in /proc/self/cgroup (v2 alone,
