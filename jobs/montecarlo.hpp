@@ -69,7 +69,7 @@ struct MonteCarlo {
   }
 
   // Hits among samples [begin, end) of the stream of `seed` (montecarlo_kernel.cpp):
-  // with AVX-512 where the build has it, and the portable loop that defines it.
+  // with the SIMD kernel the CPU runs best, and the portable loop that defines it.
   static std::uint64_t count_hits(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
   static std::uint64_t count_hits_portable(std::uint64_t seed, std::uint64_t begin,
                                            std::uint64_t end);

@@ -1,6 +1,5 @@
 // The sampling loop of the Monte Carlo job: points in the unit square, hits in the quarter disc.
-#include <bit>
-
+#include "gridmr/simd/kernels.hpp"
 #include "jobs/philox.hpp"
 #include "jobs/montecarlo.hpp"
 
@@ -37,34 +36,6 @@ std::uint64_t whole_blocks_portable(std::uint64_t first, std::uint64_t last, std
   return hits;
 }
 
-#if defined(__AVX512F__)
-std::uint64_t whole_blocks_avx512(std::uint64_t first, std::uint64_t last, std::uint64_t seed) {
-  constexpr int kSets = 4;  // 4 x 8 blocks = 64 samples per step
-  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-  std::uint64_t hits = 0, b = first;
-  for (; b + 8 * kSets <= last; b += 8 * kSets) {
-    gridmr::philox::Lanes8 sets[kSets];
-    for (int n = 0; n < kSets; ++n) {
-      const __m512i index = _mm512_add_epi64(_mm512_set1_epi64(b + 8 * n), lane);
-      sets[n].x[0] = index;                          // low 32 bits are read
-      sets[n].x[1] = _mm512_srli_epi64(index, 32);
-      sets[n].x[2] = _mm512_set1_epi64(kStream);
-      sets[n].x[3] = _mm512_setzero_si512();
-    }
-    gridmr::philox::philox4x32_10(sets, static_cast<std::uint32_t>(seed),
-                                  static_cast<std::uint32_t>(seed >> 32));
-    for (int n = 0; n < kSets; ++n) {
-      const __m512i* x = sets[n].x;
-      const __m512i uu = _mm512_mul_epu32(x[0], x[0]), vv = _mm512_mul_epu32(x[1], x[1]);
-      const __m512i ww = _mm512_mul_epu32(x[2], x[2]), zz = _mm512_mul_epu32(x[3], x[3]);
-      hits += std::popcount(_mm512_cmpge_epu64_mask(_mm512_add_epi64(uu, vv), uu));
-      hits += std::popcount(_mm512_cmpge_epu64_mask(_mm512_add_epi64(ww, zz), ww));
-    }
-  }
-  return hits + whole_blocks_portable(b, last, seed);
-}
-#endif
-
 template <class WholeBlocks>
 std::uint64_t count(std::uint64_t seed, std::uint64_t begin, std::uint64_t end, WholeBlocks whole) {
   std::uint64_t hits = 0;
@@ -87,11 +58,7 @@ std::uint64_t MonteCarlo::count_hits_portable(std::uint64_t seed, std::uint64_t 
 }
 
 std::uint64_t MonteCarlo::count_hits(std::uint64_t seed, std::uint64_t begin, std::uint64_t end) {
-#if defined(__AVX512F__)
-  return count(seed, begin, end, whole_blocks_avx512);
-#else
-  return count(seed, begin, end, whole_blocks_portable);
-#endif
+  return count(seed, begin, end, gridmr::simd::philox_block_hits);
 }
 
 }  // namespace jobs

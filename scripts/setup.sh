@@ -12,6 +12,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools               # parallel HDF5, h5dump
   libcli11-dev                                 # command line
   libfmt-dev                                   # formatting
+  libhwy-dev                                   # Google Highway: SIMD kernels chosen at run time
   doctest-dev python3-h5py python3-numpy       # tests
   librandom123-dev                             # tests: Random123's own Philox, the reference for ours
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans

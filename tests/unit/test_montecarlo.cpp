@@ -6,6 +6,7 @@
 #include <random>
 
 #include "gridmr/gridmr.hpp"
+#include "simd_targets.hpp"
 #include "jobs/philox.hpp"
 #include "jobs/montecarlo.hpp"
 
@@ -47,7 +48,8 @@ TEST_CASE("Philox4x32-10 matches Random123 bit for bit") {
   }
 }
 
-TEST_CASE("hit counts equal a per-sample count with Random123, for odd and even unit edges") {
+TEST_CASE("hit counts equal a per-sample count with Random123, for odd and even unit edges, on every target") {
+  for_each_simd_target([] {
   std::mt19937_64 pick(11);
   for (int i = 0; i < 200; ++i) {
     const std::uint64_t seed = i < 3 ? i : pick();
@@ -60,6 +62,12 @@ TEST_CASE("hit counts equal a per-sample count with Random123, for odd and even 
     CHECK(jobs::MonteCarlo::count_hits(seed, begin, end) == want);
     CHECK(jobs::MonteCarlo::count_hits_portable(seed, begin, end) == want);
   }
+  });
+}
+
+TEST_CASE("the SIMD kernel counts long block ranges as the portable loop does, on every target") {
+  const std::uint64_t want = jobs::MonteCarlo::count_hits_portable(42, 1'000'003, 1'300'001);
+  for_each_simd_target([&] { CHECK(jobs::MonteCarlo::count_hits(42, 1'000'003, 1'300'001) == want); });
 }
 
 TEST_CASE("hits add up across any cut of a sample range") {

@@ -14,6 +14,7 @@
 #include "gridmr/main.hpp"
 #include "gridmr/runtime/cluster.hpp"
 #include "gridmr/runtime/failure.hpp"
+#include "gridmr/simd/kernels.hpp"
 #include "gridmr/version.hpp"
 #include "gridmr/write/h5.hpp"
 
@@ -190,11 +191,25 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   h5::silence_default_error_printing();
   install_termination_handlers(cluster);
 
+  try {
+    simd::choose_target_from_environment();
+  } catch (const UsageError& e) {
+    if (cluster.is_master()) print_error(e.what());
+    return kUsageError;
+  }
+
   const std::string program = argc > 0 ? std::string(argv[0]).substr(std::string(argv[0]).rfind('/') + 1) : "gridmr";
   CLI::App app{"MapReduce batch jobs on MPI clusters (gridmr " + std::string(kVersion) +
                    ").\nRun jobs under mpirun or srun; `show` runs alone.",
                program};
-  app.set_version_flag("--version", std::string(kVersion));
+  app.set_version_flag("--version", [] {
+    std::string text = "gridmr " + std::string(kVersion) + "\nSIMD target in use: " +
+                       simd::target_in_use() + " (GRIDMR_SIMD=<name> to choose)\nSIMD targets this CPU supports:";
+    for (const auto& name : simd::targets_supported()) text += " " + name;
+    text += "\nSIMD targets compiled in:";
+    for (const auto& name : simd::targets_compiled()) text += " " + name;
+    return text;
+  });
   app.require_subcommand(1, 1);
   app.fallthrough(false);
 

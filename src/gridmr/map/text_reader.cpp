@@ -11,6 +11,7 @@
 
 #include "gridmr/errors.hpp"
 #include "gridmr/map/tokenizer.hpp"
+#include "gridmr/simd/kernels.hpp"
 
 namespace gridmr {
 
@@ -88,8 +89,8 @@ void TextReader::ensure_buffers() {
 }
 
 std::size_t TextReader::scan_words(std::size_t size, bool in_word) {
-  fold_and_classify(buffer_.data(), size, mask_.data());
-  return list_word_edges(mask_.data(), size, in_word, events_.data());
+  simd::fold_and_classify(buffer_.data(), size, mask_.data());
+  return simd::list_word_edges(mask_.data(), size, in_word, events_.data());
 }
 
 std::string_view TextReader::read_all(const std::string& path, const WorkUnit& unit) {

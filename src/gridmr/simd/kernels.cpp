@@ -1,0 +1,265 @@
+// The SIMD kernels, compiled once per Highway target (foreach_target.h
+// re-includes this file), with the dispatch that picks one at run time.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "gridmr/simd/kernels.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+
+#include <hwy/highway.h>
+
+#include <bit>
+#include <cstring>
+
+#include "gridmr/simd/kernels.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace gridmr::simd::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// ---- the word rule ----------------------------------------------------------
+
+inline bool is_word_byte(std::uint8_t c) {
+  return static_cast<std::uint8_t>(c - 'a') < 26 || static_cast<std::uint8_t>(c - '0') < 10 ||
+         c >= 0x80;
+}
+
+void FoldAndClassify(char* data, std::size_t size, std::uint64_t* mask) {
+  const hn::ScalableTag<std::uint8_t> d;
+  const std::size_t lanes = hn::Lanes(d);  // 16, 32 or 64: whole bytes of mask bits
+  auto* bytes = reinterpret_cast<std::uint8_t*>(data);
+  auto* bits = reinterpret_cast<std::uint8_t*>(mask);
+  if (size == 0) return;
+  mask[(size - 1) / 64] = 0;  // the tail below sets bits one by one
+  const auto upper_a = hn::Set(d, 'A'), lower_a = hn::Set(d, 'a'), zero = hn::Set(d, '0');
+  const auto letters = hn::Set(d, 26), digits = hn::Set(d, 10), high = hn::Set(d, 0x7f);
+  const auto case_bit = hn::Set(d, 0x20);
+  std::size_t i = 0;
+#if HWY_TARGET != HWY_SCALAR  // one lane: the plain loop below does it all
+  for (; i + lanes <= size; i += lanes) {
+    auto v = hn::LoadU(d, bytes + i);
+    v = hn::IfThenElse(hn::Sub(v, upper_a) < letters, hn::Or(v, case_bit), v);
+    hn::StoreU(v, d, bytes + i);
+    const auto word = hn::Or(hn::Or(v > high, hn::Sub(v, zero) < digits), hn::Sub(v, lower_a) < letters);
+    hn::StoreMaskBits(d, word, bits + i / 8);
+  }
+#else
+  std::memset(mask, 0, (size + 63) / 64 * sizeof *mask);  // the plain loop below sets bits one by one
+  (void)bits, (void)lanes, (void)lower_a, (void)zero, (void)digits, (void)high, (void)upper_a,
+      (void)letters, (void)case_bit;
+#endif
+  for (; i < size; ++i) {
+    std::uint8_t c = bytes[i];
+    c = static_cast<std::uint8_t>(c + ((static_cast<std::uint8_t>(c - 'A') < 26) << 5));
+    bytes[i] = c;
+    mask[i / 64] |= std::uint64_t{is_word_byte(c)} << (i % 64);
+  }
+  if (size % 64 != 0) mask[(size - 1) / 64] &= (std::uint64_t{1} << (size % 64)) - 1;
+}
+
+// Per 64 bytes: the edge bits select byte offsets 0-63, compressed to the front
+// (vpcompressb with AVX-512 VBMI2; elsewhere Highway's table of 8-lane
+// shuffles), then widened to 32 bits with the block's base added.
+std::size_t ListWordEdges(const std::uint64_t* mask, std::size_t size, bool in_word,
+                          std::uint32_t* out) {
+  const hn::ScalableTag<std::uint8_t> d8;
+  const std::size_t lanes8 = hn::Lanes(d8);
+  const hn::Rebind<std::uint32_t, decltype(d8)> d32_of8;  // as many u32 lanes as a quarter of d8
+  const hn::ScalableTag<std::uint32_t> d32;
+  const std::size_t lanes32 = hn::Lanes(d32);
+  const hn::Rebind<std::uint8_t, decltype(d32)> d8_quarter;
+  (void)d32_of8;
+  HWY_ALIGN std::uint8_t offsets[64 + 64];
+  std::size_t n = 0;
+  std::uint64_t carry = in_word ? 1 : 0;
+  const std::size_t blocks = (size + 63) / 64;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const std::uint64_t w = mask[k];
+    std::uint64_t edges = w ^ ((w << 1) | carry);  // bit j: byte j differs from byte j-1
+    carry = w >> 63;
+    if (k + 1 == blocks && size % 64 != 0) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+    if (edges == 0) continue;
+#if HWY_TARGET == HWY_SCALAR
+    for (; edges != 0; edges &= edges - 1) {
+      out[n++] = static_cast<std::uint32_t>(k * 64 + std::countr_zero(edges));
+    }
+    (void)offsets, (void)lanes8, (void)lanes32;
+    continue;
+#endif
+    std::uint8_t edge_bytes[8];
+    std::memcpy(edge_bytes, &edges, 8);
+    std::size_t count = 0;
+    for (std::size_t j = 0; j < 64; j += lanes8) {
+      const auto positions = hn::Iota(d8, static_cast<std::uint8_t>(j));
+      count += hn::CompressBitsStore(positions, edge_bytes + j / 8, d8, offsets + count);
+    }
+    const auto base = hn::Set(d32, static_cast<std::uint32_t>(k * 64));
+    for (std::size_t i = 0; i < count; i += lanes32) {
+      const auto wide = hn::PromoteTo(d32, hn::LoadU(d8_quarter, offsets + i));
+      hn::StoreU(hn::Add(wide, base), d32, out + n + i);
+    }
+    n += count;
+  }
+  return n;
+}
+
+// ---- Philox4x32-10 and the hit test -----------------------------------------
+
+constexpr std::uint32_t kMultiplier0 = 0xD2511F53, kMultiplier1 = 0xCD9E8D57;
+constexpr std::uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
+constexpr std::uint32_t kStream = 0x70690000;  // as jobs/montecarlo_kernel.cpp
+
+// Word w of block j sits in the low 32 bits of 64-bit lane j of x[w]; the high
+// halves hold junk that no step reads, as MulEven multiplies low halves only.
+// kSets independent sets of blocks hide the multiply latency.
+std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint64_t seed) {
+  const hn::ScalableTag<std::uint64_t> d;
+  auto misses = hn::Zero(d);  // samples whose sum wrapped
+  std::uint64_t b = first;
+#if HWY_TARGET != HWY_SCALAR  // one lane: the plain loop below does it all
+  constexpr int kSets = 4;
+  const hn::Repartition<std::uint32_t, decltype(d)> d32;
+  const std::size_t lanes = hn::Lanes(d);
+  const std::size_t step = kSets * lanes;
+  const auto m0 = hn::Set(d, kMultiplier0), m1 = hn::Set(d, kMultiplier1);
+  const auto low32 = hn::Set(d, 0xFFFFFFFFull);
+  for (; b + step <= last; b += step) {
+    hn::Vec<decltype(d)> x[kSets][4];
+    for (int s = 0; s < kSets; ++s) {
+      const auto index = hn::Iota(d, b + s * lanes);
+      x[s][0] = index;                       // low 32 bits are read
+      x[s][1] = hn::ShiftRight<32>(index);
+      x[s][2] = hn::Set(d, kStream);
+      x[s][3] = hn::Zero(d);
+    }
+    std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      const auto key0 = hn::Set(d, k0), key1 = hn::Set(d, k1);
+      for (int s = 0; s < kSets; ++s) {
+        auto* v = x[s];
+        const auto p0 = hn::MulEven(hn::BitCast(d32, v[0]), hn::BitCast(d32, m0));
+        const auto p1 = hn::MulEven(hn::BitCast(d32, v[2]), hn::BitCast(d32, m1));
+        v[0] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), v[1]), key0);
+        v[2] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), v[3]), key1);
+        v[1] = p1;
+        v[3] = p0;
+      }
+      k0 += kWeyl0;
+      k1 += kWeyl1;
+    }
+    // Sample (u, v) hits when u^2 + v^2 < 2^64: the 64-bit sum does not wrap.
+    for (int s = 0; s < kSets; ++s) {
+      const auto* v = x[s];
+      for (int half = 0; half < 2; ++half) {
+        const auto u = hn::And(v[2 * half], low32), w = hn::And(v[2 * half + 1], low32);
+        const auto uu = hn::MulEven(hn::BitCast(d32, u), hn::BitCast(d32, u));
+        const auto ww = hn::MulEven(hn::BitCast(d32, w), hn::BitCast(d32, w));
+        const auto sum = hn::Add(uu, ww);
+        misses = hn::Sub(misses, hn::VecFromMask(d, sum < uu));  // all ones = -1
+      }
+    }
+  }
+#endif
+  std::uint64_t total = 2 * (b - first) - hn::GetLane(hn::SumOfLanes(d, misses));
+  // The remaining blocks, one at a time.
+  for (; b < last; ++b) {
+    std::uint32_t x0 = static_cast<std::uint32_t>(b), x1 = static_cast<std::uint32_t>(b >> 32);
+    std::uint32_t x2 = kStream, x3 = 0;
+    std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      const std::uint64_t p0 = std::uint64_t{kMultiplier0} * x0;
+      const std::uint64_t p1 = std::uint64_t{kMultiplier1} * x2;
+      x0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ k0;
+      x2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ k1;
+      x1 = static_cast<std::uint32_t>(p1);
+      x3 = static_cast<std::uint32_t>(p0);
+      k0 += kWeyl0;
+      k1 += kWeyl1;
+    }
+    const std::uint64_t uu = std::uint64_t{x0} * x0, ww = std::uint64_t{x2} * x2;
+    total += (uu + std::uint64_t{x1} * x1 >= uu) + (ww + std::uint64_t{x3} * x3 >= ww);
+  }
+  return total;
+}
+
+}  // namespace gridmr::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cstdlib>
+#include <string_view>
+
+#include "gridmr/errors.hpp"
+
+namespace gridmr::simd {
+
+HWY_EXPORT(FoldAndClassify);
+HWY_EXPORT(ListWordEdges);
+HWY_EXPORT(PhiloxBlockHits);
+
+void fold_and_classify(char* data, std::size_t size, std::uint64_t* mask) {
+  HWY_DYNAMIC_DISPATCH(FoldAndClassify)(data, size, mask);
+}
+
+std::size_t list_word_edges(const std::uint64_t* mask, std::size_t size, bool in_word,
+                            std::uint32_t* out) {
+  return HWY_DYNAMIC_DISPATCH(ListWordEdges)(mask, size, in_word, out);
+}
+
+std::uint64_t philox_block_hits(std::uint64_t first, std::uint64_t last, std::uint64_t seed) {
+  return HWY_DYNAMIC_DISPATCH(PhiloxBlockHits)(first, last, seed);
+}
+
+namespace {
+
+std::string lower_name(std::int64_t target) {
+  std::string name = hwy::TargetName(target);
+  for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return name;
+}
+
+// Targets of `set`, best first (Highway's better targets have lower bits).
+std::vector<std::string> names_of(std::int64_t set) {
+  std::vector<std::string> names;
+  for (std::int64_t bits = set; bits != 0; bits &= bits - 1) names.push_back(lower_name(bits & -bits));
+  return names;
+}
+
+}  // namespace
+
+std::vector<std::string> targets_compiled() { return names_of(HWY_TARGETS); }
+std::vector<std::string> targets_supported() { return names_of(hwy::SupportedTargets() & HWY_TARGETS); }
+std::string target_in_use() {
+  const std::int64_t supported = hwy::SupportedTargets() & HWY_TARGETS;
+  return lower_name(supported & -supported);
+}
+
+void choose_target_from_environment() {
+  const char* wanted = std::getenv("GRIDMR_SIMD");
+  if (wanted != nullptr && *wanted != '\0') choose_target(wanted);
+}
+
+void choose_target(const std::string& wanted_name) {
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU has
+  if (wanted_name.empty()) return;
+  const char* wanted = wanted_name.c_str();
+  for (std::int64_t bits = HWY_TARGETS; bits != 0; bits &= bits - 1) {
+    const std::int64_t target = bits & -bits;
+    if (lower_name(target) != wanted) continue;
+    if ((hwy::SupportedTargets() & target) == 0) {
+      throw UsageError("GRIDMR_SIMD=" + std::string(wanted) + ": this CPU lacks that target (it has " +
+                       [] {
+                         std::string list;
+                         for (const auto& n : targets_supported()) list += (list.empty() ? "" : ", ") + n;
+                         return list;
+                       }() + ")");
+    }
+    hwy::SetSupportedTargetsForTest(target);
+    return;
+  }
+  std::string list;
+  for (const auto& n : targets_compiled()) list += (list.empty() ? "" : ", ") + n;
+  throw UsageError("GRIDMR_SIMD=" + std::string(wanted) + ": unknown SIMD target (compiled in: " +
+                   list + ")");
+}
+
+}  // namespace gridmr::simd
+#endif  // HWY_ONCE

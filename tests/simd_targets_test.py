@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""One binary, every SIMD target: word count and Monte Carlo forced onto each target this CPU
+supports (GRIDMR_SIMD), at 2 ranks, give the independent word counts and identical datasets;
+an unknown or unsupported target is a usage error."""
+import argparse
+import os
+import pathlib
+import subprocess
+import tempfile
+
+from gridmr_testlib import (ENV, check, expected_counts, finish, read_result, same_datasets,
+                            words_of)
+
+
+def run(gridmr, target, args):
+    env = dict(ENV, GRIDMR_SIMD=target)
+    command = ["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(gridmr), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    parser.add_argument("--inputs", required=True)
+    args = parser.parse_args()
+    version = subprocess.run([args.gridmr, "--version"], capture_output=True, text=True, env=ENV)
+    supported = next(line for line in version.stdout.splitlines()
+                     if line.startswith("SIMD targets this CPU supports:")).split(":")[1].split()
+    print("targets:", supported)
+    check("several SIMD targets are compiled in and supported here", len(supported) >= 3, supported)
+
+    with tempfile.TemporaryDirectory(prefix="gridmr-simd-") as work:
+        work = pathlib.Path(work)
+        odd = work / "odd.bin"
+        odd.write_bytes(bytes(range(256)) * 70 + b"Tail WORD\xc3\xa9 " * 1000 + b"x" * 131)
+        inputs = [args.inputs, str(odd)]
+        expected = expected_counts(inputs)
+        results = {}
+        for target in supported:
+            out_w, out_m = work / f"w-{target}.h5", work / f"m-{target}.h5"
+            w = run(args.gridmr, target, ["wordcount", "--threads", "1", "--unit-size", "3000",
+                                          "-o", str(out_w), *inputs])
+            m = run(args.gridmr, target, ["montecarlo", "--threads", "1", "--samples", "3e7",
+                                          "--unit-samples", "999999", "-o", str(out_m)])
+            check(f"{target}: both jobs succeed", w.returncode == 0 and m.returncode == 0,
+                  w.stderr + m.stderr)
+            words, _ = read_result(out_w)
+            check(f"{target}: word counts equal the independent count", words_of(words)[1] == expected)
+            results[target] = (words, read_result(out_m)[0])
+        first = supported[0]
+        for target in supported[1:]:
+            differ = same_datasets(results[first][0], results[target][0]) + \
+                same_datasets(results[first][1], results[target][1])
+            check(f"{target}: datasets identical to {first}'s", not differ, str(differ))
+
+        for bad, needle in [("neon", "unknown SIMD target"), ("AVX2", "unknown SIMD target")]:
+            proc = run(args.gridmr, bad, ["wordcount", "-o", str(work / "bad.h5"), args.inputs])
+            lines = proc.stderr.splitlines()
+            check(f"GRIDMR_SIMD={bad} is a usage error with one line",
+                  proc.returncode == 2 and len(lines) == 1 and needle in lines[0]
+                  and not (work / "bad.h5").exists(), proc.stderr)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
