@@ -39,3 +39,14 @@ keep_best() {
     mv "$work/run.h5" "$work/best-$i.h5"
   fi
 }
+
+# The SIMD targets to measure, best first: GRIDMR_BENCH_TARGETS, else those of this CPU among
+# avx3_dl, avx3, avx2 and sse4 (gridmr --version lists them).
+bench_targets() {
+  if [[ -n "${GRIDMR_BENCH_TARGETS:-}" ]]; then
+    echo "$GRIDMR_BENCH_TARGETS"
+    return
+  fi
+  build/gridmr --version | sed -n 's/^SIMD targets this CPU supports: //p' | tr ' ' '\n' |
+    grep -xE 'avx3_dl|avx3|avx2|sse4' | xargs
+}

@@ -33,17 +33,21 @@ echo "corpus: $corpus ($bytes bytes)"
 
 # Rounds: the baseline, then each gridmr configuration, once per round; each keeps its best.
 # Interleaved, so that a slow spell of this VM hits every configuration alike.
-labels=("gridmr 2r x 1t" "gridmr 1r x 2t" "gridmr 2r x 1t ($small MiB)")
-ranks_of=(2 1 2)
-threads_of=(1 2 1)
-files_of=("$corpus" "$corpus" "$corpus_small")
+# Each SIMD target of this CPU at 2 ranks x 1 thread; the best also at 1 x 2 and on the small corpus.
+read -r -a targets <<<"$(bench_targets)"
+labels=() ranks_of=() threads_of=() files_of=() targets_of=()
+for target in "${targets[@]}"; do
+  labels+=("gridmr 2r x 1t $target") ranks_of+=(2) threads_of+=(1) files_of+=("$corpus") targets_of+=("$target")
+done
+labels+=("gridmr 1r x 2t ${targets[0]}" "gridmr 2r x 1t ${targets[0]} ($small MiB)")
+ranks_of+=(1 2) threads_of+=(2 1) files_of+=("$corpus" "$corpus_small") targets_of+=("${targets[0]}" "${targets[0]}")
 base_rate=0
 for round in $(seq "$repeats"); do
   echo "round $round of $repeats"
   rate_of '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
   if less "$base_rate" "$rate"; then base_rate=$rate; fi
   for i in "${!labels[@]}"; do
-    wall_of env OMP_NUM_THREADS="${threads_of[i]}" mpirun -q -np "${ranks_of[i]}" --bind-to none \
+    wall_of env OMP_NUM_THREADS="${threads_of[i]}" GRIDMR_SIMD="${targets_of[i]}" mpirun -q -np "${ranks_of[i]}" --bind-to none \
       build/gridmr wordcount --threads "${threads_of[i]}" --quiet --force -o "$work/run.h5" "${files_of[i]}"
     echo "${labels[i]}: $wall s wall"
     keep_best "$i"
@@ -54,7 +58,7 @@ echo "baseline, best of $repeats: $base_rate MB/s"
 csv="$out_dir/wordcount.csv"
 echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline" >"$csv"
 echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
-printf '%-24s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
+printf '%-34s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
 for i in "${!labels[@]}"; do
   label=${labels[i]}
   wall=${best_walls[i]}
@@ -67,7 +71,7 @@ with h5py.File(sys.argv[1]) as f:
   rate=$(awk -v b="$n_bytes" -v s="$wall" 'BEGIN { print b / s / 1e6 }')
   wps=$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s / 1e6 }')
   ratio=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { print r / b }')
-  printf '%-24s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio"
+  printf '%-34s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio"
   printf '%s,%s,%.3f,%.3f,%.1f,%.0f,%.1f,%.2f\n' "$label" "$n_bytes" "$wall" "$seconds" "$rate" \
     "$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s }')" "$rss" "$ratio" >>"$csv"
 done

@@ -98,18 +98,33 @@ inline ShortKey short_key(const char* p, std::size_t n) {
   return {byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)), 0};
 }
 
+// For a key of n <= 16 bytes: the masks of its bytes in the first and in the
+// second 8-byte word.
+struct PaddedMasks {
+  std::uint64_t low[17], high[17];
+};
+inline constexpr PaddedMasks kPaddedMasks = [] {
+  PaddedMasks m{};
+  for (std::size_t n = 0; n <= 16; ++n) {
+    const std::size_t lo = n < 8 ? n : 8, hi = n > 8 ? n - 8 : 0;
+    m.low[n] = lo == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * lo)) - 1;
+    m.high[n] = hi == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * hi)) - 1;
+  }
+  return m;
+}();
+
 // The same from a key followed by at least 16 readable bytes: two loads and
 // two masks, no branch on the length.
 inline ShortKey short_key_padded(const char* p, std::size_t n) {
-  const std::uint64_t hi_bits = n > 8 ? 8 * n - 64 : 0;  // a conditional move
 #if defined(__BMI2__)
+  const std::uint64_t hi_bits = n > 8 ? 8 * n - 64 : 0;  // a conditional move
   // bzhi keeps the low `index` bits, and everything when index >= 64.
   return {_bzhi_u64(load64(p), static_cast<unsigned>(8 * n)),
           _bzhi_u64(load64(p + 8), static_cast<unsigned>(hi_bits))};
 #else
-  const std::uint64_t all = ~std::uint64_t{0};
-  return {load64(p) & (n >= 8 ? all : ~(all << (8 * n))),
-          load64(p + 8) & (hi_bits >= 64 ? all : ~(all << hi_bits))};
+  // Without BMI2 a shift by a variable count is slow (shl by cl: several
+  // micro-ops): the masks come from two small tables instead, by length.
+  return {load64(p) & kPaddedMasks.low[n], load64(p + 8) & kPaddedMasks.high[n]};
 #endif
 }
 
