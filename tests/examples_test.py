@@ -47,11 +47,15 @@ def expected_bigrams(paths):
 
 
 def expected_index(paths):
+    """{word: [(file number, occurrences), ...] in file order}."""
     counts = collections.Counter()
     for i, f in enumerate(files_under(paths)):
         for w in WORD.findall(f.read_bytes()):
-            counts[w.translate(LOWER) + b"\0" + i.to_bytes(8, "big")] += 1
-    return counts
+            counts[(w.translate(LOWER), i)] += 1
+    index = collections.defaultdict(list)
+    for (word, i), n in sorted(counts.items()):
+        index[word].append((i, n))
+    return dict(index)
 
 
 def csr(datasets, group):
@@ -152,16 +156,23 @@ def main():
                   and a["mean"] == total / points, f"{a} vs {min(ys)} {max(ys)} {total / points}")
         check_identical("sweep", results)
 
-        # An inverted index over whole files.
+        # An inverted index over whole files: a grouped job (word -> its files).
         expected = expected_index([args.inputs])
         files = [str(p).encode() for p in files_under([args.inputs])]
         results = runs(programs["inverted_index"], "index", [(np, t, ()) for np, t in grid], work,
                        [args.inputs])
         for label, (datasets, attributes) in results.items():
-            keys = csr(datasets, "index/postings")
-            got = dict(zip(keys, (int(c) for c in datasets["index/counts"])))
-            check(f"{label}: every (word, file) posting counted exactly", got == expected)
-            check(f"{label}: postings sorted by word, then file", keys == sorted(keys))
+            words = csr(datasets, "index/words")
+            offsets = datasets["index/postings/offsets"]
+            numbers, occurrences = datasets["index/postings/files"], datasets["index/postings/counts"]
+            got = {w: [(int(numbers[j]), int(occurrences[j])) for j in range(offsets[i], offsets[i + 1])]
+                   for i, w in enumerate(words)}
+            a = attributes["index"]
+            check(f"{label}: every word lists its files in order, with exact counts", got == expected)
+            check(f"{label}: words sorted by bytes", words == sorted(words))
+            check(f"{label}: totals", a["words"] == len(expected)
+                  and a["postings"] == sum(len(v) for v in expected.values())
+                  and a["occurrences"] == sum(n for v in expected.values() for _, n in v), str(a))
             check(f"{label}: the file list in plan order", csr(datasets, "index/files") == files)
         check_identical("index", results)
 
@@ -171,8 +182,15 @@ def main():
         shown = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(out), "--top", "3"],
                                capture_output=True, text=True, env=ENV)
         check("show lists the datasets and attributes of any job's result",
-              shown.returncode == 0 and "/index/counts" in shown.stdout
-              and "/index/occurrences" in shown.stdout and "top 3 of" in shown.stdout, shown.stdout)
+              shown.returncode == 0 and "/index/postings/files" in shown.stdout
+              and "/index/occurrences" in shown.stdout, shown.stdout)
+        bigrams_out = next(work.glob("bigrams_np_2_threads_1_*.h5"))
+        shown = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(bigrams_out), "--top",
+                                "3"], capture_output=True, text=True, env=ENV)
+        top3 = [f"{n} {k.decode()}" for k, n in expected_bigrams(inputs).most_common(3)]
+        listed = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+        check("show lists the top keys of a key/value group by value",
+              "top 3 of" in shown.stdout and all(t in listed for t in top3), f"{top3} {listed[-4:]}")
         top = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(out), "--top", "-1"],
                              capture_output=True, text=True, env=ENV)
         check("show --top -1 is a usage error", top.returncode == 2 and "--top" in top.stderr,

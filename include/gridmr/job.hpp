@@ -85,28 +85,46 @@ struct Result;
 //   static constexpr const char* name;         // subcommand and HDF5 group
 //   static constexpr const char* description;  // one line for --help
 //   static constexpr gridmr::Input input;      // where units come from
-//   using Value = ...;                         // what map emits per key (gridmr::Value)
+//   using Value = ...;                         // what map emits per key: a gridmr::Value,
+//                                              // or gridmr::Group<E> (all values per key)
 //   struct Config { ... };                     // its own options, defaults stated here
 //   static void options(JobOptions&, Config&); // binds them to the command line
 //   static Plan plan(const Config&);           // Input::kGenerated only
 //   static void map(const Config&, MapInput&, auto& emit);   // emit(key, value)
 //   static Value combine(const Value&, const Value&);        // associative, commutative
+//                                                            // (not for a Group)
 //   static void write(Output&, const Result<Value>&, const Config&);
 // and optionally
 //   static void show(const ResultFile&, std::size_t top, std::FILE*);  // for `show`
 template <class J>
-concept Job = Value<typename J::Value> && std::default_initializable<typename J::Config> &&
-              requires(const typename J::Config& config, typename J::Config& mutable_config,
-                       JobOptions& options, const typename J::Value& v, Output& out,
-                       const Result<typename J::Value>& result) {
-                { J::name } -> std::convertible_to<const char*>;
-                { J::description } -> std::convertible_to<const char*>;
-                { J::input } -> std::convertible_to<Input>;
-                J::options(options, mutable_config);
-                { J::combine(v, v) } -> std::same_as<typename J::Value>;
-                J::write(out, result, config);
-              } && (J::input != Input::kGenerated || requires(const typename J::Config& config) {
-                { J::plan(config) } -> std::same_as<Plan>;
-              });
+concept JobBasics = std::default_initializable<typename J::Config> &&
+                    requires(typename J::Config& config, JobOptions& options) {
+                      { J::name } -> std::convertible_to<const char*>;
+                      { J::description } -> std::convertible_to<const char*>;
+                      { J::input } -> std::convertible_to<Input>;
+                      J::options(options, config);
+                    } && (J::input != Input::kGenerated || requires(const typename J::Config& c) {
+                      { J::plan(c) } -> std::same_as<Plan>;
+                    });
+
+// A job whose values combine: one Value per key.
+template <class J>
+concept CombiningJob = JobBasics<J> && Value<typename J::Value> &&
+                       requires(const typename J::Config& config, const typename J::Value& v,
+                                Output& out, const Result<typename J::Value>& result) {
+                         { J::combine(v, v) } -> std::same_as<typename J::Value>;
+                         J::write(out, result, config);
+                       };
+
+// A grouped job: Value = Group<E>, every key keeps all its values (no combine).
+template <class J>
+concept GroupedJob = JobBasics<J> && is_group<typename J::Value>::value &&
+                     requires(const typename J::Config& config, Output& out,
+                              const Result<typename J::Value>& result) {
+                       J::write(out, result, config);
+                     };
+
+template <class J>
+concept Job = CombiningJob<J> || GroupedJob<J>;
 
 }  // namespace gridmr

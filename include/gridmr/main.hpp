@@ -30,7 +30,7 @@ JobEntry job_entry() {
   auto config = std::make_shared<typename J::Config>();
   JobEntry entry{J::name, J::description, J::input,
                  [config](JobOptions& options) { J::options(options, *config); },
-                 [config] { return std::make_unique<JobRuntimeFor<J>>(*config); },
+                 [config] { return make_runtime<J>(*config); },
                  {}};
   if constexpr (requires(const ResultFile& f, std::size_t n, std::FILE* o) { J::show(f, n, o); }) {
     entry.show = [](const ResultFile& file, std::size_t top, std::FILE* out) {

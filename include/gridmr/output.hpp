@@ -25,6 +25,20 @@ struct Result {
   const Plan* plan = nullptr;              // files (sources), input bytes, units
 };
 
+// A grouped job's part of the result on this rank: its keys, and for each key
+// its distinct values in ascending order with how often each was emitted.
+template <class E>
+struct Result<Group<E>> {
+  std::span<const std::string_view> keys;  // this rank's keys, ascending by bytes
+  std::span<const std::uint64_t> sizes;    // sizes[i]: distinct values of keys[i]
+  std::span<const E> values;               // the keys' values, key after key, each ascending
+  std::span<const std::uint64_t> counts;   // counts[j]: how often values[j] was emitted for its key
+  std::uint64_t total_keys = 0;            // over all ranks
+  std::uint64_t total_values = 0;          // distinct (key, value) pairs over all ranks
+  std::uint64_t total = 0;                 // emitted pairs over all ranks
+  const Plan* plan = nullptr;
+};
+
 // The result file as a job writes it. Every call is collective: every rank
 // makes the same calls in the same order (attributes with the same values),
 // and datasets get each rank's slice, concatenated in rank order.
@@ -35,6 +49,11 @@ class Output {
   // `group`/offsets (n+1 byte offsets, uint64) and `group`/data (uint8): the
   // keys of all ranks, in order (docs/result-format.md).
   void write_keys(const std::string& group, std::span<const std::string_view> keys);
+
+  // A CSR offsets dataset (uint64, n+1 entries, first 0) for every rank's
+  // list `sizes`, in rank order: entry i+1 - entry i = size i. With a values
+  // dataset written by write(), list i is values[offsets[i] : offsets[i+1]].
+  void write_offsets(const std::string& path, std::span<const std::uint64_t> sizes);
 
   // `group`/offsets and `group`/data for a list that every rank passes alike
   // (the input files, say): stored once.

@@ -5,6 +5,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -116,5 +117,70 @@ concept EmittableAs =
      !std::is_same_v<std::remove_cvref_t<U>, bool> &&
      (std::is_integral_v<std::remove_cvref_t<U>> ||
       (std::is_floating_point_v<V> && sizeof(V) >= sizeof(std::remove_cvref_t<U>))));
+
+// A grouped value: each key gets all the values emitted for it, not one
+// combined value. `using Value = gridmr::Group<std::uint64_t>;` and then
+// emit(word, file_number): the result lists, per key, its distinct values in
+// ascending order with how often each was emitted (Result<Group<E>>).
+template <Value E>
+struct Group {
+  using element_type = E;
+};
+
+template <class V>
+struct is_group : std::false_type {};
+template <class E>
+struct is_group<Group<E>> : std::true_type {};
+
+namespace detail {
+
+// E as bytes whose byte order is E's order: big-endian for integers (the sign
+// bit flipped for signed ones), the IEEE trick for floating point, the bytes
+// as they are for arrays and structs. decode_ordered undoes it.
+template <class E>
+void encode_ordered(const E& value, char* out) {
+  if constexpr (std::is_integral_v<E> || std::is_floating_point_v<E>) {
+    using U = std::conditional_t<sizeof(E) == 8, std::uint64_t,
+              std::conditional_t<sizeof(E) == 4, std::uint32_t,
+              std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
+    U bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    constexpr U sign = U(U{1} << (8 * sizeof(U) - 1));
+    if constexpr (std::is_floating_point_v<E>) {
+      bits = (bits & sign) ? U(~bits) : U(bits | sign);
+    } else if constexpr (std::is_signed_v<E>) {
+      bits = U(bits ^ sign);
+    }
+    for (std::size_t i = 0; i < sizeof(U); ++i) {
+      out[i] = static_cast<char>(bits >> (8 * (sizeof(U) - 1 - i)));
+    }
+  } else {
+    std::memcpy(out, &value, sizeof value);
+  }
+}
+
+template <class E>
+E decode_ordered(const char* in) {
+  E value;
+  if constexpr (std::is_integral_v<E> || std::is_floating_point_v<E>) {
+    using U = std::conditional_t<sizeof(E) == 8, std::uint64_t,
+              std::conditional_t<sizeof(E) == 4, std::uint32_t,
+              std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
+    U bits = 0;
+    for (std::size_t i = 0; i < sizeof(U); ++i) bits = U(bits << 8 | static_cast<unsigned char>(in[i]));
+    constexpr U sign = U(U{1} << (8 * sizeof(U) - 1));
+    if constexpr (std::is_floating_point_v<E>) {
+      bits = (bits & sign) ? U(bits ^ sign) : U(~bits);
+    } else if constexpr (std::is_signed_v<E>) {
+      bits = U(bits ^ sign);
+    }
+    std::memcpy(&value, &bits, sizeof value);
+  } else {
+    std::memcpy(&value, in, sizeof value);
+  }
+  return value;
+}
+
+}  // namespace detail
 
 }  // namespace gridmr

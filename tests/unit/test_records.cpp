@@ -1,6 +1,7 @@
 // Records other than words: lines cut by unit boundaries, whole files, value types.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -116,4 +117,35 @@ TEST_CASE("a struct value is described by its fields, at their offsets") {
   CHECK(type->fields[1].offset == offsetof(MinMax, max));
   CHECK(gridmr::describe<std::array<std::int16_t, 4>>()->element->kind ==
         gridmr::TypeDescription::Kind::kSigned);
+}
+
+namespace {
+template <class E>
+void check_ordered_encoding(std::vector<E> values) {
+  std::vector<std::string> encoded;
+  for (const E& v : values) {
+    std::string bytes(sizeof(E), '\0');
+    gridmr::detail::encode_ordered(v, bytes.data());
+    CHECK(gridmr::detail::decode_ordered<E>(bytes.data()) == v);
+    encoded.push_back(bytes);
+  }
+  std::sort(values.begin(), values.end());
+  std::sort(encoded.begin(), encoded.end(), [](const std::string& a, const std::string& b) {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](char x, char y) {
+                                          return static_cast<unsigned char>(x) <
+                                                 static_cast<unsigned char>(y);
+                                        });
+  });
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CHECK(gridmr::detail::decode_ordered<E>(encoded[i].data()) == values[i]);
+  }
+}
+}  // namespace
+
+TEST_CASE("a grouped job's values sort by their encoded bytes as by their value") {
+  check_ordered_encoding<std::uint64_t>({0, 1, 255, 256, 1ull << 40, ~0ull, 7});
+  check_ordered_encoding<std::int32_t>({0, -1, 1, -2147483647 - 1, 2147483647, -300, 300});
+  check_ordered_encoding<double>({0.0, -0.5, 0.5, -1e300, 1e300, 3.25, -3.25, 1e-300});
+  check_ordered_encoding<std::uint8_t>({0, 200, 7, 255});
 }

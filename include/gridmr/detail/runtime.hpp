@@ -39,6 +39,9 @@ class JobRuntime {
   // Input::kGenerated: the job's own plan (rank 0).
   virtual Plan plan() const = 0;
   virtual std::size_t value_size() const = 0;
+  // A grouped job's table keys are the key followed by one value's bytes
+  // (this many): keys are partitioned and ordered by their key part first.
+  virtual std::size_t group_suffix() const { return 0; }
 
   // Maps the units `units` hands out on `threads` OpenMP threads, each into
   // its own table. After a failure the rest of the units are drained unmapped,
@@ -53,12 +56,14 @@ class JobRuntime {
   // *into = combine(*into, *from), on value bytes.
   virtual void combine_into(std::byte* into, const std::byte* from) const = 0;
 
-  // The job's write: this rank's keys in order with their values (pointers
-  // into the reduced table), and the totals over all ranks (`total` is null
-  // when there are no keys anywhere).
+  // The job's write: this rank's table keys in order with their values
+  // (pointers into the reduced table), and the totals over all ranks: table
+  // keys, distinct key parts (grouped jobs; else the same), and the fold of
+  // all values (`total` is null when there are no keys anywhere).
   virtual void write(Output& out, std::span<const std::string_view> keys,
                      std::span<const std::byte* const> values, std::uint64_t total_keys,
-                     const std::byte* total, const Plan& plan) const = 0;
+                     std::uint64_t total_groups, const std::byte* total,
+                     const Plan& plan) const = 0;
 };
 
 }  // namespace gridmr

@@ -51,9 +51,11 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
                               JobRuntime& job, double& fold_seconds) {
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
-      cluster.comm(), sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size())));
+      cluster.comm(),
+      sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.group_suffix()));
   const ShuffleStats moved =
-      shuffle(cluster.comm(), tables, job.value_size(), partitioner, options.memory,
+      shuffle(cluster.comm(), tables, job.value_size(), job.group_suffix(), partitioner,
+              options.memory,
               [&](const char* data, std::size_t size) {
                 Stopwatch fold;
                 job.reduce(data, size);
@@ -94,7 +96,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   stats.shuffle_rounds = moved.rounds;
 
   Stopwatch reduce_time;
-  SortedResult reduced = sort_by_key(job.reduced_table());
+  SortedResult reduced = sort_by_key(job.reduced_table(), job.group_suffix());
   learn_totals(cluster, job, reduced);
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
 

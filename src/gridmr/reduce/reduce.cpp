@@ -18,25 +18,30 @@ std::uint64_t order_prefix(std::string_view key) {
 
 // Keys are sorted by their 8-byte prefix first (one integer compare), by all
 // their bytes only on a tie: with millions of keys, memcmp calls dominated the sort.
-SortedResult sort_by_key(const TableView& table) {
+SortedResult sort_by_key(const TableView& table, std::size_t group_suffix) {
   struct Item {
     std::uint64_t prefix;
-    std::string_view key;
+    std::string_view key;  // the key part
+    std::string_view suffix;
     const std::byte* value;
   };
   std::vector<Item> items;
   items.reserve(table.size);
   table.for_each([&](std::string_view key, const std::byte* value) {
-    items.push_back({order_prefix(key), key, value});
+    const std::string_view part = key.substr(0, key.size() - group_suffix);
+    items.push_back({order_prefix(part), part, key.substr(part.size()), value});
   });
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.prefix != b.prefix ? a.prefix < b.prefix : a.key < b.key;
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (a.key != b.key) return a.key < b.key;
+    return a.suffix < b.suffix;
   });
   SortedResult result;
+  result.group_suffix = group_suffix;
   result.keys.reserve(items.size());
   result.values.reserve(items.size());
   for (const Item& item : items) {
-    result.keys.push_back(item.key);
+    result.keys.push_back({item.key.data(), item.key.size() + item.suffix.size()});
     result.values.push_back(item.value);
   }
   return result;
@@ -97,8 +102,19 @@ void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& r
   } else {
     result.total.clear();
   }
-  std::uint64_t keys = count;
-  MPI_Allreduce(&keys, &result.total_keys, 1, MPI_UINT64_T, MPI_SUM, cluster.comm());
+  // Distinct key parts: a key part never spans ranks, so the ranks' counts add up.
+  std::uint64_t counts[2] = {count, 0};
+  std::string_view last;
+  for (std::size_t i = 0; i < result.keys.size(); ++i) {
+    const std::string_view part =
+        result.keys[i].substr(0, result.keys[i].size() - result.group_suffix);
+    if (i == 0 || part != last) ++counts[1];
+    last = part;
+  }
+  std::uint64_t totals[2] = {0, 0};
+  MPI_Allreduce(counts, totals, 2, MPI_UINT64_T, MPI_SUM, cluster.comm());
+  result.total_keys = totals[0];
+  result.total_groups = totals[1];
 }
 
 }  // namespace gridmr

@@ -18,6 +18,8 @@ struct SortedResult {
   std::vector<std::string_view> keys;  // ascending by bytes
   std::vector<const std::byte*> values;  // values[i] belongs to keys[i] (in the reduced table)
   std::uint64_t total_keys = 0;          // over all ranks
+  std::uint64_t total_groups = 0;        // distinct key parts over all ranks (grouped jobs)
+  std::size_t group_suffix = 0;          // bytes of a table key after its key part
   std::vector<std::byte> total;          // combine() of all values of all ranks; empty if none
 };
 
@@ -25,8 +27,9 @@ struct SortedResult {
 // compare in byte order as these numbers do, unless the numbers are equal.
 std::uint64_t order_prefix(std::string_view key);
 
-// Local: the table's keys in byte order.
-SortedResult sort_by_key(const TableView& table);
+// Local: the table's keys in byte order; for a grouped job (group_suffix > 0)
+// by their key part first, then by the value bytes after it.
+SortedResult sort_by_key(const TableView& table, std::size_t group_suffix = 0);
 
 // Collective: fills in total_keys and total (folded in rank order with the job's combine).
 void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result);

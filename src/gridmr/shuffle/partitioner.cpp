@@ -35,7 +35,8 @@ std::vector<std::string> choose_splitters(std::vector<std::string> sample, int p
   return splitters;
 }
 
-std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit) {
+std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
+                                     std::size_t group_suffix) {
   const std::size_t total = std::accumulate(
       tables.begin(), tables.end(), std::size_t{0},
       [](std::size_t n, const TableView& t) { return n + t.size; });
@@ -45,7 +46,9 @@ std::vector<std::string> sample_keys(std::span<const TableView> tables, std::siz
   std::size_t index = 0;
   for (const TableView& table : tables) {
     table.for_each([&](std::string_view key, const std::byte*) {
-      if (index++ % stride == 0 && sample.size() < limit) sample.emplace_back(key);
+      if (index++ % stride == 0 && sample.size() < limit) {
+        sample.emplace_back(key.substr(0, key.size() - group_suffix));
+      }
     });
   }
   return sample;

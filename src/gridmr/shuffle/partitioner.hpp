@@ -34,7 +34,9 @@ class RangePartitioner {
 // parts-1 splitters at even quantiles of the distinct keys of `sample`.
 std::vector<std::string> choose_splitters(std::vector<std::string> sample, int parts);
 
-// Up to `limit` keys spread evenly over the tables (hash order is random order).
-std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit);
+// Up to `limit` keys spread evenly over the tables (hash order is random order),
+// without their last `group_suffix` bytes.
+std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
+                                     std::size_t group_suffix = 0);
 
 }  // namespace gridmr

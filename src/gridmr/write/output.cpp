@@ -11,6 +11,10 @@ void Output::write_keys(const std::string& group, std::span<const std::string_vi
   writer_.write_keys(group, keys);
 }
 
+void Output::write_offsets(const std::string& path, std::span<const std::uint64_t> sizes) {
+  writer_.write_offsets(path, sizes);
+}
+
 void Output::write_list(const std::string& group, std::span<const std::string> items) {
   std::vector<std::string_view> views;
   if (writer_.rank() == 0) views.assign(items.begin(), items.end());

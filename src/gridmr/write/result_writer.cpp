@@ -189,6 +189,22 @@ void ResultWriter::write_slices(const std::string& path, std::span<const std::ui
   write_dataset(path, H5T_STD_U8LE, H5T_NATIVE_UINT8, local.data(), local.size());
 }
 
+void ResultWriter::write_offsets(const std::string& path, std::span<const std::uint64_t> sizes) {
+  std::uint64_t mine = 0;
+  for (const std::uint64_t size : sizes) mine += size;
+  std::uint64_t base = 0;
+  MPI_Exscan(&mine, &base, 1, MPI_UINT64_T, MPI_SUM, comm_);
+  if (rank_ == 0) base = 0;
+  std::vector<std::uint64_t> offsets;
+  offsets.reserve(sizes.size() + 1);
+  for (const std::uint64_t size : sizes) {
+    offsets.push_back(base);
+    base += size;
+  }
+  if (rank_ == ranks_ - 1) offsets.push_back(base);  // the closing offset
+  write_slices(path, offsets);
+}
+
 void ResultWriter::write_keys(const std::string& group, std::span<const std::string_view> keys) {
   std::uint64_t bytes = 0;
   for (const auto key : keys) bytes += key.size();

@@ -30,6 +30,8 @@ class ResultWriter {
   // `group`/offsets (n+1 byte offsets) and `group`/data: this rank's keys, after
   // the keys of the ranks before it.
   void write_keys(const std::string& group, std::span<const std::string_view> keys);
+  // CSR offsets for every rank's list of sizes, in rank order (n+1 entries).
+  void write_offsets(const std::string& path, std::span<const std::uint64_t> sizes);
   // A dataset of every rank's `count` values of the described type, in rank order.
   void write_described(const std::string& path, const TypeDescription& type, const void* data,
                        std::uint64_t count);

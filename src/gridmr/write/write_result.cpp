@@ -24,7 +24,7 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
 
   ResultWriter writer(cluster.comm(), options.output);
   Output out(writer);
-  job.write(out, reduced.keys, reduced.values, reduced.total_keys,
+  job.write(out, reduced.keys, reduced.values, reduced.total_keys, reduced.total_groups,
             reduced.total.empty() ? nullptr : reduced.total.data(), plan);
   double seconds = elapsed.seconds();
   MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, cluster.comm());  // attributes must agree on all ranks
