@@ -112,7 +112,8 @@ constexpr std::uint32_t kStream = 0x70690000;  // as jobs/montecarlo_kernel.cpp
 // kSets independent sets of blocks hide the multiply latency.
 std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint64_t seed) {
   const hn::ScalableTag<std::uint64_t> d;
-  auto misses = hn::Zero(d);  // samples whose sum wrapped
+  auto misses = hn::Zero(d);  // samples whose sum wrapped, per lane
+  std::uint64_t wrapped_count = 0;  // and counted directly (AVX-512)
   std::uint64_t b = first;
 #if HWY_TARGET != HWY_SCALAR  // one lane: the plain loop below does it all
   constexpr int kSets = 4;  // more spill on AVX2, fewer leave the multiplier idle (measured)
@@ -120,8 +121,10 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
   const std::size_t lanes = hn::Lanes(d);
   const std::size_t step = kSets * lanes;
   const auto m0 = hn::Set(d, kMultiplier0), m1 = hn::Set(d, kMultiplier1);
+#if HWY_TARGET != HWY_AVX3 && HWY_TARGET != HWY_AVX3_DL
   const hn::RebindToSigned<decltype(d)> di;
   const auto sign = hn::Set(d, std::uint64_t{1} << 63);
+#endif
   for (; b + step <= last; b += step) {
     hn::Vec<decltype(d)> x[kSets][4];
     for (int s = 0; s < kSets; ++s) {
@@ -138,8 +141,8 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
         auto* v = x[s];
         const auto p0 = hn::MulEven(hn::BitCast(d32, v[0]), hn::BitCast(d32, m0));
         const auto p1 = hn::MulEven(hn::BitCast(d32, v[2]), hn::BitCast(d32, m1));
-        v[0] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), v[1]), key0);
-        v[2] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), v[3]), key1);
+        v[0] = hn::Xor3(hn::ShiftRight<32>(p1), v[1], key0);  // one vpternlogq on AVX-512
+        v[2] = hn::Xor3(hn::ShiftRight<32>(p0), v[3], key1);
         v[1] = p1;
         v[3] = p0;
       }
@@ -154,15 +157,20 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
         const auto uu = hn::MulEven(hn::BitCast(d32, u), hn::BitCast(d32, u));
         const auto ww = hn::MulEven(hn::BitCast(d32, w), hn::BitCast(d32, w));
         const auto sum = hn::Add(uu, ww);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+        // An unsigned compare into a mask register, counted with popcnt.
+        wrapped_count += hn::CountTrue(d, sum < uu);
+#else
         // sum < uu unsigned, as a signed compare of both with the sign bit flipped:
         // AVX2 and SSE4 compare signed 64-bit lanes in one instruction.
         const auto wrapped = hn::BitCast(di, hn::Xor(sum, sign)) < hn::BitCast(di, hn::Xor(uu, sign));
         misses = hn::Sub(misses, hn::BitCast(d, hn::VecFromMask(di, wrapped)));  // all ones = -1
+#endif
       }
     }
   }
 #endif
-  std::uint64_t total = 2 * (b - first) - hn::GetLane(hn::SumOfLanes(d, misses));
+  std::uint64_t total = 2 * (b - first) - hn::GetLane(hn::SumOfLanes(d, misses)) - wrapped_count;
   // The remaining blocks, one at a time.
   for (; b < last; ++b) {
     std::uint32_t x0 = static_cast<std::uint32_t>(b), x1 = static_cast<std::uint32_t>(b >> 32);
