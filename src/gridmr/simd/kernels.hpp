@@ -1,5 +1,5 @@
 // The SIMD kernels: written once with Google Highway, compiled for several
-// targets (SSE4, AVX2, AVX-512, AVX-512 with VBMI2, and a portable fallback),
+// targets (SSSE3, SSE4, AVX2, AVX-512, AVX-512 with VBMI2, and a scalar fallback),
 // and chosen at run time for the CPU at hand. Out of line on purpose: an
 // inline kernel compiled differently in the library and in a user's job would
 // break the one-definition rule.
