@@ -56,7 +56,7 @@ struct MonteCarlo {
     out.attribute("montecarlo", "units", std::uint64_t{result.plan->total_units});
   }
 
-  static void show(const gridmr::ResultFile& file, std::size_t, std::FILE* out) {
+  static void show(const gridmr::ResultFile& file, std::size_t top, std::FILE* out) {
     const double estimate = file.double_attribute("montecarlo", "estimate");
     const double error = file.double_attribute("montecarlo", "std_error");
     const double pi = 3.14159265358979323846;
@@ -66,6 +66,10 @@ struct MonteCarlo {
     std::fprintf(out, "samples:  %" PRIu64 " (%" PRIu64 " hits) in %" PRIu64 " units, seed %" PRIu64 "\n",
                  file.uint_attribute("montecarlo", "samples"), file.uint_attribute("montecarlo", "hits"),
                  file.uint_attribute("montecarlo", "units"), file.uint_attribute("montecarlo", "seed"));
+    const auto hits = file.read_u64("montecarlo/unit_hits");  // --top: the first units' hits
+    for (std::size_t i = 0; i < hits.size() && i < top; ++i) {
+      std::fprintf(out, "  unit %zu: %" PRIu64 " hits\n", i, hits[i]);
+    }
   }
 
   // Hits among samples [begin, end) of the stream of `seed` (montecarlo_kernel.cpp):
