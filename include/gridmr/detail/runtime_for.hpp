@@ -57,6 +57,55 @@ class Emit {
   KeyTable<Value>& table_;
 };
 
+// What the two runtimes below share: the plan of a generated job, and the map
+// loop: `threads` OpenMP threads take units from `units`, each mapping into its
+// own table through the emit that make_emit(table) gives. After a failure the
+// rest of the units are drained unmapped (every rank still finishes the
+// scheduling), then the first error is thrown.
+template <class J>
+Plan plan_of(const typename J::Config& config) {
+  if constexpr (J::input == Input::kGenerated) {
+    return J::plan(config);
+  } else {
+    return {};
+  }
+}
+
+template <class J, class Table, class MakeEmit>
+void map_units(const typename J::Config& config, const Plan& plan, int threads, UnitSource& units,
+               std::vector<Table>& tables, MakeEmit make_emit) {
+  tables = std::vector<Table>(threads);
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(threads)
+  {
+    MapInput in(plan);
+    auto emit = make_emit(tables[omp_get_thread_num()]);
+    const bool communicates = omp_get_thread_num() == 0;
+    while (const auto unit = units.next(communicates)) {
+      if (!failed) {
+        try {
+          in.set_unit(*unit);
+          J::map(config, in, emit);
+        } catch (...) {
+#pragma omp critical(gridmr_map_error)
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+      units.done(*unit);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+template <class Table>
+std::vector<TableView> views_of(const std::vector<Table>& tables) {
+  std::vector<TableView> views;
+  for (const auto& table : tables) views.push_back(table.view());
+  return views;
+}
+
 template <Job J>
 class JobRuntimeFor final : public JobRuntime {
  public:
@@ -65,47 +114,14 @@ class JobRuntimeFor final : public JobRuntime {
 
   const char* name() const override { return J::name; }
   Input input() const override { return J::input; }
-  Plan plan() const override {
-    if constexpr (J::input == Input::kGenerated) {
-      return J::plan(config_);
-    } else {
-      return {};
-    }
-  }
+  Plan plan() const override { return plan_of<J>(config_); }
   std::size_t value_size() const override { return sizeof(Value); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    tables_ = std::vector<KeyTable<Value>>(threads);
-    std::exception_ptr error;
-    std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(threads)
-    {
-      KeyTable<Value>& table = tables_[omp_get_thread_num()];
-      MapInput in(plan);
-      Emit<J> emit(table);
-      const bool communicates = omp_get_thread_num() == 0;
-      while (const auto unit = units.next(communicates)) {
-        if (!failed) {
-          try {
-            in.set_unit(*unit);
-            J::map(config_, in, emit);
-          } catch (...) {
-#pragma omp critical(gridmr_map_error)
-            if (!error) error = std::current_exception();
-            failed = true;
-          }
-        }
-        units.done(*unit);
-      }
-    }
-    if (error) std::rethrow_exception(error);
+    map_units<J>(config_, plan, threads, units, tables_,
+                 [](KeyTable<Value>& table) { return Emit<J>(table); });
   }
-
-  std::vector<TableView> map_tables() const override {
-    std::vector<TableView> views;
-    for (const auto& table : tables_) views.push_back(table.view());
-    return views;
-  }
+  std::vector<TableView> map_tables() const override { return views_of(tables_); }
   void free_map_tables() override { std::vector<KeyTable<Value>>().swap(tables_); }
 
   void reduce(const char* records, std::size_t size) override {
@@ -184,46 +200,15 @@ class GroupedRuntimeFor final : public JobRuntime {
 
   const char* name() const override { return J::name; }
   Input input() const override { return J::input; }
-  Plan plan() const override {
-    if constexpr (J::input == Input::kGenerated) {
-      return J::plan(config_);
-    } else {
-      return {};
-    }
-  }
+  Plan plan() const override { return plan_of<J>(config_); }
   std::size_t value_size() const override { return sizeof(std::uint64_t); }
   std::size_t group_suffix() const override { return sizeof(Element); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    tables_ = std::vector<KeyTable<std::uint64_t>>(threads);
-    std::exception_ptr error;
-    std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(threads)
-    {
-      MapInput in(plan);
-      GroupEmit<J> emit(tables_[omp_get_thread_num()]);
-      const bool communicates = omp_get_thread_num() == 0;
-      while (const auto unit = units.next(communicates)) {
-        if (!failed) {
-          try {
-            in.set_unit(*unit);
-            J::map(config_, in, emit);
-          } catch (...) {
-#pragma omp critical(gridmr_map_error)
-            if (!error) error = std::current_exception();
-            failed = true;
-          }
-        }
-        units.done(*unit);
-      }
-    }
-    if (error) std::rethrow_exception(error);
+    map_units<J>(config_, plan, threads, units, tables_,
+                 [](KeyTable<std::uint64_t>& table) { return GroupEmit<J>(table); });
   }
-  std::vector<TableView> map_tables() const override {
-    std::vector<TableView> views;
-    for (const auto& table : tables_) views.push_back(table.view());
-    return views;
-  }
+  std::vector<TableView> map_tables() const override { return views_of(tables_); }
   void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
 
   void reduce(const char* records, std::size_t size) override {

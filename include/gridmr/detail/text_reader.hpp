@@ -39,6 +39,13 @@ class TextReader {
   std::string_view read_all(const std::string& path, const WorkUnit& unit);
 
  private:
+  // The unit's file, open for the scope of one read (closed on any exit).
+  struct OpenFile {
+    OpenFile(TextReader& reader, const std::string& path) : reader(reader) { reader.open(path); }
+    ~OpenFile() { reader.close(); }
+    TextReader& reader;
+  };
+
   // Reads up to `want` bytes at `offset` into buffer_[at..]; returns bytes read (0 at end of file).
   std::size_t read_at(std::size_t at, std::size_t want, std::uint64_t offset);
   void open(const std::string& path);
@@ -73,11 +80,7 @@ class TextReader {
 
 template <class F>
 void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&& f) {
-  open(path);
-  struct Closer {
-    TextReader* r;
-    ~Closer() { r->close(); }
-  } closer{this};
+  const OpenFile file(*this, path);
   ensure_buffers();
 
   // A word that began before the unit is the previous unit's: skip its rest.
@@ -125,11 +128,7 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
 
 template <class F>
 void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&& f) {
-  open(path);
-  struct Closer {
-    TextReader* r;
-    ~Closer() { r->close(); }
-  } closer{this};
+  const OpenFile file(*this, path);
   ensure_buffers();
   // A line that began before the unit is the previous unit's: skip its rest.
   bool skipping = unit.begin > 0 && !follows_newline(unit.begin);

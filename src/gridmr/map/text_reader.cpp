@@ -94,11 +94,7 @@ std::size_t TextReader::scan_words(std::size_t size, bool in_word) {
 }
 
 std::string_view TextReader::read_all(const std::string& path, const WorkUnit& unit) {
-  open(path);
-  struct Closer {
-    TextReader* r;
-    ~Closer() { r->close(); }
-  } closer{this};
+  const OpenFile file(*this, path);
   const std::size_t size = unit.end - unit.begin;
   if (buffer_.size() < size + kViewPadding) buffer_.resize(size + kViewPadding);
   for (std::size_t at = 0; at < size;) {
