@@ -1,6 +1,13 @@
-// gridmr: the command-line program with the built-in jobs.
+// gridmr: the command-line program with the built-in jobs. Built twice (CMakeLists.txt):
+// `gridmr` for any x86-64 CPU, which hands over to `gridmr-x86-64-v3` where the CPU has it.
 #include "gridmr/gridmr.hpp"
+#include "gridmr/variant.hpp"
 #include "jobs/montecarlo.hpp"
 #include "jobs/wordcount.hpp"
 
-int main(int argc, char** argv) { return gridmr::main<jobs::WordCount, jobs::MonteCarlo>(argc, argv); }
+int main(int argc, char** argv) {
+#ifndef GRIDMR_VARIANT_BUILD
+  gridmr::run_build_for_this_cpu(argv, "gridmr-x86-64-v3");
+#endif
+  return gridmr::main<jobs::WordCount, jobs::MonteCarlo>(argc, argv);
+}

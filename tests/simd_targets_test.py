@@ -53,6 +53,24 @@ def main():
                 same_datasets(results[first][1], results[target][1])
             check(f"{target}: datasets identical to {first}'s", not differ, str(differ))
 
+        # The x86-64-v3 build: `gridmr` hands over to it where the CPU can run it; the
+        # baseline build (GRIDMR_VARIANT=off) gives the same datasets.
+        program = next(line for line in version.stdout.splitlines() if line.startswith("program:"))
+        if "avx2" in supported:
+            check("on an AVX2 CPU gridmr runs its x86-64-v3 build", program.endswith("gridmr-x86-64-v3"),
+                  program)
+        env = dict(ENV, GRIDMR_VARIANT="off")
+        base = subprocess.run([args.gridmr, "--version"], capture_output=True, text=True, env=env)
+        check("GRIDMR_VARIANT=off keeps the baseline build", "program:" in base.stdout
+              and not base.stdout.split("program:")[1].split()[0].endswith("-v3"), base.stdout)
+        out = work / "base.h5"
+        proc = subprocess.run(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                               "wordcount", "--threads", "1", "--unit-size", "3000", "-o", str(out),
+                               *inputs], capture_output=True, text=True, timeout=300, env=env)
+        differ = same_datasets(results[supported[0]][0], read_result(out)[0]) if proc.returncode == 0 else ["run failed"]
+        check("the baseline build's word count datasets equal the best build's", not differ,
+              str(differ) + proc.stderr)
+
         for bad, needle in [("neon", "unknown SIMD target"), ("AVX2", "unknown SIMD target")]:
             proc = run(args.gridmr, bad, ["wordcount", "-o", str(work / "bad.h5"), args.inputs])
             lines = proc.stderr.splitlines()

@@ -1,5 +1,7 @@
 // The command line of any gridmr program (CLI11): parses options on every
 // rank, runs the chosen job, and turns failures into one message and an exit code.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/mpi/environment.hpp>
 #include <cstdio>
@@ -203,7 +205,11 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
                    ").\nRun jobs under mpirun or srun; `show` runs alone.",
                program};
   app.set_version_flag("--version", [] {
-    std::string text = "gridmr " + std::string(kVersion) + "\nSIMD target in use: " +
+    char self[4096] = {};
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    const std::string program = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : "?";
+    std::string text = "gridmr " + std::string(kVersion) + "\nprogram: " + program +
+                       "\nSIMD target in use: " +
                        simd::target_in_use() + " (GRIDMR_SIMD=<name> to choose)\nSIMD targets this CPU supports:";
     for (const auto& name : simd::targets_supported()) text += " " + name;
     text += "\nSIMD targets compiled in:";

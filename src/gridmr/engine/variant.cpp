@@ -1,0 +1,54 @@
+// Choosing the build of a program that suits the CPU: see variant.hpp.
+#include "gridmr/variant.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace gridmr {
+
+namespace {
+
+// The x86-64-v3 level: what gcc's -march=x86-64-v3 may use.
+bool cpu_has_x86_64_v3() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("movbe") && __builtin_cpu_supports("popcnt") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+// GRIDMR_SIMD below AVX2 stands for an older CPU: the baseline build then runs too.
+bool simd_forced_below_avx2() {
+  const char* forced = std::getenv("GRIDMR_SIMD");
+  if (forced == nullptr) return false;
+  for (const char* name : {"sse4", "ssse3", "scalar", "emu128"}) {
+    if (std::strcmp(forced, name) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void run_build_for_this_cpu(char** argv, const char* variant) {
+  const char* off = std::getenv("GRIDMR_VARIANT");
+  if ((off != nullptr && std::strcmp(off, "off") == 0) || !cpu_has_x86_64_v3() ||
+      simd_forced_below_avx2()) {
+    return;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  std::string path(self, static_cast<std::size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + variant;
+  if (::access(path.c_str(), X_OK) != 0) return;
+  ::execv(path.c_str(), argv);  // returns only on failure: then this build runs
+}
+
+}  // namespace gridmr
