@@ -1,6 +1,7 @@
 // gridmr: the command-line program with the built-in jobs. Built twice (CMakeLists.txt):
 // `gridmr` for any x86-64 CPU, which hands over to `gridmr-x86-64-v3` where the CPU has it.
 #include "gridmr/gridmr.hpp"
+
 #include "gridmr/variant.hpp"
 #include "jobs/montecarlo.hpp"
 #include "jobs/wordcount.hpp"

@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("baseline unordered_map 1 thread: %llu bytes, %llu words, %zu distinct in %.3f s = %.1f MB/s\n",
-              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(words),
-              counts.size(), seconds, static_cast<double>(bytes) / seconds / 1e6);
+  std::printf(
+      "baseline unordered_map 1 thread: %llu bytes, %llu words, %zu distinct in %.3f s = %.1f "
+      "MB/s\n",
+      static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(words), counts.size(),
+      seconds, static_cast<double>(bytes) / seconds / 1e6);
 }

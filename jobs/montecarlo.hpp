@@ -63,9 +63,10 @@ struct MonteCarlo {
     std::fprintf(out, "estimate: %.12f +/- %.3g (standard error)\n", estimate, error);
     std::fprintf(out, "pi:       %.12f (off by %.2f standard errors)\n", pi,
                  error > 0 ? std::abs(estimate - pi) / error : 0.0);
-    std::fprintf(out, "samples:  %" PRIu64 " (%" PRIu64 " hits) in %" PRIu64 " units, seed %" PRIu64 "\n",
-                 file.uint_attribute("montecarlo", "samples"), file.uint_attribute("montecarlo", "hits"),
-                 file.uint_attribute("montecarlo", "units"), file.uint_attribute("montecarlo", "seed"));
+    std::fprintf(
+        out, "samples:  %" PRIu64 " (%" PRIu64 " hits) in %" PRIu64 " units, seed %" PRIu64 "\n",
+        file.uint_attribute("montecarlo", "samples"), file.uint_attribute("montecarlo", "hits"),
+        file.uint_attribute("montecarlo", "units"), file.uint_attribute("montecarlo", "seed"));
     const auto hits = file.read_u64("montecarlo/unit_hits");  // --top: the first units' hits
     for (std::size_t i = 0; i < hits.size() && i < top; ++i) {
       std::fprintf(out, "  unit %zu: %" PRIu64 " hits\n", i, hits[i]);

@@ -1,7 +1,7 @@
 // The sampling loop of the Monte Carlo job: points in the unit square, hits in the quarter disc.
 #include "gridmr/simd/kernels.hpp"
-#include "jobs/philox.hpp"
 #include "jobs/montecarlo.hpp"
+#include "jobs/philox.hpp"
 
 namespace jobs {
 

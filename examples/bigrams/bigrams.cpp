@@ -1,9 +1,8 @@
 // Bigram counts over lines: how often each pair of neighbouring words occurs
 // within a line. Lines never straddle work units, so the counts are exact at
 // any --unit-size.
-#include <gridmr/gridmr.hpp>
-
 #include <cstdint>
+#include <gridmr/gridmr.hpp>
 #include <string>
 #include <string_view>
 

@@ -4,9 +4,8 @@
 // A grouped job: its Value is gridmr::Group<std::uint64_t>, so each word keeps
 // all the file numbers emitted for it (no combine), and the result lists them
 // per word, in ascending order, with their counts.
-#include <gridmr/gridmr.hpp>
-
 #include <cstdint>
+#include <gridmr/gridmr.hpp>
 
 struct InvertedIndex {
   static constexpr const char* name = "index";

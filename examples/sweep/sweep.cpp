@@ -2,10 +2,9 @@
 // parameters (any number), reduced to its minimum, maximum and mean, and
 // also kept per parameter. The value is a struct: HDF5 stores it as a
 // compound type with the fields named below.
-#include <gridmr/gridmr.hpp>
-
 #include <cmath>
 #include <cstdint>
+#include <gridmr/gridmr.hpp>
 #include <limits>
 
 // Summary statistics that combine in any order: the value type.

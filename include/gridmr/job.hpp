@@ -98,31 +98,31 @@ struct Result;
 //   static void show(const ResultFile&, std::size_t top, std::FILE*);  // for `show`
 template <class J>
 concept JobBasics = std::default_initializable<typename J::Config> &&
-                    requires(typename J::Config& config, JobOptions& options) {
-                      { J::name } -> std::convertible_to<const char*>;
-                      { J::description } -> std::convertible_to<const char*>;
-                      { J::input } -> std::convertible_to<Input>;
-                      J::options(options, config);
-                    } && (J::input != Input::kGenerated || requires(const typename J::Config& c) {
-                      { J::plan(c) } -> std::same_as<Plan>;
-                    });
+    requires(typename J::Config& config, JobOptions& options) {
+  { J::name } -> std::convertible_to<const char*>;
+  { J::description } -> std::convertible_to<const char*>;
+  { J::input } -> std::convertible_to<Input>;
+  J::options(options, config);
+} &&(J::input != Input::kGenerated || requires(const typename J::Config& c) {
+  { J::plan(c) } -> std::same_as<Plan>;
+});
 
 // A job whose values combine: one Value per key.
 template <class J>
 concept CombiningJob = JobBasics<J> && Value<typename J::Value> &&
-                       requires(const typename J::Config& config, const typename J::Value& v,
-                                Output& out, const Result<typename J::Value>& result) {
-                         { J::combine(v, v) } -> std::same_as<typename J::Value>;
-                         J::write(out, result, config);
-                       };
+    requires(const typename J::Config& config, const typename J::Value& v, Output& out,
+             const Result<typename J::Value>& result) {
+  { J::combine(v, v) } -> std::same_as<typename J::Value>;
+  J::write(out, result, config);
+};
 
 // A grouped job: Value = Group<E>, every key keeps all its values (no combine).
 template <class J>
 concept GroupedJob = JobBasics<J> && is_group<typename J::Value>::value &&
-                     requires(const typename J::Config& config, Output& out,
-                              const Result<typename J::Value>& result) {
-                       J::write(out, result, config);
-                     };
+    requires(const typename J::Config& config, Output& out,
+             const Result<typename J::Value>& result) {
+  J::write(out, result, config);
+};
 
 template <class J>
 concept Job = CombiningJob<J> || GroupedJob<J>;

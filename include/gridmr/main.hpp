@@ -28,7 +28,9 @@ struct JobEntry {
 template <Job J>
 JobEntry job_entry() {
   auto config = std::make_shared<typename J::Config>();
-  JobEntry entry{J::name, J::description, J::input,
+  JobEntry entry{J::name,
+                 J::description,
+                 J::input,
                  [config](JobOptions& options) { J::options(options, *config); },
                  [config] { return make_runtime<J>(*config); },
                  {}};

@@ -11,11 +11,11 @@ namespace gridmr {
 enum class Schedule { kDynamic, kStatic };
 
 struct EngineOptions {
-  std::string output;                    // OUT.h5
-  std::vector<std::string> inputs;       // files and directories (jobs that read files)
-  int threads = 0;                       // 0: the cluster's default
+  std::string output;               // OUT.h5
+  std::vector<std::string> inputs;  // files and directories (jobs that read files)
+  int threads = 0;                  // 0: the cluster's default
   std::uint64_t unit_size = 16ull << 20;
-  std::uint64_t memory = 1ull << 30;     // per rank, bounds a shuffle round
+  std::uint64_t memory = 1ull << 30;  // per rank, bounds a shuffle round
   Schedule schedule = Schedule::kDynamic;
   bool force = false;
   bool quiet = false;
@@ -44,7 +44,8 @@ class JobOptions {
   // A size in bytes: 4096, 64KiB, 16MiB, 2GiB, 10MB.
   virtual JobOptions& size(const std::string& name, std::uint64_t& bytes,
                            const std::string& help) = 0;
-  virtual JobOptions& text(const std::string& name, std::string& value, const std::string& help) = 0;
+  virtual JobOptions& text(const std::string& name, std::string& value,
+                           const std::string& help) = 0;
   // On when given, off otherwise.
   virtual JobOptions& flag(const std::string& name, bool& value, const std::string& help) = 0;
 };

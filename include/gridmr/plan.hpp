@@ -20,10 +20,10 @@ struct WorkUnit {
 };
 
 struct Plan {
-  std::vector<std::string> sources;  // file paths (empty for a sample space)
-  std::vector<WorkUnit> units;       // in plan order: file by file, front to back
-  std::uint64_t total_bytes = 0;     // sum of the source sizes (or samples)
-  std::uint64_t total_units = 0;     // units in the whole plan (`units` may be one rank's share)
+  std::vector<std::string> sources;   // file paths (empty for a sample space)
+  std::vector<WorkUnit> units;        // in plan order: file by file, front to back
+  std::uint64_t total_bytes = 0;      // sum of the source sizes (or samples)
+  std::uint64_t total_units = 0;      // units in the whole plan (`units` may be one rank's share)
   const char* weight_unit = "bytes";  // what WorkUnit::weight() counts, for progress
 };
 

@@ -37,8 +37,8 @@ class ResultFile {
   std::unique_ptr<ResultReader> reader_;
 };
 
-// For a job's show(): the `top` keys of the key list `keys` (keys/offsets, keys/data) by `values`, a
-// numeric dataset with one value per key; largest first, equal values in key order.
+// For a job's show(): the `top` keys of the key list `keys` (keys/offsets, keys/data) by `values`,
+// a numeric dataset with one value per key; largest first, equal values in key order.
 void show_top_keys(const ResultFile& file, const std::string& keys, const std::string& values,
                    std::size_t top, std::FILE* out);
 

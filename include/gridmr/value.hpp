@@ -53,17 +53,18 @@ template <class T, std::size_t N>
 struct is_std_array<std::array<T, N>> : std::true_type {};
 
 template <class V>
-concept HasFields = requires { V::fields; };
+concept HasFields = requires {
+  V::fields;
+};
 
 // A value the engine can carry through its tables, the shuffle and the
 // result file: plain bytes (trivially copyable, aligned to at most 8 bytes)
 // that are a number, a std::array of values, or a struct that lists its
 // fields. Anything else is a compile error, never a silent conversion.
 template <class V>
-concept Value = std::is_trivially_copyable_v<V> && alignof(V) <= 8 &&
-                std::is_default_constructible_v<V> &&
-                (std::is_arithmetic_v<V> || is_std_array<V>::value || HasFields<V>)&&(
-                    !std::is_same_v<V, bool>);
+concept Value =
+    std::is_trivially_copyable_v<V> && alignof(V) <= 8 && std::is_default_constructible_v<V> &&
+    (std::is_arithmetic_v<V> || is_std_array<V>::value || HasFields<V>)&&(!std::is_same_v<V, bool>);
 
 template <Value V>
 std::shared_ptr<const TypeDescription> describe();
@@ -111,9 +112,8 @@ std::shared_ptr<const TypeDescription> describe() {
 // float into a floating type of at least its size). A double into an integer
 // value does not compile.
 template <class U, class V>
-concept EmittableAs =
-    std::same_as<std::remove_cvref_t<U>, V> ||
-    (std::is_arithmetic_v<std::remove_cvref_t<U>> && std::is_arithmetic_v<V> &&
+concept EmittableAs = std::same_as<std::remove_cvref_t<U>, V> ||
+    (std::is_arithmetic_v<std::remove_cvref_t<U>>&& std::is_arithmetic_v<V> &&
      !std::is_same_v<std::remove_cvref_t<U>, bool> &&
      (std::is_integral_v<std::remove_cvref_t<U>> ||
       (std::is_floating_point_v<V> && sizeof(V) >= sizeof(std::remove_cvref_t<U>))));
@@ -140,9 +140,10 @@ namespace detail {
 template <class E>
 void encode_ordered(const E& value, char* out) {
   if constexpr (std::is_integral_v<E> || std::is_floating_point_v<E>) {
-    using U = std::conditional_t<sizeof(E) == 8, std::uint64_t,
-              std::conditional_t<sizeof(E) == 4, std::uint32_t,
-              std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
+    using U = std::conditional_t<
+        sizeof(E) == 8, std::uint64_t,
+        std::conditional_t<sizeof(E) == 4, std::uint32_t,
+                           std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
     U bits;
     std::memcpy(&bits, &value, sizeof bits);
     constexpr U sign = U(U{1} << (8 * sizeof(U) - 1));
@@ -163,11 +164,13 @@ template <class E>
 E decode_ordered(const char* in) {
   E value;
   if constexpr (std::is_integral_v<E> || std::is_floating_point_v<E>) {
-    using U = std::conditional_t<sizeof(E) == 8, std::uint64_t,
-              std::conditional_t<sizeof(E) == 4, std::uint32_t,
-              std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
+    using U = std::conditional_t<
+        sizeof(E) == 8, std::uint64_t,
+        std::conditional_t<sizeof(E) == 4, std::uint32_t,
+                           std::conditional_t<sizeof(E) == 2, std::uint16_t, std::uint8_t>>>;
     U bits = 0;
-    for (std::size_t i = 0; i < sizeof(U); ++i) bits = U(bits << 8 | static_cast<unsigned char>(in[i]));
+    for (std::size_t i = 0; i < sizeof(U); ++i)
+      bits = U(bits << 8 | static_cast<unsigned char>(in[i]));
     constexpr U sign = U(U{1} << (8 * sizeof(U) - 1));
     if constexpr (std::is_floating_point_v<E>) {
       bits = (bits & sign) ? U(bits ^ sign) : U(~bits);

@@ -1,8 +1,7 @@
 // Must not compile: a job whose Value is a count emits 0.5 (it would store 0).
 // With -DGRIDMR_CONTROL it emits 1 and must compile, which shows the test's set-up is sound.
-#include <gridmr/gridmr.hpp>
-
 #include <cstdint>
+#include <gridmr/gridmr.hpp>
 
 struct Halves {
   static constexpr const char* name = "halves";

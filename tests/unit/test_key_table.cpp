@@ -125,22 +125,24 @@ TEST_CASE("short keys that differ in one byte land in different home slots") {
   }
 }
 
-TEST_CASE("the vector byte classifier agrees with the portable one on every byte value, on every target") {
+TEST_CASE(
+    "the vector byte classifier agrees with the portable one on every byte value, on every "
+    "target") {
   for_each_simd_target([] {
-  std::mt19937_64 pick(5);
-  for (std::size_t size : {1ul, 63ul, 64ul, 65ul, 1000ul, 4099ul}) {
-    std::string data(size, '\0');
-    for (auto& c : data) c = static_cast<char>(pick());
-    for (std::size_t i = 0; i < std::min<std::size_t>(size, 256); ++i)
-      data[i] = static_cast<char>(i);
-    std::string a = data, b = data;
-    // Stale bits in the masks (as a reused buffer has) must not show through.
-    std::vector<std::uint64_t> ma((size + 63) / 64, ~0ull), mb((size + 63) / 64, 0x5a5aull);
-    gridmr::simd::fold_and_classify(a.data(), size, ma.data());
-    gridmr::fold_and_classify_portable(b.data(), size, mb.data());
-    CHECK(a == b);
-    CHECK(ma == mb);
-  }
+    std::mt19937_64 pick(5);
+    for (std::size_t size : {1ul, 63ul, 64ul, 65ul, 1000ul, 4099ul}) {
+      std::string data(size, '\0');
+      for (auto& c : data) c = static_cast<char>(pick());
+      for (std::size_t i = 0; i < std::min<std::size_t>(size, 256); ++i)
+        data[i] = static_cast<char>(i);
+      std::string a = data, b = data;
+      // Stale bits in the masks (as a reused buffer has) must not show through.
+      std::vector<std::uint64_t> ma((size + 63) / 64, ~0ull), mb((size + 63) / 64, 0x5a5aull);
+      gridmr::simd::fold_and_classify(a.data(), size, ma.data());
+      gridmr::fold_and_classify_portable(b.data(), size, mb.data());
+      CHECK(a == b);
+      CHECK(ma == mb);
+    }
   });
 }
 
@@ -205,30 +207,31 @@ TEST_CASE("a short key read from the end of a page never touches the next one") 
 
 TEST_CASE("the vector word-edge lister agrees with the portable one, on every target") {
   for_each_simd_target([] {
-  std::mt19937_64 pick(7);
-  for (std::size_t size : {1ul, 2ul, 63ul, 64ul, 65ul, 127ul, 128ul, 1000ul, 4099ul}) {
-    for (int density = 0; density < 4; ++density) {  // runs of all sorts, incl. 64 edges a block
-      std::vector<std::uint64_t> mask((size + 63) / 64);
-      for (auto& w : mask) {
-        w = density == 0   ? pick()
-            : density == 1 ? 0x5555555555555555ull
-            : density == 2 ? ~0ull
-                           : pick() & pick();
-      }
-      if (size % 64 != 0) mask.back() &= (std::uint64_t{1} << (size % 64)) - 1;
-      for (bool in_word : {false, true}) {
-        std::vector<std::uint32_t> a(size + 64), b(size + 64);
-        const std::size_t na = gridmr::simd::list_word_edges(mask.data(), size, in_word, a.data());
-        const std::size_t nb =
-            gridmr::list_word_edges_portable(mask.data(), size, in_word, b.data());
-        REQUIRE(na == nb);
-        a.resize(na);
-        b.resize(nb);
-        CHECK(a == b);
-        for (std::size_t i = 1; i < a.size(); ++i) CHECK(a[i - 1] < a[i]);
+    std::mt19937_64 pick(7);
+    for (std::size_t size : {1ul, 2ul, 63ul, 64ul, 65ul, 127ul, 128ul, 1000ul, 4099ul}) {
+      for (int density = 0; density < 4; ++density) {  // runs of all sorts, incl. 64 edges a block
+        std::vector<std::uint64_t> mask((size + 63) / 64);
+        for (auto& w : mask) {
+          w = density == 0   ? pick()
+              : density == 1 ? 0x5555555555555555ull
+              : density == 2 ? ~0ull
+                             : pick() & pick();
+        }
+        if (size % 64 != 0) mask.back() &= (std::uint64_t{1} << (size % 64)) - 1;
+        for (bool in_word : {false, true}) {
+          std::vector<std::uint32_t> a(size + 64), b(size + 64);
+          const std::size_t na =
+              gridmr::simd::list_word_edges(mask.data(), size, in_word, a.data());
+          const std::size_t nb =
+              gridmr::list_word_edges_portable(mask.data(), size, in_word, b.data());
+          REQUIRE(na == nb);
+          a.resize(na);
+          b.resize(nb);
+          CHECK(a == b);
+          for (std::size_t i = 1; i < a.size(); ++i) CHECK(a[i - 1] < a[i]);
+        }
       }
     }
-  }
   });
 }
 

@@ -1,14 +1,13 @@
 // The Monte Carlo sampler: Philox against Random123, and hit counts against a per-sample reference.
-#include <doctest/doctest.h>
-
 #include <Random123/philox.h>
+#include <doctest/doctest.h>
 
 #include <random>
 
 #include "gridmr/gridmr.hpp"
-#include "simd_targets.hpp"
-#include "jobs/philox.hpp"
 #include "jobs/montecarlo.hpp"
+#include "jobs/philox.hpp"
+#include "simd_targets.hpp"
 
 namespace {
 
@@ -48,26 +47,29 @@ TEST_CASE("Philox4x32-10 matches Random123 bit for bit") {
   }
 }
 
-TEST_CASE("hit counts equal a per-sample count with Random123, for odd and even unit edges, on every target") {
+TEST_CASE(
+    "hit counts equal a per-sample count with Random123, for odd and even unit edges, on every "
+    "target") {
   for_each_simd_target([] {
-  std::mt19937_64 pick(11);
-  for (int i = 0; i < 200; ++i) {
-    const std::uint64_t seed = i < 3 ? i : pick();
-    const std::uint64_t begin = (i % 5 == 0) ? (pick() >> 1) : pick() % 1000;
-    const std::uint64_t end = begin + 1 + pick() % 700;
-    CAPTURE(seed);
-    CAPTURE(begin);
-    CAPTURE(end);
-    const std::uint64_t want = reference_hits(seed, begin, end);
-    CHECK(jobs::MonteCarlo::count_hits(seed, begin, end) == want);
-    CHECK(jobs::MonteCarlo::count_hits_portable(seed, begin, end) == want);
-  }
+    std::mt19937_64 pick(11);
+    for (int i = 0; i < 200; ++i) {
+      const std::uint64_t seed = i < 3 ? i : pick();
+      const std::uint64_t begin = (i % 5 == 0) ? (pick() >> 1) : pick() % 1000;
+      const std::uint64_t end = begin + 1 + pick() % 700;
+      CAPTURE(seed);
+      CAPTURE(begin);
+      CAPTURE(end);
+      const std::uint64_t want = reference_hits(seed, begin, end);
+      CHECK(jobs::MonteCarlo::count_hits(seed, begin, end) == want);
+      CHECK(jobs::MonteCarlo::count_hits_portable(seed, begin, end) == want);
+    }
   });
 }
 
 TEST_CASE("the SIMD kernel counts long block ranges as the portable loop does, on every target") {
   const std::uint64_t want = jobs::MonteCarlo::count_hits_portable(42, 1'000'003, 1'300'001);
-  for_each_simd_target([&] { CHECK(jobs::MonteCarlo::count_hits(42, 1'000'003, 1'300'001) == want); });
+  for_each_simd_target(
+      [&] { CHECK(jobs::MonteCarlo::count_hits(42, 1'000'003, 1'300'001) == want); });
 }
 
 TEST_CASE("hits add up across any cut of a sample range") {
@@ -81,5 +83,6 @@ TEST_CASE("hits add up across any cut of a sample range") {
 TEST_CASE("ordered keys sort bytewise in numeric order") {
   const gridmr::OrderedKey a = gridmr::ordered_key(255), b = gridmr::ordered_key(256);
   CHECK(std::string_view(a) < std::string_view(b));
-  CHECK(std::string(gridmr::ordered_key(0x0102030405060708ull)) == "\x01\x02\x03\x04\x05\x06\x07\x08");
+  CHECK(std::string(gridmr::ordered_key(0x0102030405060708ull)) ==
+        "\x01\x02\x03\x04\x05\x06\x07\x08");
 }

@@ -46,10 +46,14 @@ std::vector<std::string> lines_by_units(const std::string& path, std::uint64_t s
 
 TEST_CASE("a line cut by a unit boundary is read once, by the unit where it starts") {
   TempDir dir;
-  const std::vector<std::string> texts = {
-      "one line\n",  "no final newline", "\n\n\n",          "a\r\nb\r\n\r\n",
-      "x",           "\nstarts empty",   "long " + std::string(300, 'y') + "\nshort\n\nend",
-      "tab\tand\0nul\n"};
+  const std::vector<std::string> texts = {"one line\n",
+                                          "no final newline",
+                                          "\n\n\n",
+                                          "a\r\nb\r\n\r\n",
+                                          "x",
+                                          "\nstarts empty",
+                                          "long " + std::string(300, 'y') + "\nshort\n\nend",
+                                          "tab\tand\0nul\n"};
   for (const std::string& text : texts) {
     const std::string path = dir.write("t.txt", text);
     const auto expected = reference_lines(text);
@@ -83,7 +87,8 @@ TEST_CASE("a unit planned past the end of a shrunk file is an error, not a short
   TempDir dir;
   const std::string path = dir.write("s.txt", "short\n");
   TextReader reader;
-  CHECK_THROWS_AS(reader.for_each_line(path, {0, 0, 100}, [](std::string_view) {}), gridmr::RunError);
+  CHECK_THROWS_AS(reader.for_each_line(path, {0, 0, 100}, [](std::string_view) {}),
+                  gridmr::RunError);
   CHECK_THROWS_AS(reader.read_all(path, {0, 0, 100}), gridmr::RunError);
 }
 
@@ -131,11 +136,9 @@ void check_ordered_encoding(std::vector<E> values) {
   }
   std::sort(values.begin(), values.end());
   std::sort(encoded.begin(), encoded.end(), [](const std::string& a, const std::string& b) {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [](char x, char y) {
-                                          return static_cast<unsigned char>(x) <
-                                                 static_cast<unsigned char>(y);
-                                        });
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+    });
   });
   for (std::size_t i = 0; i < values.size(); ++i) {
     CHECK(gridmr::detail::decode_ordered<E>(encoded[i].data()) == values[i]);

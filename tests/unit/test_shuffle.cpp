@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "gridmr/errors.hpp"
 #include "gridmr/detail/records.hpp"
+#include "gridmr/errors.hpp"
 #include "gridmr/reduce/reduce.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
@@ -23,11 +23,12 @@ TEST_CASE("records survive serialization, including empty and binary keys") {
       {"alpha", 1}, {"", 0}, {std::string("\0\xff\x80", 3), ~0ull}, {std::string(5000, 'x'), 42}};
   for (const auto& [k, v] : pairs) gridmr::append_record(buffer, k, &v, sizeof v);
   std::vector<std::pair<std::string, std::uint64_t>> back;
-  gridmr::for_each_record(buffer.data(), buffer.size(), 8, [&](std::string_view k, const char* bytes) {
-    std::uint64_t v;
-    std::memcpy(&v, bytes, sizeof v);
-    back.emplace_back(std::string(k), v);
-  });
+  gridmr::for_each_record(buffer.data(), buffer.size(), 8,
+                          [&](std::string_view k, const char* bytes) {
+                            std::uint64_t v;
+                            std::memcpy(&v, bytes, sizeof v);
+                            back.emplace_back(std::string(k), v);
+                          });
   CHECK(back == pairs);
   CHECK_THROWS_AS(gridmr::for_each_record(buffer.data(), buffer.size() - 1, 8, [](auto, auto) {}),
                   gridmr::RunError);

@@ -1,8 +1,8 @@
 // The sizes and counts users type.
 #include <doctest/doctest.h>
 
-#include "gridmr/errors.hpp"
 #include "gridmr/core/sizes.hpp"
+#include "gridmr/errors.hpp"
 
 using gridmr::parse_count;
 using gridmr::parse_size;
@@ -17,7 +17,8 @@ TEST_CASE("sizes accept bytes and binary or decimal units") {
 }
 
 TEST_CASE("bad sizes are usage errors that name the option") {
-  for (const char* bad : {"", "0", "-1", "12XB", "MiB", "1.5MiB", "99999999999999999999", "20000000TiB"}) {
+  for (const char* bad :
+       {"", "0", "-1", "12XB", "MiB", "1.5MiB", "99999999999999999999", "20000000TiB"}) {
     CAPTURE(bad);
     CHECK_THROWS_WITH_AS(parse_size(bad, "--unit-size"), doctest::Contains("--unit-size"),
                          gridmr::UsageError);

@@ -86,7 +86,8 @@ TEST_CASE("a word longer than several units is counted once, by the unit where i
   TextReader reader(64);
   std::vector<std::string> words;
   for (std::uint64_t begin = 0; begin < text.size(); begin += 1000) {
-    const auto part = read_words(reader, path, {0, begin, std::min<std::uint64_t>(begin + 1000, text.size())});
+    const auto part =
+        read_words(reader, path, {0, begin, std::min<std::uint64_t>(begin + 1000, text.size())});
     words.insert(words.end(), part.begin(), part.end());
   }
   REQUIRE(words.size() == 3);
@@ -100,7 +101,8 @@ TEST_CASE("NUL bytes and CRLF line ends separate words") {
   const std::string text("a\0b\r\nc\r\n\0\0d", 11);
   const std::string path = dir.write("a.txt", text);
   TextReader reader;
-  CHECK(read_words(reader, path, {0, 0, text.size()}) == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(read_words(reader, path, {0, 0, text.size()}) ==
+        std::vector<std::string>{"a", "b", "c", "d"});
 }
 
 TEST_CASE("fold_ascii_case changes A-Z only") {

@@ -281,7 +281,8 @@ class KeyTable {
 
  private:
   static bool holds(const Entry& slot, key_bytes::ShortKey k, std::size_t n) {
-    return ((slot.header_.words[0] ^ k.lo) | (slot.header_.words[1] ^ k.hi) | (slot.header_.tag ^ (n + 1))) == 0;
+    return ((slot.header_.words[0] ^ k.lo) | (slot.header_.words[1] ^ k.hi) |
+            (slot.header_.tag ^ (n + 1))) == 0;
   }
   static bool holds(const Entry& slot, std::string_view key, std::uint64_t h) {
     return slot.header_.tag == key.size() + 1 && slot.header_.words[0] == h &&
@@ -335,8 +336,9 @@ class KeyTable {
 
   std::uint64_t hash_of(const Entry& slot) const {
     const std::size_t n = slot.header_.tag - 1;
-    return n <= kInlineKey ? key_bytes::hash({slot.header_.words[0], slot.header_.words[1]}, n, seed_)
-                           : slot.header_.words[0];
+    return n <= kInlineKey
+               ? key_bytes::hash({slot.header_.words[0], slot.header_.words[1]}, n, seed_)
+               : slot.header_.words[0];
   }
 
   std::size_t capacity() const { return mask_ + 1; }

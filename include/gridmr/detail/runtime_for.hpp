@@ -212,11 +212,12 @@ class GroupedRuntimeFor final : public JobRuntime {
   void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
 
   void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(std::uint64_t), [&](std::string_view key, const char* bytes) {
-      std::uint64_t count;
-      std::memcpy(&count, bytes, sizeof count);
-      reduced_.upsert(key, count, [](std::uint64_t a, std::uint64_t b) { return a + b; });
-    });
+    for_each_record(
+        records, size, sizeof(std::uint64_t), [&](std::string_view key, const char* bytes) {
+          std::uint64_t count;
+          std::memcpy(&count, bytes, sizeof count);
+          reduced_.upsert(key, count, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+        });
   }
   TableView reduced_table() const override { return reduced_.view(); }
   void combine_into(std::byte* into, const std::byte* from) const override {

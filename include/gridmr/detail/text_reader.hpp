@@ -1,4 +1,5 @@
-// Reads the records of one text work unit (words, lines, or all its bytes), streaming the file in chunks.
+// Reads the records of one text work unit (words, lines, or all its bytes), streaming the file in
+// chunks.
 #pragma once
 
 #include <algorithm>

@@ -101,7 +101,8 @@ std::uint64_t parse_count(std::string_view text, std::string_view option, bool a
   if (fec != std::errc() || fend != s.data() + s.size() || !std::isfinite(value)) {
     bad_value(option, text, "expected a whole number such as 1000000 or 1e10");
   }
-  if (value < 0 || (value == 0 && !allow_zero)) bad_value(option, text, "must be greater than zero");
+  if (value < 0 || (value == 0 && !allow_zero))
+    bad_value(option, text, "must be greater than zero");
   if (value >= 18446744073709551616.0L) bad_value(option, text, "too large (at most 2^64-1)");
   if (std::floor(value) != value) bad_value(option, text, "must be a whole number");
   return static_cast<std::uint64_t>(value);

@@ -33,11 +33,13 @@ class CliJobOptions final : public JobOptions {
 
   JobOptions& count(const std::string& name, std::uint64_t& value, const std::string& help,
                     bool allow_zero) override {
-    return as_text(name, std::to_string(value), help, [&value, name, allow_zero](const std::string& t) {
-      value = parse_count(t, name, allow_zero);
-    });
+    return as_text(name, std::to_string(value), help,
+                   [&value, name, allow_zero](const std::string& t) {
+                     value = parse_count(t, name, allow_zero);
+                   });
   }
-  JobOptions& size(const std::string& name, std::uint64_t& bytes, const std::string& help) override {
+  JobOptions& size(const std::string& name, std::uint64_t& bytes,
+                   const std::string& help) override {
     return as_text(name, format_bytes_exact(bytes), help,
                    [&bytes, name](const std::string& t) { bytes = parse_size(t, name); });
   }
@@ -51,7 +53,8 @@ class CliJobOptions final : public JobOptions {
     return *this;
   }
   JobOptions& text(const std::string& name, std::string& value, const std::string& help) override {
-    app_.add_option(name, value, value.empty() ? help : with_default(help, value))->type_name("TEXT");
+    app_.add_option(name, value, value.empty() ? help : with_default(help, value))
+        ->type_name("TEXT");
     return *this;
   }
   JobOptions& flag(const std::string& name, bool& value, const std::string& help) override {
@@ -155,7 +158,8 @@ std::string quoted_command_line(int argc, char** argv) {
   std::string line;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
-    const bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
+    const bool plain =
+        !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
     if (!line.empty()) line += ' ';
     if (plain) {
       line += arg;
@@ -200,7 +204,8 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     return kUsageError;
   }
 
-  const std::string program = argc > 0 ? std::string(argv[0]).substr(std::string(argv[0]).rfind('/') + 1) : "gridmr";
+  const std::string program =
+      argc > 0 ? std::string(argv[0]).substr(std::string(argv[0]).rfind('/') + 1) : "gridmr";
   CLI::App app{"MapReduce batch jobs on MPI clusters (gridmr " + std::string(kVersion) +
                    ").\nRun jobs under mpirun or srun; `show` runs alone.",
                program};
@@ -209,8 +214,8 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string program = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : "?";
     std::string text = "gridmr " + std::string(kVersion) + "\nprogram: " + program +
-                       "\nSIMD target in use: " +
-                       simd::target_in_use() + " (GRIDMR_SIMD=<name> to choose)\nSIMD targets this CPU supports:";
+                       "\nSIMD target in use: " + simd::target_in_use() +
+                       " (GRIDMR_SIMD=<name> to choose)\nSIMD targets this CPU supports:";
     for (const auto& name : simd::targets_supported()) text += " " + name;
     text += "\nSIMD targets compiled in:";
     for (const auto& name : simd::targets_compiled()) text += " " + name;
@@ -236,7 +241,9 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   std::string show_path;
   std::int64_t show_top = 10;
   CLI::App* show_command = app.add_subcommand("show", "Summarise a result file (of any job)");
-  show_command->add_option("file", show_path, "Result file (HDF5)")->required()->type_name("OUT.h5");
+  show_command->add_option("file", show_path, "Result file (HDF5)")
+      ->required()
+      ->type_name("OUT.h5");
   show_command
       ->add_option("--top", show_top,
                    "How many keys to list, largest values first (default: 10; 0 lists none)")

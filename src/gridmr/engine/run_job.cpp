@@ -1,11 +1,12 @@
 // Running one job: plan, scatter, map, shuffle, reduce, write.
 #include "gridmr/engine/run_job.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <unistd.h>
 
 #include "gridmr/plan/share.hpp"
 #include "gridmr/reduce/reduce.hpp"
@@ -32,8 +33,8 @@ void pause_for_tests() {
 
 // Scatter and map: rank 0 hands out the units (all at once, or in batches on
 // request) while every rank maps what it gets into its threads' tables.
-void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan,
-                     int threads, JobRuntime& job, RankStats& stats) {
+void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan, int threads,
+                     JobRuntime& job, RankStats& stats) {
   std::optional<Progress> progress;
   if (cluster.is_master() && !options.quiet) {
     progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit);
@@ -47,16 +48,15 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
 
 // Shuffle, with the reduce folding each round as it arrives: every key goes
 // to the rank that owns its range (splitters sampled from all ranks' tables).
-ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& options,
-                              JobRuntime& job, double& fold_seconds) {
+ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& options, JobRuntime& job,
+                              double& fold_seconds) {
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(),
       sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.group_suffix()));
   const ShuffleStats moved =
       shuffle(cluster.comm(), tables, job.value_size(), job.group_suffix(), partitioner,
-              options.memory,
-              [&](const char* data, std::size_t size) {
+              options.memory, [&](const char* data, std::size_t size) {
                 Stopwatch fold;
                 job.reduce(data, size);
                 fold_seconds += fold.seconds();

@@ -39,8 +39,8 @@ Contents list_contents(hid_t file) {
     const hid_t dataset = H5Dopen2(root, name, H5P_DEFAULT);
     if (dataset < 0) return 0;
     const hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
-    c.datasets[path] = {path, H5Tget_class(type), H5Tget_size(type),
-                        H5Tget_sign(type) == H5T_SGN_2, H5Sget_simple_extent_npoints(space)};
+    c.datasets[path] = {path, H5Tget_class(type), H5Tget_size(type), H5Tget_sign(type) == H5T_SGN_2,
+                        H5Sget_simple_extent_npoints(space)};
     H5Sclose(space);
     H5Tclose(type);
     H5Dclose(dataset);
@@ -53,12 +53,18 @@ Contents list_contents(hid_t file) {
 
 std::string type_name(const Dataset& d) {
   switch (d.type_class) {
-    case H5T_INTEGER: return fmt::format("{}int{}", d.is_signed ? "" : "u", 8 * d.type_size);
-    case H5T_FLOAT: return fmt::format("float{}", 8 * d.type_size);
-    case H5T_COMPOUND: return fmt::format("compound ({} B)", d.type_size);
-    case H5T_ARRAY: return fmt::format("array ({} B)", d.type_size);
-    case H5T_STRING: return "string";
-    default: return fmt::format("{} B", d.type_size);
+    case H5T_INTEGER:
+      return fmt::format("{}int{}", d.is_signed ? "" : "u", 8 * d.type_size);
+    case H5T_FLOAT:
+      return fmt::format("float{}", 8 * d.type_size);
+    case H5T_COMPOUND:
+      return fmt::format("compound ({} B)", d.type_size);
+    case H5T_ARRAY:
+      return fmt::format("array ({} B)", d.type_size);
+    case H5T_STRING:
+      return "string";
+    default:
+      return fmt::format("{} B", d.type_size);
   }
 }
 
@@ -69,8 +75,8 @@ void show_attributes(hid_t file, const std::string& object, std::FILE* out) {
   H5O_info_t info;
   H5Oget_info2(id, &info, H5O_INFO_NUM_ATTRS);
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    const hid_t attribute = H5Aopen_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT,
-                                           H5P_DEFAULT);
+    const hid_t attribute =
+        H5Aopen_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT);
     if (attribute < 0) continue;
     char name[256] = {};
     H5Aget_name(attribute, sizeof name, name);
@@ -193,7 +199,8 @@ void show_result(const std::string& path, std::size_t top, const std::vector<Job
   const auto threads = file.uint_attribute("/", "threads_per_rank");
   fmt::print(out, "file:     {}\n", path);
   fmt::print(out, "job:      {} (gridmr {}, format {})\n", job,
-             file.string_attribute("/", "gridmr_version"), file.uint_attribute("/", "format_version"));
+             file.string_attribute("/", "gridmr_version"),
+             file.uint_attribute("/", "format_version"));
   fmt::print(out, "command:  {}\n", file.string_attribute("/", "command_line"));
   fmt::print(out, "run:      {} rank{} x {} thread{}, {:.3f} s\n", ranks, ranks == 1 ? "" : "s",
              threads, threads == 1 ? "" : "s", file.double_attribute("/", "elapsed_seconds"));

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 
-
 namespace gridmr {
 
 inline constexpr std::array<bool, 256> kWordByte = [] {

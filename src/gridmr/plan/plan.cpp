@@ -2,10 +2,9 @@
 #include "gridmr/plan.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -38,9 +37,10 @@ void add_directory(const std::string& root, std::vector<FoundFile>& out) {
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
   if (ec) throw UsageError(errno_message("cannot read directory", root, ec.value()));
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) throw UsageError(errno_message("cannot read directory", it->path().string(), ec.value()));
+    if (ec)
+      throw UsageError(errno_message("cannot read directory", it->path().string(), ec.value()));
     std::error_code stat_ec;
-    const auto status = it->status(stat_ec);  // follows symlinks to files
+    const auto status = it->status(stat_ec);                // follows symlinks to files
     if (stat_ec || !fs::is_regular_file(status)) continue;  // dangling links, sockets, fifos
     std::string path = it->path().string();
     check_readable(path);
@@ -70,7 +70,8 @@ std::vector<FoundFile> find_files(const std::vector<std::string>& inputs) {
   std::vector<FoundFile> files;
   for (const std::string& input : inputs) {
     struct stat st;
-    if (::stat(input.c_str(), &st) != 0) throw UsageError(errno_message("cannot open", input, errno));
+    if (::stat(input.c_str(), &st) != 0)
+      throw UsageError(errno_message("cannot open", input, errno));
     if (S_ISDIR(st.st_mode)) {
       add_directory(input, files);
     } else if (S_ISREG(st.st_mode)) {

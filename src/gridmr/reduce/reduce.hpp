@@ -15,7 +15,7 @@
 namespace gridmr {
 
 struct SortedResult {
-  std::vector<std::string_view> keys;  // ascending by bytes
+  std::vector<std::string_view> keys;    // ascending by bytes
   std::vector<const std::byte*> values;  // values[i] belongs to keys[i] (in the reduced table)
   std::uint64_t total_keys = 0;          // over all ranks
   std::uint64_t total_groups = 0;        // distinct key parts over all ranks (grouped jobs)

@@ -5,8 +5,8 @@
 #include <mpi.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -38,8 +38,9 @@ void remove_partial_output() {
 extern "C" void on_termination_signal(int signal) {
   remove_partial_output();
   if (g_is_master && !g_outcome_reported) {
-    const char* text = signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
-                                        : "gridmr: error: terminated (SIGTERM); no output written\n";
+    const char* text = signal == SIGINT
+                           ? "gridmr: error: interrupted (SIGINT); no output written\n"
+                           : "gridmr: error: terminated (SIGTERM); no output written\n";
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
   }
   ::_exit(kRunFailure);

@@ -4,8 +4,8 @@
 #include <mpi.h>
 
 #include <exception>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "gridmr/runtime/cluster.hpp"
 

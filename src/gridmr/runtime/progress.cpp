@@ -49,9 +49,9 @@ void Progress::update(std::uint64_t units, std::uint64_t weight) {
   if (per_second > 0 && weight <= total_weight_) {
     eta = fmt::format("{:.0f} s", static_cast<double>(total_weight_ - weight) / per_second);
   }
-  const std::string line = fmt::format("gridmr: {}/{} units ({:.0f}%), {}, ETA {}", units,
-                                       total_units_, 100 * std::min(1.0, fraction),
-                                       rate(per_second, unit_), eta);
+  const std::string line =
+      fmt::format("gridmr: {}/{} units ({:.0f}%), {}, ETA {}", units, total_units_,
+                  100 * std::min(1.0, fraction), rate(per_second, unit_), eta);
   if (terminal_) {
     fmt::print(out_, "\r{}\x1b[K", line);
   } else {

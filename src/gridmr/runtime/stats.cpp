@@ -40,15 +40,15 @@ std::string format_stats_table(const std::vector<RankStats>& rows) {
     total.peak_rss_bytes += r.peak_rss_bytes;
   }
   const double units = std::max<double>(1, static_cast<double>(total.units));
-  std::string out = fmt::format("{:>5}  {:<16} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n",
-                                "rank", "host", "units", "%", "map s", "shuffle", "reduce",
-                                "write s", "sent", "received", "peak RSS");
+  std::string out = fmt::format(
+      "{:>5}  {:<16} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "rank", "host",
+      "units", "%", "map s", "shuffle", "reduce", "write s", "sent", "received", "peak RSS");
   auto line = [&](const std::string& rank, const std::string& host, const RankStats& r) {
-    out += fmt::format("{:>5}  {:<16} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} {:>10}\n",
-                       rank, host.substr(0, 16), r.units, 100.0 * static_cast<double>(r.units) / units,
-                       r.map_seconds, r.shuffle_seconds, r.reduce_seconds, r.write_seconds,
-                       format_bytes(r.bytes_sent), format_bytes(r.bytes_received),
-                       format_bytes(r.peak_rss_bytes));
+    out += fmt::format(
+        "{:>5}  {:<16} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} {:>10}\n",
+        rank, host.substr(0, 16), r.units, 100.0 * static_cast<double>(r.units) / units,
+        r.map_seconds, r.shuffle_seconds, r.reduce_seconds, r.write_seconds,
+        format_bytes(r.bytes_sent), format_bytes(r.bytes_received), format_bytes(r.peak_rss_bytes));
   };
   for (const RankStats& r : rows) line(std::to_string(r.rank), r.host, r);
   line("total", "", total);

@@ -124,11 +124,13 @@ void Scheduler::serve() {
       std::vector<WorkUnit> batch;
       {
         std::lock_guard lock(mutex_);
-        const std::size_t n = queue_.empty() ? 0 : std::min(queue_.size(), batch_size(queue_.size(), ranks_));
+        const std::size_t n =
+            queue_.empty() ? 0 : std::min(queue_.size(), batch_size(queue_.size(), ranks_));
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
       }
-      // An empty batch means "no more". Non-blocking: a large batch must not hold rank 0 until the other rank looks.
+      // An empty batch means "no more". Non-blocking: a large batch must not hold rank 0 until the
+      // other rank looks.
       outgoing_.push_back({MPI_REQUEST_NULL, std::move(batch)});
       Outgoing& out = outgoing_.back();
       MPI_Isend(out.units.data(), static_cast<int>(out.units.size() * sizeof(WorkUnit)), MPI_BYTE,
@@ -188,7 +190,8 @@ void Scheduler::send_report(bool final) {
     MPI_Send(&report_buffer_, sizeof report_buffer_, MPI_BYTE, 0, kFinal, comm_);
     final_sent_ = true;
   } else {
-    MPI_Isend(&report_buffer_, sizeof report_buffer_, MPI_BYTE, 0, kReport, comm_, &report_request_);
+    MPI_Isend(&report_buffer_, sizeof report_buffer_, MPI_BYTE, 0, kReport, comm_,
+              &report_request_);
   }
 }
 

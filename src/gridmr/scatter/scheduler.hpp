@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "gridmr/detail/runtime.hpp"
-#include "gridmr/plan.hpp"
 #include "gridmr/options.hpp"
+#include "gridmr/plan.hpp"
 #include "gridmr/runtime/progress.hpp"
 
 namespace gridmr {
@@ -57,9 +57,9 @@ class Scheduler final : public UnitSource {
   };
 
   std::optional<WorkUnit> pop();
-  void communicate();        // thread 0 only
-  void serve();              // rank 0: requests and reports
-  void ask_for_more();       // other ranks: keep a request out while the queue runs low
+  void communicate();   // thread 0 only
+  void serve();         // rank 0: requests and reports
+  void ask_for_more();  // other ranks: keep a request out while the queue runs low
   void send_report(bool final);
   void show_progress();
 
@@ -71,17 +71,17 @@ class Scheduler final : public UnitSource {
   Progress* progress_;
 
   std::mutex mutex_;
-  std::deque<WorkUnit> queue_;           // rank 0: all units not handed out yet
-  std::atomic<bool> no_more_{false};     // nothing will be added to queue_ any more
-  std::atomic<int> in_flight_{0};        // units taken by threads and not yet done
+  std::deque<WorkUnit> queue_;        // rank 0: all units not handed out yet
+  std::atomic<bool> no_more_{false};  // nothing will be added to queue_ any more
+  std::atomic<int> in_flight_{0};     // units taken by threads and not yet done
   std::atomic<std::uint64_t> units_mapped_{0}, weight_mapped_{0};
 
   // Thread 0's state.
   bool request_out_ = false;
   bool final_sent_ = false;
-  int finals_received_ = 0;              // rank 0
-  std::vector<Report> reports_;          // rank 0: latest report of every rank
-  struct Outgoing {                      // rank 0: batches on their way
+  int finals_received_ = 0;      // rank 0
+  std::vector<Report> reports_;  // rank 0: latest report of every rank
+  struct Outgoing {              // rank 0: batches on their way
     MPI_Request request;
     std::vector<WorkUnit> units;
   };

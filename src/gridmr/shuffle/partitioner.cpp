@@ -37,9 +37,9 @@ std::vector<std::string> choose_splitters(std::vector<std::string> sample, int p
 
 std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
                                      std::size_t group_suffix) {
-  const std::size_t total = std::accumulate(
-      tables.begin(), tables.end(), std::size_t{0},
-      [](std::size_t n, const TableView& t) { return n + t.size; });
+  const std::size_t total =
+      std::accumulate(tables.begin(), tables.end(), std::size_t{0},
+                      [](std::size_t n, const TableView& t) { return n + t.size; });
   std::vector<std::string> sample;
   if (total == 0 || limit == 0) return sample;
   const std::size_t stride = std::max<std::size_t>(1, total / limit);

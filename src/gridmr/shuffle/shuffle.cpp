@@ -8,8 +8,8 @@
 #include <climits>
 #include <numeric>
 
-#include "gridmr/errors.hpp"
 #include "gridmr/detail/records.hpp"
+#include "gridmr/errors.hpp"
 
 namespace gridmr {
 
@@ -84,7 +84,8 @@ ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size
           throw RunError(fmt::format("a key of {} bytes is too long to shuffle on {} ranks",
                                      entries[i]->key().size(), ranks));
         }
-        append_record(send, entries[i]->key(), entries[i] + 1, value_size);  // the value follows the header
+        append_record(send, entries[i]->key(), entries[i] + 1,
+                      value_size);  // the value follows the header
       }
       send_counts[d] = static_cast<int>(send.size() - start);
     }

@@ -2,14 +2,13 @@
 // re-includes this file), with the dispatch that picks one at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "gridmr/simd/kernels.cpp"
-#include <hwy/foreach_target.h>  // must come before highway.h
+#include "gridmr/simd/kernels.hpp"
 
+#include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
 #include <bit>
 #include <cstring>
-
-#include "gridmr/simd/kernels.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace gridmr::simd::HWY_NAMESPACE {
@@ -38,11 +37,13 @@ void FoldAndClassify(char* data, std::size_t size, std::uint64_t* mask) {
     auto v = hn::LoadU(d, bytes + i);
     v = hn::IfThenElse(hn::Sub(v, upper_a) < letters, hn::Or(v, case_bit), v);
     hn::StoreU(v, d, bytes + i);
-    const auto word = hn::Or(hn::Or(v > high, hn::Sub(v, zero) < digits), hn::Sub(v, lower_a) < letters);
+    const auto word =
+        hn::Or(hn::Or(v > high, hn::Sub(v, zero) < digits), hn::Sub(v, lower_a) < letters);
     hn::StoreMaskBits(d, word, bits + i / 8);
   }
 #else
-  std::memset(mask, 0, (size + 63) / 64 * sizeof *mask);  // the plain loop below sets bits one by one
+  std::memset(mask, 0,
+              (size + 63) / 64 * sizeof *mask);  // the plain loop below sets bits one by one
   (void)bits, (void)lanes, (void)lower_a, (void)zero, (void)digits, (void)high, (void)upper_a,
       (void)letters, (void)case_bit;
 #endif
@@ -124,11 +125,11 @@ constexpr std::uint32_t kStream = 0x70690000;  // as jobs/montecarlo_kernel.cpp
 // kSets independent sets of blocks hide the multiply latency.
 std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint64_t seed) {
   const hn::ScalableTag<std::uint64_t> d;
-  auto misses = hn::Zero(d);  // samples whose sum wrapped, per lane
+  auto misses = hn::Zero(d);        // samples whose sum wrapped, per lane
   std::uint64_t wrapped_count = 0;  // and counted directly (AVX-512)
   std::uint64_t b = first;
 #if HWY_TARGET != HWY_SCALAR  // one lane: the plain loop below does it all
-  constexpr int kSets = 4;  // more spill on AVX2, fewer leave the multiplier idle (measured)
+  constexpr int kSets = 4;    // more spill on AVX2, fewer leave the multiplier idle (measured)
   const hn::Repartition<std::uint32_t, decltype(d)> d32;
   const std::size_t lanes = hn::Lanes(d);
   const std::size_t step = kSets * lanes;
@@ -141,12 +142,13 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
     hn::Vec<decltype(d)> x[kSets][4];
     for (int s = 0; s < kSets; ++s) {
       const auto index = hn::Iota(d, b + s * lanes);
-      x[s][0] = index;                       // low 32 bits are read
+      x[s][0] = index;  // low 32 bits are read
       x[s][1] = hn::ShiftRight<32>(index);
       x[s][2] = hn::Set(d, kStream);
       x[s][3] = hn::Zero(d);
     }
-    std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+    std::uint32_t k0 = static_cast<std::uint32_t>(seed),
+                  k1 = static_cast<std::uint32_t>(seed >> 32);
     for (int round = 0; round < 10; ++round) {
       const auto key0 = hn::Set(d, k0), key1 = hn::Set(d, k1);
       for (int s = 0; s < kSets; ++s) {
@@ -175,7 +177,8 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
 #else
         // sum < uu unsigned, as a signed compare of both with the sign bit flipped:
         // AVX2 and SSE4 compare signed 64-bit lanes in one instruction.
-        const auto wrapped = hn::BitCast(di, hn::Xor(sum, sign)) < hn::BitCast(di, hn::Xor(uu, sign));
+        const auto wrapped =
+            hn::BitCast(di, hn::Xor(sum, sign)) < hn::BitCast(di, hn::Xor(uu, sign));
         misses = hn::Sub(misses, hn::BitCast(d, hn::VecFromMask(di, wrapped)));  // all ones = -1
 #endif
       }
@@ -187,7 +190,8 @@ std::uint64_t PhiloxBlockHits(std::uint64_t first, std::uint64_t last, std::uint
   for (; b < last; ++b) {
     std::uint32_t x0 = static_cast<std::uint32_t>(b), x1 = static_cast<std::uint32_t>(b >> 32);
     std::uint32_t x2 = kStream, x3 = 0;
-    std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+    std::uint32_t k0 = static_cast<std::uint32_t>(seed),
+                  k1 = static_cast<std::uint32_t>(seed >> 32);
     for (int round = 0; round < 10; ++round) {
       const std::uint64_t p0 = std::uint64_t{kMultiplier0} * x0;
       const std::uint64_t p1 = std::uint64_t{kMultiplier1} * x2;
@@ -243,14 +247,17 @@ std::string lower_name(std::int64_t target) {
 // Targets of `set`, best first (Highway's better targets have lower bits).
 std::vector<std::string> names_of(std::int64_t set) {
   std::vector<std::string> names;
-  for (std::int64_t bits = set; bits != 0; bits &= bits - 1) names.push_back(lower_name(bits & -bits));
+  for (std::int64_t bits = set; bits != 0; bits &= bits - 1)
+    names.push_back(lower_name(bits & -bits));
   return names;
 }
 
 }  // namespace
 
 std::vector<std::string> targets_compiled() { return names_of(HWY_TARGETS); }
-std::vector<std::string> targets_supported() { return names_of(hwy::SupportedTargets() & HWY_TARGETS); }
+std::vector<std::string> targets_supported() {
+  return names_of(hwy::SupportedTargets() & HWY_TARGETS);
+}
 std::string target_in_use() {
   const std::int64_t supported = hwy::SupportedTargets() & HWY_TARGETS;
   return lower_name(supported & -supported);
@@ -269,20 +276,23 @@ void choose_target(const std::string& wanted_name) {
     const std::int64_t target = bits & -bits;
     if (lower_name(target) != wanted) continue;
     if ((hwy::SupportedTargets() & target) == 0) {
-      throw UsageError("GRIDMR_SIMD=" + std::string(wanted) + ": this CPU lacks that target (it has " +
+      throw UsageError("GRIDMR_SIMD=" + std::string(wanted) +
+                       ": this CPU lacks that target (it has " +
                        [] {
                          std::string list;
-                         for (const auto& n : targets_supported()) list += (list.empty() ? "" : ", ") + n;
+                         for (const auto& n : targets_supported())
+                           list += (list.empty() ? "" : ", ") + n;
                          return list;
-                       }() + ")");
+                       }() +
+                       ")");
     }
     hwy::SetSupportedTargetsForTest(target);
     return;
   }
   std::string list;
   for (const auto& n : targets_compiled()) list += (list.empty() ? "" : ", ") + n;
-  throw UsageError("GRIDMR_SIMD=" + std::string(wanted) + ": unknown SIMD target (compiled in: " +
-                   list + ")");
+  throw UsageError("GRIDMR_SIMD=" + std::string(wanted) +
+                   ": unknown SIMD target (compiled in: " + list + ")");
 }
 
 }  // namespace gridmr::simd

@@ -47,7 +47,9 @@ std::string last_error();
 
 // Throws RunError("<what>: <last HDF5 error>") when id < 0.
 hid_t check(hid_t id, const std::string& what);
-inline void check_status(herr_t status, const std::string& what) { check(status < 0 ? -1 : 0, what); }
+inline void check_status(herr_t status, const std::string& what) {
+  check(status < 0 ? -1 : 0, what);
+}
 
 inline Handle file(hid_t id, const std::string& what) { return {check(id, what), H5Fclose}; }
 inline Handle group(hid_t id, const std::string& what) { return {check(id, what), H5Gclose}; }

@@ -1,9 +1,9 @@
 // Output: the job's view of the result file, on top of ResultWriter.
 #include "gridmr/output.hpp"
 
-#include "gridmr/write/result_writer.hpp"
-
 #include <vector>
+
+#include "gridmr/write/result_writer.hpp"
 
 namespace gridmr {
 
@@ -21,8 +21,8 @@ void Output::write_list(const std::string& group, std::span<const std::string> i
   writer_.write_keys(group, views);
 }
 
-void Output::write_described(const std::string& path, const TypeDescription& type,
-                             const void* data, std::uint64_t count) {
+void Output::write_described(const std::string& path, const TypeDescription& type, const void* data,
+                             std::uint64_t count) {
   writer_.write_described(path, type, data, count);
 }
 

@@ -2,7 +2,6 @@
 #include "gridmr/write/output_file.hpp"
 
 #include <fmt/format.h>
-
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -24,9 +23,11 @@ void check_output_path(const EngineOptions& options) {
   if (out.empty()) throw UsageError("no output file given (-o OUT.h5)");
   struct stat st;
   if (::stat(out.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("output {} is a directory", quote_path(out)));
+    if (S_ISDIR(st.st_mode))
+      throw UsageError(fmt::format("output {} is a directory", quote_path(out)));
     if (!options.force) {
-      throw UsageError(fmt::format("output {} exists (use --force to replace it)", quote_path(out)));
+      throw UsageError(
+          fmt::format("output {} exists (use --force to replace it)", quote_path(out)));
     }
   }
   fs::path parent = fs::path(out).parent_path();
@@ -35,15 +36,15 @@ void check_output_path(const EngineOptions& options) {
     throw UsageError(errno_message("cannot write output: no folder", parent.string(), errno));
   }
   if (!S_ISDIR(st.st_mode)) {
-    throw UsageError(fmt::format("cannot write output: {} is not a folder", quote_path(parent.string())));
+    throw UsageError(
+        fmt::format("cannot write output: {} is not a folder", quote_path(parent.string())));
   }
   if (::access(parent.c_str(), W_OK) != 0) {
     throw UsageError(errno_message("cannot write output in", parent.string(), errno));
   }
 }
 
-void check_output_space(const Cluster& cluster, const EngineOptions& options,
-                        std::uint64_t bytes) {
+void check_output_space(const Cluster& cluster, const EngineOptions& options, std::uint64_t bytes) {
   std::uint64_t needed = 0;
   MPI_Reduce(&bytes, &needed, 1, MPI_UINT64_T, MPI_SUM, 0, cluster.comm());
   needed += (256u << 10) + cluster.size() * sizeof(RankStats);
@@ -56,9 +57,9 @@ void check_output_space(const Cluster& cluster, const EngineOptions& options,
     if (::statvfs(folder.c_str(), &fs) != 0) return;  // cannot tell: let the write find out
     const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     if (free < needed) {
-      throw RunError(fmt::format("not enough space for '{}': the result needs about {}, {} free in '{}'",
-                                 options.output, format_bytes(needed), format_bytes(free),
-                                 folder.string()));
+      throw RunError(
+          fmt::format("not enough space for '{}': the result needs about {}, {} free in '{}'",
+                      options.output, format_bytes(needed), format_bytes(free), folder.string()));
     }
   });
 }

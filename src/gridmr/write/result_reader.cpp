@@ -11,7 +11,8 @@
 namespace gridmr {
 
 ResultReader::ResultReader(const std::string& path) : path_(path) {
-  if (::access(path.c_str(), R_OK) != 0) throw UsageError(errno_message("cannot open", path, errno));
+  if (::access(path.c_str(), R_OK) != 0)
+    throw UsageError(errno_message("cannot open", path, errno));
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     h5::last_error();
@@ -34,8 +35,9 @@ bool ResultReader::has(const std::string& object) const {
 namespace {
 h5::Handle open_attribute(hid_t file, const std::string& object, const std::string& name,
                           const std::string& path) {
-  return h5::attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
-                       fmt::format("cannot read attribute '{}' of '{}' in {}", name, object, quote_path(path)));
+  return h5::attribute(
+      H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+      fmt::format("cannot read attribute '{}' of '{}' in {}", name, object, quote_path(path)));
 }
 }  // namespace
 
@@ -105,7 +107,8 @@ std::string ResultReader::read_bytes(const std::string& path, std::uint64_t begi
                    what);
   h5::Handle memory_space = h5::space(H5Screate_simple(1, count, nullptr), what);
   h5::check_status(
-      H5Dread(dataset, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT, bytes.data()), what);
+      H5Dread(dataset, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT, bytes.data()),
+      what);
   return bytes;
 }
 

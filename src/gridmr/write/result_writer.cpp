@@ -4,18 +4,17 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <sys/statvfs.h>
-
 #include <cerrno>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <type_traits>
 
-#include "gridmr/errors.hpp"
 #include "gridmr/core/sizes.hpp"
+#include "gridmr/errors.hpp"
 #include "gridmr/runtime/failure.hpp"
 
 namespace gridmr {
@@ -151,7 +150,7 @@ void ResultWriter::write_dataset(const std::string& path, hid_t file_type, hid_t
         what);
   });
   if (total == 0) return;  // HDF5 1.10 rejects a collective write to an empty dataset
-  struct Abandon {  // on failure the dataset stays open with the file (see abandoned_)
+  struct Abandon {         // on failure the dataset stays open with the file (see abandoned_)
     h5::Handle& dataset;
     const bool& abandoned;
     ~Abandon() {
@@ -236,10 +235,18 @@ h5::Handle h5_type(const TypeDescription& type, const std::string& what) {
       const bool is_signed = type.kind == Kind::kSigned;
       hid_t base = H5T_STD_U64LE;
       switch (type.size) {
-        case 1: base = is_signed ? H5T_STD_I8LE : H5T_STD_U8LE; break;
-        case 2: base = is_signed ? H5T_STD_I16LE : H5T_STD_U16LE; break;
-        case 4: base = is_signed ? H5T_STD_I32LE : H5T_STD_U32LE; break;
-        default: base = is_signed ? H5T_STD_I64LE : H5T_STD_U64LE; break;
+        case 1:
+          base = is_signed ? H5T_STD_I8LE : H5T_STD_U8LE;
+          break;
+        case 2:
+          base = is_signed ? H5T_STD_I16LE : H5T_STD_U16LE;
+          break;
+        case 4:
+          base = is_signed ? H5T_STD_I32LE : H5T_STD_U32LE;
+          break;
+        default:
+          base = is_signed ? H5T_STD_I64LE : H5T_STD_U64LE;
+          break;
       }
       return h5::type(H5Tcopy(base), what);
     }
@@ -299,8 +306,8 @@ void ResultWriter::write_stats(const RankStats& mine) {
 
 void ResultWriter::write_attribute(const std::string& path, const std::string& name, hid_t type,
                                    const void* value) {
-  const std::string what = fmt::format("cannot write attribute '{}' of '{}' in {}", name, path,
-                                       quote_path(path_));
+  const std::string what =
+      fmt::format("cannot write attribute '{}' of '{}' in {}", name, path, quote_path(path_));
   if (path != "/") ensure_parent_groups(path + "/");
   together([&] {
     h5::Handle object = h5::object(H5Oopen(file_, path.c_str(), H5P_DEFAULT), what);
@@ -338,12 +345,14 @@ void ResultWriter::commit(bool replace) {
   // show, in a step every rank agrees on before the (collective) close.
   together([&] {
     if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) {
-      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+      throw RunError(
+          fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
     }
   });
   together([&] {
     if (!file_.reset()) {
-      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+      throw RunError(
+          fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
     }
   });
   // Every rank has closed its part of the file; only then may it carry the final name.
@@ -356,7 +365,8 @@ void ResultWriter::commit(bool replace) {
   }
   MPI_Bcast(&error, 1, MPI_INT, 0, comm_);
   if (error == EEXIST) {
-    throw UsageError(fmt::format("output {} exists (use --force to replace it)", quote_path(path_)));
+    throw UsageError(
+        fmt::format("output {} exists (use --force to replace it)", quote_path(path_)));
   }
   if (error != 0) throw RunError(errno_message("cannot rename to", path_, error));
   committed_ = true;

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gridmr/write/h5.hpp"
-#include "gridmr/value.hpp"
 #include "gridmr/runtime/stats.hpp"
+#include "gridmr/value.hpp"
+#include "gridmr/write/h5.hpp"
 
 namespace gridmr {
 
@@ -65,8 +65,8 @@ class ResultWriter {
   // " (no space left on device: ...)" when the output's disk is full, else "".
   std::string disk_note() const;
 
-  void write_dataset(const std::string& path, hid_t file_type, hid_t memory_type,
-                     const void* data, std::uint64_t count);
+  void write_dataset(const std::string& path, hid_t file_type, hid_t memory_type, const void* data,
+                     std::uint64_t count);
   void ensure_parent_groups(const std::string& path);
   void write_attribute(const std::string& path, const std::string& name, hid_t type,
                        const void* value);

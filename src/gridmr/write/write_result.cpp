@@ -19,7 +19,8 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
   Stopwatch write_time;
   // Keys, their offsets and one value each, plus room for metadata and /stats.
   std::uint64_t bytes = 0;
-  for (const auto key : reduced.keys) bytes += key.size() + sizeof(std::uint64_t) + job.value_size();
+  for (const auto key : reduced.keys)
+    bytes += key.size() + sizeof(std::uint64_t) + job.value_size();
   check_output_space(cluster, options, bytes);
 
   ResultWriter writer(cluster.comm(), options.output);
