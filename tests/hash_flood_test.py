@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Hash flooding: 300,000 distinct 8-byte words crafted to share one home slot in the key table
+of a one-rank, one-thread word count, as its seed was before seeds came from random bits (the
+second table a process made, seed mix(2 ^ 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9)). With that
+seed the map took about 90 s (quadratic probing); with per-process random seeds it must finish
+well within a generous bound, and count every word exactly once."""
+import argparse
+import os
+import pathlib
+import subprocess
+import tempfile
+import time
+
+import numpy
+
+from gridmr_testlib import ENV, check, finish, read_result, words_of
+
+M = (1 << 64) - 1
+K0, K1 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db  # the short-key hash (key_table.hpp)
+
+
+def mix(a, b):
+    p = a * b
+    return (p & M) ^ (p >> 64)
+
+
+def crafted_words(count):
+    """8-byte words w (ASCII lower case, digits, bytes >= 0x80) whose short-key hash
+    (lo ^ seed) * K1 + 8 * K0 has the same top 20 bits, for the old seed of table 2."""
+    seed = mix(2 ^ 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9)
+    inverse = pow(K1, -1, 1 << 64)
+    word_byte = numpy.zeros(256, bool)
+    for c in range(256):
+        word_byte[c] = chr(c).islower() and c < 128 or chr(c).isdigit() and c < 128 or c >= 0x80
+    rng = numpy.random.default_rng(7)
+    words = set()
+    while len(words) < count:
+        rest = rng.integers(0, 1 << 44, size=2_000_000, dtype=numpy.uint64)
+        hashes = (numpy.uint64(0x5A5A5) << numpy.uint64(44)) | rest
+        with numpy.errstate(over="ignore"):
+            lo = ((hashes - numpy.uint64((8 * K0) & M)) * numpy.uint64(inverse)) ^ numpy.uint64(seed)
+        rows = lo.view(numpy.uint8).reshape(-1, 8)
+        for row in rows[word_byte[rows].all(axis=1)]:
+            words.add(bytes(row))
+    return sorted(words)[:count]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    parser.add_argument("--words", type=int, default=300_000)
+    parser.add_argument("--bound", type=float, default=20.0, help="seconds (about 90 before the fix)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gridmr-flood-") as work:
+        work = pathlib.Path(work)
+        words = crafted_words(args.words)
+        text = work / "crafted.txt"
+        text.write_bytes(b"\n".join(words) + b"\n")
+        out = work / "out.h5"
+        start = time.monotonic()
+        proc = subprocess.run([os.path.abspath(args.gridmr), "wordcount", "--threads", "1", "--quiet",
+                               "-o", str(out), str(text)], capture_output=True, text=True,
+                              timeout=600, env=ENV)
+        seconds = time.monotonic() - start
+        check("the crafted words are counted", proc.returncode == 0, proc.stderr)
+        check(f"{args.words} crafted words map in under {args.bound} s", seconds < args.bound,
+              f"{seconds:.2f} s")
+        datasets, _ = read_result(out)
+        check("every crafted word counted exactly once",
+              words_of(datasets)[1] == {w: 1 for w in words})
+        print(f"{len(words)} words, {text.stat().st_size} bytes, {seconds:.2f} s")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
