@@ -8,7 +8,7 @@ import pwd
 import subprocess
 import tempfile
 
-from gridmr_testlib import ENV, check, finish, mpirun
+from gridmr_testlib import partials, ENV, check, finish, mpirun
 
 
 def expect(label, proc, code, needle, out=None, untouched=None):
@@ -22,7 +22,7 @@ def expect(label, proc, code, needle, out=None, untouched=None):
     elif needle not in lines[0]:
         problems.append(f"message {lines[0]!r} does not mention {needle!r}")
     if out is not None:
-        for path in (pathlib.Path(out), pathlib.Path(str(out) + ".partial")):
+        for path in (pathlib.Path(out), *partials(out)):
             if path.exists() and (untouched is None or path != pathlib.Path(untouched[0])):
                 problems.append(f"{path} exists")
     if untouched is not None and pathlib.Path(untouched[0]).read_bytes() != untouched[1]:

@@ -12,7 +12,7 @@ import tempfile
 import time
 import argparse
 
-from gridmr_testlib import ENV, check, expected_counts, finish, mpirun, read_result, words_of
+from gridmr_testlib import partials, ENV, check, expected_counts, finish, mpirun, read_result, words_of
 
 
 
@@ -111,7 +111,7 @@ def full_disk_tests(g, work):
             start = time.time()
             proc = mpirun(g, np, ["wordcount", "--threads", "1", "-o", str(out), str(many)], timeout=120)
             expect_failure(f"full disk found before writing, np={np}", proc, 1, "not enough space",
-                           [out, pathlib.Path(str(out) + ".partial")], time.time() - start)
+                           [out, *partials(out)], time.time() - start)
         for np in (1, 2, 3):
             start = time.time()
             proc = subprocess.run(
@@ -119,13 +119,13 @@ def full_disk_tests(g, work):
                  "-o", str(out), str(many)], capture_output=True, text=True, timeout=120,
                 env=dict(ENV, GRIDMR_SKIP_SPACE_CHECK="1"))
             expect_failure(f"full disk while HDF5 writes, np={np}", proc, 1, "no space left on device",
-                           [out, pathlib.Path(str(out) + ".partial")], time.time() - start)
+                           [out, *partials(out)], time.time() - start)
         precious = mount / "precious.h5"
         precious.write_bytes(b"last week's result")
         proc = mpirun(g, 2, ["wordcount", "--force", "-o", str(precious), str(many)], timeout=120)
         check("a failed --force run leaves the existing output untouched",
               proc.returncode == 1 and precious.read_bytes() == b"last week's result"
-              and not pathlib.Path(str(precious) + ".partial").exists(), proc.stderr.strip())
+              and not partials(precious), proc.stderr.strip())
     finally:
         subprocess.run(["umount", str(mount)])
 
@@ -169,7 +169,7 @@ def main():
             needle = "No such file or directory" if change == "vanishes" else "changed during the run"
             expect_failure(f"a file that {change} between planning and reading", 
                            subprocess.CompletedProcess(job.args, job.returncode, stdout, stderr), 1,
-                           needle, [out, pathlib.Path(str(out) + ".partial")])
+                           needle, [out, *partials(out)])
 
         # Odd inputs that must simply work.
         line = work / "one-line.txt"

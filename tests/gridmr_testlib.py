@@ -27,6 +27,12 @@ def expected_counts(paths):
     return counts
 
 
+def partials(out):
+    """The partial files of output `out` (OUT.partial-<random>) that exist now."""
+    out = pathlib.Path(out)
+    return sorted(out.parent.glob(out.name + ".partial*"))
+
+
 def mpirun(gridmr, np, args, timeout=300):
     """Runs `mpirun -np N gridmr ARGS`; returns the CompletedProcess (text output)."""
     command = ["mpirun", "-q", "-np", str(np), "--bind-to", "none", os.path.abspath(gridmr), *args]

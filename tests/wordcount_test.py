@@ -6,7 +6,7 @@ import pathlib
 import sys
 import tempfile
 
-from gridmr_testlib import expected_counts, mpirun, read_result, same_datasets, words_of
+from gridmr_testlib import partials, expected_counts, mpirun, read_result, same_datasets, words_of
 
 
 def make_edge_inputs(root):
@@ -53,7 +53,7 @@ def run_and_check(args, np, threads, unit, inputs, expected, work, extra=()):
     stats = datasets["stats/ranks"]
     if len(stats) != np or list(stats["rank"]) != list(range(np)):
         problems.append(f"/stats/ranks has the wrong rows: {stats}")
-    if pathlib.Path(str(out) + ".partial").exists():
+    if partials(out):
         problems.append("a .partial file was left behind")
     if problems:
         sys.exit(f"FAIL {label}: " + "; ".join(problems))

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <iterator>

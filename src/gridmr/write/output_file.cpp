@@ -22,8 +22,9 @@ void check_output_path(const EngineOptions& options) {
   const std::string& out = options.output;
   if (out.empty()) throw UsageError("no output file given (-o OUT.h5)");
   struct stat st;
-  if (::stat(out.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode))
+  // lstat: a symbolic link at OUT, even a dangling one, is an existing output.
+  if (::lstat(out.c_str(), &st) == 0) {
+    if (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       throw UsageError(fmt::format("output {} is a directory", quote_path(out)));
     if (!options.force) {
       throw UsageError(

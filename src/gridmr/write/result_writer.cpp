@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <type_traits>
@@ -91,19 +93,64 @@ std::string ResultWriter::disk_note() const {
   return "";
 }
 
+namespace {
+
+// "OUT.partial-" and 16 random hex digits: a name no other job uses.
+std::string unique_partial_name(const std::string& path) {
+  std::uint64_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+    bits =
+        static_cast<std::uint64_t>(::getpid()) << 32 ^ static_cast<std::uint64_t>(::time(nullptr));
+  }
+  return fmt::format("{}.partial-{:016x}", path, bits);
+}
+
+}  // namespace
+
 ResultWriter::ResultWriter(MPI_Comm comm, std::string path) : comm_(comm), path_(std::move(path)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
-  const std::string partial = partial_path(path_);
-  register_partial_output(partial);
-  file_ = together([&] {
-    h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
-    h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
-    h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
-    h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
-    return h5::file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
-                    fmt::format("cannot create {}", quote_path(partial)));
+  // Rank 0 creates the partial file exclusively (never an existing file, never
+  // through a symbolic link), then every rank learns its name. So two jobs
+  // with the same output never write into one file, and the commit renames
+  // only a file this job made.
+  char name[4096] = {};
+  together([&] {
+    if (rank_ != 0) return;
+    for (int attempt = 0;; ++attempt) {
+      const std::string candidate = unique_partial_name(path_);
+      if (candidate.size() >= sizeof name) {
+        throw UsageError(fmt::format("output path too long: {}", quote_path(path_)));
+      }
+      const int fd =
+          ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+      if (fd >= 0) {
+        ::close(fd);
+        std::memcpy(name, candidate.c_str(), candidate.size() + 1);
+        return;
+      }
+      if (errno != EEXIST || attempt == 8)
+        throw RunError(errno_message("cannot create", candidate, errno));
+    }
   });
+  MPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm_);
+  partial_ = name;
+  register_partial_output(partial_);
+  try {
+    file_ = together([&] {
+      h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+      h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
+      h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
+      h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
+      return h5::file(H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+                      fmt::format("cannot create {}", quote_path(partial_)));
+    });
+  } catch (...) {
+    // The destructor will not run: remove the (empty) partial file here.
+    if (rank_ == 0) ::unlink(partial_.c_str());
+    forget_partial_output();
+    throw;
+  }
 }
 
 ResultWriter::~ResultWriter() {
@@ -116,7 +163,7 @@ ResultWriter::~ResultWriter() {
     // crashes when it shuts down inside MPI_Finalize.
     hdf5_left_unclean();
   }
-  if (rank_ == 0) ::unlink(partial_path(path_).c_str());
+  if (rank_ == 0) ::unlink(partial_.c_str());
   forget_partial_output();
 }
 
@@ -345,30 +392,35 @@ void ResultWriter::commit(bool replace) {
   // show, in a step every rank agrees on before the (collective) close.
   together([&] {
     if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) {
-      throw RunError(
-          fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_), h5::last_error()));
     }
   });
   together([&] {
     if (!file_.reset()) {
-      throw RunError(
-          fmt::format("cannot finish {}: {}", quote_path(partial_path(path_)), h5::last_error()));
+      throw RunError(fmt::format("cannot finish {}: {}", quote_path(partial_), h5::last_error()));
     }
   });
   // Every rank has closed its part of the file; only then may it carry the final name.
   int error = 0;
   if (rank_ == 0) {
     const unsigned flags = replace ? 0 : RENAME_NOREPLACE;
-    if (::renameat2(AT_FDCWD, partial_path(path_).c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
+    if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
       error = errno;
     }
   }
   MPI_Bcast(&error, 1, MPI_INT, 0, comm_);
+  // Found only now, on every rank alike: one line from rank 0, exit 1, and the
+  // partial file goes (the destructor), so nothing looks published.
   if (error == EEXIST) {
-    throw UsageError(
-        fmt::format("output {} exists (use --force to replace it)", quote_path(path_)));
+    throw JobFailed(kRunFailure,
+                    fmt::format("output {} appeared during the run (another job?); the result was "
+                                "not published (use --force to replace it)",
+                                quote_path(path_)));
   }
-  if (error != 0) throw RunError(errno_message("cannot rename to", path_, error));
+  if (error != 0) {
+    throw JobFailed(kRunFailure, errno_message("cannot rename the result to", path_, error) +
+                                     "; the result was not published");
+  }
   committed_ = true;
   forget_partial_output();
 }

@@ -15,7 +15,7 @@
 
 namespace gridmr {
 
-// The file is created as OUT.partial and becomes OUT only in commit(), after
+// The file is created as OUT.partial-<random> and becomes OUT only in commit(), after
 // every rank has written its part. A writer destroyed before commit() removes
 // the partial file. All calls are collective, and fail together: an HDF5 error
 // on any rank (a full disk, say) throws the same JobFailed on every rank, so no
@@ -54,7 +54,6 @@ class ResultWriter {
 
   int rank() const { return rank_; }
 
-  static std::string partial_path(const std::string& path) { return path + ".partial"; }
 
  private:
   // Runs one collective HDF5 step on every rank, then agrees: if it failed
@@ -75,6 +74,7 @@ class ResultWriter {
   int rank_ = 0;
   int ranks_ = 1;
   std::string path_;
+  std::string partial_;  // OUT.partial-<16 random hex digits>, created by this job
   h5::Handle file_;
   bool committed_ = false;
   // A step failed: HDF5 1.10 cannot close a parallel file safely after that

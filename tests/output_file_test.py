@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""The output file belongs to the job that made it (issue 13, items 1, 2 and 7): every run writes
+its own exclusively created OUT.partial-<random>, never follows a symbolic link there, never
+publishes another job's data, and refuses a symbolic link at OUT (even a dangling one) up front."""
+import argparse
+import os
+import pathlib
+import subprocess
+import tempfile
+
+from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, words_of
+
+
+def job(gridmr, out, text, force=False):
+    command = ["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(gridmr), "wordcount",
+               "--quiet", "--threads", "1", *(["--force"] if force else []), "-o", str(out), str(text)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    args = parser.parse_args()
+    g = args.gridmr
+    with tempfile.TemporaryDirectory(prefix="gridmr-out-") as work:
+        work = pathlib.Path(work)
+        small = work / "small.txt"
+        small.write_text("alpha beta beta\n")
+
+        # A symbolic link where the old fixed partial name was: left alone, and not followed.
+        victim = work / "victim.txt"
+        victim.write_text("precious\n")
+        out = work / "o.h5"
+        (work / "o.h5.partial").symlink_to(victim)
+        proc = mpirun(g, 2, ["wordcount", "-o", str(out), str(small)])
+        check("a link at OUT.partial does not stop the run", proc.returncode == 0, proc.stderr)
+        check("the link's target is untouched", victim.read_text() == "precious\n")
+        check("the link is still a link to it", (work / "o.h5.partial").is_symlink()
+              and os.readlink(work / "o.h5.partial") == str(victim))
+        check("OUT is a regular file with the result", out.is_file() and not out.is_symlink()
+              and words_of(read_result(out)[0])[1] == {b"alpha": 1, b"beta": 2})
+        check("no partial file of this run is left",
+              [p for p in partials(out) if p.name != "o.h5.partial"] == [])
+
+        # A symbolic link at OUT, even a dangling one: an existing output, refused before any work.
+        dangling = work / "dangling.h5"
+        dangling.symlink_to(work / "nowhere.h5")
+        proc = mpirun(g, 2, ["wordcount", "-o", str(dangling), str(small)])
+        lines = proc.stderr.splitlines()
+        check("a dangling link as OUT is an existing output: exit 2, one line",
+              proc.returncode == 2 and len(lines) == 1 and "exists" in lines[0]
+              and dangling.is_symlink() and not (work / "nowhere.h5").exists(), proc.stderr)
+
+        # Two jobs with the same OUT at once, on different data: whichever exits 0
+        # published its own data; the other fails with one line (exit 1: found only at
+        # the commit) saying its result was not published; no partial file is left.
+        a, b = work / "a.txt", work / "b.txt"
+        a.write_text(" ".join(f"a{i}" for i in range(300000)))
+        b.write_text(" ".join(f"b{i}" for i in range(200000)))
+        race = work / "race.h5"
+        for trial in range(3):
+            if race.exists():
+                race.unlink()
+            first, second = job(g, race, a), job(g, race, b)
+            results = {"a": first.communicate(timeout=300), "b": second.communicate(timeout=300)}
+            codes = {"a": first.returncode, "b": second.returncode}
+            winners = [name for name, code in codes.items() if code == 0]
+            ok = len(winners) == 1 and race.is_file()
+            if ok:
+                words = words_of(read_result(race)[0])[1]
+                ok = all(w.startswith(winners[0].encode()) for w in words) and len(words) == (
+                    300000 if winners[0] == "a" else 200000)
+                loser = "b" if winners[0] == "a" else "a"
+                lines = results[loser][1].splitlines()
+                ok = ok and codes[loser] == 1 and len(lines) == 1 and "not published" in lines[0]
+            check(f"two jobs, one OUT (trial {trial + 1}): the one that exits 0 published its own data",
+                  ok and not partials(race), f"{codes} {[r[1][-200:] for r in results.values()]}")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
