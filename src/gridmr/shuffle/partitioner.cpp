@@ -47,7 +47,8 @@ std::vector<std::string> sample_keys(std::span<const TableView> tables, std::siz
   for (const TableView& table : tables) {
     table.for_each([&](std::string_view key, const std::byte*) {
       if (index++ % stride == 0 && sample.size() < limit) {
-        sample.emplace_back(key.substr(0, key.size() - group_suffix));
+        const std::string_view part = key.substr(0, key.size() - group_suffix);
+        sample.emplace_back(part.substr(0, kMaxSampledKey));
       }
     });
   }

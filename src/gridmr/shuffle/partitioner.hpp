@@ -34,8 +34,13 @@ class RangePartitioner {
 // parts-1 splitters at even quantiles of the distinct keys of `sample`.
 std::vector<std::string> choose_splitters(std::vector<std::string> sample, int parts);
 
+// Sampled keys are cut to this many bytes: a splitter that is a key's prefix
+// still splits the key space in byte order, and a few huge keys (22 words of
+// 100 MB) no longer overflow the int byte counts of the samples' all-gather.
+inline constexpr std::size_t kMaxSampledKey = 256;
+
 // Up to `limit` keys spread evenly over the tables (hash order is random order),
-// without their last `group_suffix` bytes.
+// without their last `group_suffix` bytes, cut to kMaxSampledKey bytes.
 std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
                                      std::size_t group_suffix = 0);
 
