@@ -60,6 +60,14 @@ def main():
                               ("--schedule", "sometimes")]:
             expect(f"bad {option} {value}", wc(option, value, "-o", str(out), str(text)), 2,
                    option, out)
+        sparse = work / "sparse.txt"  # 200 MB of holes: nothing is read before the refusal
+        with open(sparse, "wb") as f:
+            f.truncate(200 << 20)
+        expect("a plan of too many units, refused before any work",
+               wc("--unit-size", "1", "-o", str(out), str(sparse)), 2, "raise --unit-size", out)
+        sparse.unlink()
+        expect("a file of /proc (no size to plan by)", wc("-o", str(out), "/proc/cpuinfo"), 2,
+               "/proc and /sys", out)
         expect("unknown option", wc("--frobnicate", "-o", str(out), str(text)), 2,
                "frobnicate", out)
         expect("no input at all", wc("-o", str(out)), 2, "INPUT", out)
