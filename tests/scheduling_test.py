@@ -11,7 +11,9 @@ import re
 import sys
 import tempfile
 
-from gridmr_testlib import check, expected_counts, finish, mpirun, read_result, same_datasets, words_of
+import subprocess
+
+from gridmr_testlib import ENV, check, expected_counts, finish, mpirun, read_result, same_datasets, words_of
 
 
 
@@ -85,6 +87,25 @@ def main():
                     else:
                         differ = same_datasets(reference, datasets)
                         check(f"{name}: datasets identical to the first run", not differ, str(differ))
+
+        # The static scatter in rounds of at most N units per rank (GRIDMR_DEBUG_SCATTER_ROUND_UNITS;
+        # by default N keeps every byte count below INT_MAX): many rounds, same result.
+        label, inputs, unit = cases[-1]
+        expected = expected_counts(inputs)
+        for np, round_units in ((2, 1), (3, 7)):
+            out = work / f"rounds-{np}.h5"
+            proc = subprocess.run(
+                ["mpirun", "-q", "-np", str(np), "--bind-to", "none", os.path.abspath(g), "wordcount",
+                 "--schedule", "static", "--threads", "1", "--unit-size", unit, "-o", str(out), *inputs],
+                capture_output=True, text=True, timeout=300,
+                env=dict(ENV, GRIDMR_DEBUG_SCATTER_ROUND_UNITS=str(round_units)))
+            ok = proc.returncode == 0
+            if ok:
+                datasets, _ = read_result(out)
+                stats = datasets["stats/ranks"]
+                ok = words_of(datasets)[1] == expected and int(stats["units"].sum()) == units
+            check(f"static scatter in rounds of {round_units} unit(s) per rank, np={np}: every unit "
+                  f"mapped once, exact counts", ok, proc.stderr.strip())
 
         # Progress: plain lines when stderr is not a terminal; nothing with --quiet.
         proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--samples", "5e9", "--force", "-o",

@@ -108,9 +108,10 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size)
   std::uint64_t units = 0;
   for (const FoundFile& file : files) units += (file.size + unit_size - 1) / unit_size;
   if (units > kMaxUnits) {
-    throw UsageError(fmt::format("--unit-size {} cuts the input into {} units, more than {}; raise "
-                                 "--unit-size",
-                                 unit_size, units, kMaxUnits));
+    throw UsageError(
+        fmt::format("--unit-size {} cuts the input into {} units, more than {}; raise "
+                    "--unit-size",
+                    unit_size, units, kMaxUnits));
   }
   Plan plan;
   plan.sources.reserve(files.size());

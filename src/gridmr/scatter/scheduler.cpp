@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <thread>
 
 #include "gridmr/scatter/schedule.hpp"
@@ -28,26 +30,57 @@ Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_un
   if (rank_ == 0) reports_.resize(ranks_);
 
   if (mode_ == Schedule::kStatic) {
-    // Every rank's contiguous share, scattered once; nothing moves afterwards.
-    std::vector<int> counts(ranks_), displs(ranks_);
-    if (rank_ == 0) {
-      const auto bounds = static_shares(plan_units, ranks_);
-      for (int r = 0; r < ranks_; ++r) {
-        counts[r] = static_cast<int>((bounds[r + 1] - bounds[r]) * sizeof(WorkUnit));
-        displs[r] = static_cast<int>(bounds[r] * sizeof(WorkUnit));
-      }
-    }
-    int my_bytes = 0;
-    MPI_Scatter(counts.data(), 1, MPI_INT, &my_bytes, 1, MPI_INT, 0, comm_);
-    std::vector<WorkUnit> mine(my_bytes / sizeof(WorkUnit));
-    MPI_Scatterv(plan_units.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), my_bytes,
-                 MPI_BYTE, 0, comm_);
+    const auto mine = scatter_static_shares(plan_units);
     queue_.assign(mine.begin(), mine.end());
     no_more_ = true;
   } else if (rank_ == 0) {
     queue_.assign(plan_units.begin(), plan_units.end());
     no_more_ = ranks_ == 1;
   }
+}
+
+std::vector<WorkUnit> Scheduler::scatter_static_shares(const std::vector<WorkUnit>& plan_units) {
+  // Every rank's contiguous share, scattered once; nothing moves afterwards.
+  // In rounds of at most `per_round` units per rank, packed per round on rank 0,
+  // so that no byte count or displacement passes INT_MAX whatever the plan
+  // (one pass of 24-byte units overflowed at 89 million units).
+  std::uint64_t per_round = static_cast<std::uint64_t>(INT_MAX) / (sizeof(WorkUnit) * ranks_);
+  if (const char* forced = std::getenv("GRIDMR_DEBUG_SCATTER_ROUND_UNITS")) {  // tests: many rounds
+    per_round = std::max<std::uint64_t>(1, std::strtoull(forced, nullptr, 10));
+  }
+  std::vector<std::uint64_t> bounds(ranks_ + 1, 0);
+  if (rank_ == 0) {
+    const auto shares = static_shares(plan_units, ranks_);
+    std::copy(shares.begin(), shares.end(), bounds.begin());
+  }
+  MPI_Bcast(bounds.data(), ranks_ + 1, MPI_UINT64_T, 0, comm_);
+  std::uint64_t largest = 0;
+  for (int r = 0; r < ranks_; ++r) largest = std::max(largest, bounds[r + 1] - bounds[r]);
+
+  std::vector<WorkUnit> mine(bounds[rank_ + 1] - bounds[rank_]);
+  std::vector<WorkUnit> packed;
+  std::vector<int> counts(ranks_), displs(ranks_);
+  for (std::uint64_t done = 0; done < largest; done += per_round) {
+    int at = 0;
+    for (int r = 0; r < ranks_; ++r) {
+      const std::uint64_t share = bounds[r + 1] - bounds[r];
+      const std::uint64_t n = share > done ? std::min(per_round, share - done) : 0;
+      counts[r] = static_cast<int>(n * sizeof(WorkUnit));
+      displs[r] = at;
+      at += counts[r];
+    }
+    if (rank_ == 0) {
+      packed.clear();
+      for (int r = 0; r < ranks_; ++r) {
+        const auto first = plan_units.begin() + static_cast<std::ptrdiff_t>(bounds[r] + done);
+        packed.insert(packed.end(), first, first + counts[r] / static_cast<int>(sizeof(WorkUnit)));
+      }
+    }
+    MPI_Scatterv(packed.data(), counts.data(), displs.data(), MPI_BYTE,
+                 mine.data() + std::min<std::uint64_t>(done, mine.size()), counts[rank_], MPI_BYTE,
+                 0, comm_);
+  }
+  return mine;
 }
 
 Scheduler::~Scheduler() {

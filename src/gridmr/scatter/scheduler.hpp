@@ -56,6 +56,8 @@ class Scheduler final : public UnitSource {
     std::uint64_t weight = 0;
   };
 
+  // Static mode: this rank's contiguous share of `plan_units` (given on rank 0).
+  std::vector<WorkUnit> scatter_static_shares(const std::vector<WorkUnit>& plan_units);
   std::optional<WorkUnit> pop();
   void communicate();   // thread 0 only
   void serve();         // rank 0: requests and reports
