@@ -8,6 +8,9 @@ import pwd
 import subprocess
 import tempfile
 
+import h5py
+import numpy
+
 from gridmr_testlib import partials, ENV, check, finish, mpirun
 
 
@@ -90,6 +93,29 @@ def main():
         expect("show of a non-result file",
                subprocess.run([g, "show", str(text)], capture_output=True, text=True,
                               timeout=60, env=ENV), 2, "not an HDF5 file")
+
+        fifo = work / "fifo.h5"
+        os.mkfifo(fifo)
+        expect("show of a FIFO does not hang",
+               subprocess.run([g, "show", str(fifo)], capture_output=True, text=True,
+                              timeout=60, env=ENV), 2, "not a regular file")
+        corrupt = work / "corrupt.h5"
+        with h5py.File(corrupt, "w") as f:  # a result file another program got wrong
+            for name, value in [("format", "gridmr-result"), ("job", "wordcount"),
+                                ("gridmr_version", "x"), ("command_line", "x")]:
+                f.attrs[name] = value
+            for name in ("format_version", "ranks", "threads_per_rank"):
+                f.attrs[name] = numpy.uint64(1)
+            f.attrs["elapsed_seconds"] = 1.0
+            group = f.create_group("wordcount")
+            for name in ("total_words", "unique_words", "input_files", "input_bytes"):
+                group.attrs[name] = numpy.uint64(1)
+            group["keys/offsets"] = numpy.array([0, 5, 3, 100], dtype=numpy.uint64)
+            group["keys/data"] = numpy.frombuffer(b"abcdefgh", dtype=numpy.uint8)
+            group["counts"] = numpy.array([1, 2, 3], dtype=numpy.uint64)
+        proc = subprocess.run([g, "show", str(corrupt)], capture_output=True, text=True, timeout=60,
+                              env=ENV)
+        expect("show of a file with broken key offsets says so", proc, 1, "is corrupt")
 
         # An unreadable input: root reads everything, so run as an unprivileged user when root.
         secret = work / "secret.txt"

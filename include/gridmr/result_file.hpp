@@ -27,6 +27,8 @@ class ResultFile {
   // A whole uint64 dataset, or a whole numeric dataset converted to double.
   std::vector<std::uint64_t> read_u64(const std::string& dataset) const;
   std::vector<double> read_doubles(const std::string& dataset) const;
+  // Elements of a dataset.
+  std::uint64_t dataset_size(const std::string& dataset) const;
   // Bytes [begin, end) of a uint8 dataset.
   std::string read_bytes(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const;
 

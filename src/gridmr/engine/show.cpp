@@ -9,6 +9,7 @@
 #include <numeric>
 #include <vector>
 
+#include "gridmr/errors.hpp"
 #include "gridmr/write/h5.hpp"
 #include "gridmr/write/result_reader.hpp"
 
@@ -136,7 +137,17 @@ void show_top_keys(const ResultFile& file, const std::string& group, const std::
                    std::size_t top, std::FILE* out) {
   const auto counts = file.read_doubles(values);
   const auto offsets = file.read_u64(group + "/offsets");
-  if (offsets.size() != counts.size() + 1) return;
+  if (offsets.size() != counts.size() + 1) return;  // not one value per key: nothing to list
+  // A key list from another program may be anything: check it before reading keys by it.
+  const std::uint64_t data_size = file.dataset_size(group + "/data");
+  for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+    if (offsets[0] != 0 || offsets[i] > offsets[i + 1] || offsets[i + 1] > data_size) {
+      throw RunError(
+          fmt::format("{} is corrupt: '{}/offsets' is not a list of offsets into "
+                      "'{}/data' ({} bytes)",
+                      quote_path(file.path()), group, group, data_size));
+    }
+  }
   std::vector<std::size_t> order(counts.size());
   std::iota(order.begin(), order.end(), 0);
   const std::size_t shown = std::min(top, order.size());

@@ -26,6 +26,9 @@ std::vector<std::uint64_t> ResultFile::read_u64(const std::string& dataset) cons
 std::vector<double> ResultFile::read_doubles(const std::string& dataset) const {
   return reader_->read_doubles(dataset);
 }
+std::uint64_t ResultFile::dataset_size(const std::string& dataset) const {
+  return reader_->dataset_size(dataset);
+}
 std::string ResultFile::read_bytes(const std::string& dataset, std::uint64_t begin,
                                    std::uint64_t end) const {
   return reader_->read_bytes(dataset, begin, end);

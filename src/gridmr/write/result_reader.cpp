@@ -2,6 +2,7 @@
 #include "gridmr/write/result_reader.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,10 @@ namespace gridmr {
 ResultReader::ResultReader(const std::string& path) : path_(path) {
   if (::access(path.c_str(), R_OK) != 0)
     throw UsageError(errno_message("cannot open", path, errno));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {  // a FIFO would block the open
+    throw UsageError(fmt::format("{} is not a regular file", quote_path(path)));
+  }
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     h5::last_error();
@@ -95,9 +100,20 @@ std::vector<double> ResultReader::read_doubles(const std::string& path) const {
   return values;
 }
 
+std::uint64_t ResultReader::dataset_size(const std::string& path) const {
+  const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
+  h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
+  h5::Handle space = h5::space(H5Dget_space(dataset), what);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  return n < 0 ? 0 : static_cast<std::uint64_t>(n);
+}
+
 std::string ResultReader::read_bytes(const std::string& path, std::uint64_t begin,
                                      std::uint64_t end) const {
   const std::string what = fmt::format("cannot read '{}' in {}", path, quote_path(path_));
+  if (end < begin || end > dataset_size(path)) {
+    throw RunError(fmt::format("{}: bytes {} to {} are not inside it", what, begin, end));
+  }
   std::string bytes(end - begin, '\0');
   if (bytes.empty()) return bytes;
   h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);

@@ -24,7 +24,8 @@ class ResultReader {
   // Any numeric dataset, converted to double.
   std::vector<double> read_doubles(const std::string& dataset) const;
   hid_t id() const { return file_; }
-  // Bytes [begin, end) of a uint8 dataset.
+  std::uint64_t dataset_size(const std::string& dataset) const;
+  // Bytes [begin, end) of a uint8 dataset (a RunError if that is not inside it).
   std::string read_bytes(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const;
 
  private:
