@@ -6,7 +6,9 @@ import argparse
 import os
 import pathlib
 import subprocess
+import signal
 import tempfile
+import time
 
 from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, words_of
 
@@ -75,6 +77,27 @@ def main():
                 ok = ok and codes[loser] == 1 and len(lines) == 1 and "not published" in lines[0]
             check(f"two jobs, one OUT (trial {trial + 1}): the one that exits 0 published its own data",
                   ok and not partials(race), f"{codes} {[r[1][-200:] for r in results.values()]}")
+        # SIGTERM to the ranks (as scancel sends it) after the result was published: the exit
+        # code and the file tell the same story, exit 0 and a complete OUT.
+        late = work / "late.h5"
+        env = dict(ENV, GRIDMR_DEBUG_AFTER_COMMIT_MS="5000")
+        proc = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x",
+                                 "GRIDMR_DEBUG_AFTER_COMMIT_MS", os.path.abspath(g), "wordcount",
+                                 "--quiet", "-o", str(late), str(small)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 60
+        while not late.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        ranks = subprocess.run(["pgrep", "-f", f"^{os.path.abspath(g)} wordcount .*-o {late}"],
+                               capture_output=True, text=True).stdout.split()
+        for pid in ranks:
+            if int(pid) != proc.pid:
+                os.kill(int(pid), signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        check("SIGTERM after the result was published: exit 0 and a complete result",
+              proc.returncode == 0 and len(ranks) == 2 and "is complete" in stderr and words_of(read_result(late)[0])[1] == {b"alpha": 1, b"beta": 2}
+              and not partials(late), f"exit {proc.returncode}, {len(ranks)} ranks signalled, {stderr}")
     finish()
 
 

@@ -5,6 +5,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -27,6 +28,11 @@ volatile std::sig_atomic_t g_is_master = 1;
 // Set once the job has said how it ended (an error line, or a finished result):
 // a signal after that (mpirun winding down the other ranks) must not add a line.
 volatile std::sig_atomic_t g_outcome_reported = 0;
+// Set once the result carries its final name: a signal after that no longer
+// ends the rank (it finishes and exits 0; rank 0 notes the signal).
+volatile std::sig_atomic_t g_published = 0;
+volatile std::sig_atomic_t g_signal_noted = 0;
+char g_output[4096] = {};
 
 void remove_partial_output() {
   if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
@@ -36,6 +42,21 @@ void remove_partial_output() {
 // the partial output and leave at once. mpirun or srun then ends the other ranks,
 // which received the same signal anyway.
 extern "C" void on_termination_signal(int signal) {
+  if (g_published) {
+    // The result is complete and published: say so, and let the rank finish
+    // its last steps (statistics, MPI_Finalize) and exit 0. Leaving here
+    // without MPI_Finalize would make mpirun report a failure.
+    if (g_is_master && !g_signal_noted) {
+      g_signal_noted = 1;
+      const char* parts[] = {
+          "gridmr: note: ", signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)",
+          " after the result was written; '", g_output, "' is complete\n"};
+      for (const char* part : parts) {
+        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, part, std::strlen(part));
+      }
+    }
+    return;
+  }
   remove_partial_output();
   if (g_is_master && !g_outcome_reported) {
     const char* text = signal == SIGINT
@@ -67,6 +88,13 @@ void install_termination_handlers(const Cluster& cluster) {
 }
 
 void outcome_reported() { g_outcome_reported = 1; }
+
+void result_published(const std::string& path) {
+  const std::size_t n = std::min(path.size(), sizeof g_output - 1);
+  std::memcpy(g_output, path.data(), n);
+  g_output[n] = '\0';
+  g_published = 1;
+}
 
 namespace {
 bool g_hdf5_unclean = false;

@@ -69,6 +69,11 @@ int finish_failed_job(const Cluster& cluster, int code);
 // The job has finished and said so: later signals exit without a message.
 void outcome_reported();
 
+// The result now has its final name `path`: from here on a SIGTERM or SIGINT
+// no longer ends the rank, which finishes (exit 0) while rank 0 notes that the
+// result is complete: the exit code and the file tell the same story.
+void result_published(const std::string& path);
+
 // MPI_Abort, after letting this rank's stderr reach mpirun.
 [[noreturn]] void abort_after_output(MPI_Comm comm, int code);
 

@@ -406,6 +406,8 @@ void ResultWriter::commit(bool replace) {
     const unsigned flags = replace ? 0 : RENAME_NOREPLACE;
     if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
       error = errno;
+    } else {
+      result_published(path_);  // before anything else can happen on rank 0
     }
   }
   MPI_Bcast(&error, 1, MPI_INT, 0, comm_);
@@ -421,6 +423,7 @@ void ResultWriter::commit(bool replace) {
     throw JobFailed(kRunFailure, errno_message("cannot rename the result to", path_, error) +
                                      "; the result was not published");
   }
+  result_published(path_);
   committed_ = true;
   forget_partial_output();
 }

@@ -2,8 +2,10 @@
 #include "gridmr/write/write_result.hpp"
 
 #include <mpi.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "gridmr/output.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -42,6 +44,11 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
   writer.write_stats(stats);
   writer.commit(options.force);
   outcome_reported();  // the result stands: a late signal must not say otherwise
+  // GRIDMR_DEBUG_AFTER_COMMIT_MS=N: wait N ms here, so that tests can signal a
+  // job whose result is already published.
+  if (const char* ms = std::getenv("GRIDMR_DEBUG_AFTER_COMMIT_MS"); ms != nullptr && *ms != '\0') {
+    ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
+  }
 
   const auto rows = gather_stats(cluster.comm(), stats);
   if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
