@@ -52,16 +52,25 @@ inline void fold_and_classify_portable(char* data, std::size_t size, std::uint64
 // them to out[0..n) and returns n; out must have room for size + 64 entries
 // (whole groups are written past n). This plain form defines the result (see
 // gridmr/simd/ for the kernels the reader runs).
+// Bit j of the result: byte 64k+j's class differs from the byte before it
+// (`carry`: whether that byte, the last of block k-1, is a word byte; updated
+// for the next block). Bits at or past `size` are cleared.
+inline std::uint64_t edges_of_block(const std::uint64_t* mask, std::size_t k, std::size_t size,
+                                    std::uint64_t& carry) {
+  const std::uint64_t w = mask[k];
+  std::uint64_t edges = w ^ ((w << 1) | carry);
+  carry = w >> 63;
+  if ((k + 1) * 64 > size) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+  return edges;
+}
+
 inline std::size_t list_word_edges_portable(const std::uint64_t* mask, std::size_t size,
                                             bool in_word, std::uint32_t* out) {
   std::size_t n = 0;
   std::uint64_t carry = in_word ? 1 : 0;
   const std::size_t blocks = (size + 63) / 64;
   for (std::size_t k = 0; k < blocks; ++k) {
-    const std::uint64_t w = mask[k];
-    std::uint64_t edges = w ^ ((w << 1) | carry);  // bit j: byte j differs from byte j-1
-    carry = w >> 63;
-    if (k + 1 == blocks && size % 64 != 0) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+    std::uint64_t edges = edges_of_block(mask, k, size, carry);
     // Eight positions per step, written whether they exist or not: one loop
     // branch per eight edges instead of one per edge.
     const auto count = static_cast<std::size_t>(std::popcount(edges));

@@ -74,10 +74,7 @@ std::size_t ListWordEdges(const std::uint64_t* mask, std::size_t size, bool in_w
   std::uint64_t carry = in_word ? 1 : 0;
   const std::size_t blocks = (size + 63) / 64;
   for (std::size_t k = 0; k < blocks; ++k) {
-    const std::uint64_t w = mask[k];
-    std::uint64_t edges = w ^ ((w << 1) | carry);  // bit j: byte j differs from byte j-1
-    carry = w >> 63;
-    if (k + 1 == blocks && size % 64 != 0) edges &= (std::uint64_t{1} << (size % 64)) - 1;
+    const std::uint64_t edges = edges_of_block(mask, k, size, carry);
     if (edges == 0) continue;
     // Each byte of the edge mask looks up the positions of its set bits (8
     // bytes, padded), which are widened to 32 bits, offset and stored whole;

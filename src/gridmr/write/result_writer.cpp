@@ -252,22 +252,14 @@ void ResultWriter::write_offsets(const std::string& path, std::span<const std::u
 }
 
 void ResultWriter::write_keys(const std::string& group, std::span<const std::string_view> keys) {
-  std::uint64_t bytes = 0;
-  for (const auto key : keys) bytes += key.size();
-  std::uint64_t base = 0;
-  MPI_Exscan(&bytes, &base, 1, MPI_UINT64_T, MPI_SUM, comm_);
-  if (rank_ == 0) base = 0;
-
-  std::vector<std::uint64_t> offsets;
+  std::vector<std::uint64_t> sizes;
   std::vector<std::uint8_t> data;
-  offsets.reserve(keys.size() + 1);
-  data.reserve(bytes);
+  sizes.reserve(keys.size());
   for (const auto key : keys) {
-    offsets.push_back(base + data.size());
+    sizes.push_back(key.size());
     data.insert(data.end(), key.begin(), key.end());
   }
-  if (rank_ == ranks_ - 1) offsets.push_back(base + data.size());  // the closing offset
-  write_slices(group + "/offsets", offsets);
+  write_offsets(group + "/offsets", sizes);
   write_slices(group + "/data", data);
 }
 
