@@ -188,6 +188,62 @@ struct TableView {
   }
 };
 
+// How a table key splits into its key part, which decides the owner rank and
+// groups, and the bytes after it. A plain job's key is all key part; a grouped
+// job's key is followed by one value's bytes (`suffix`); a key part may also be
+// a fixed `prefix` (a farm's item number) or run to an escaped terminator
+// (`terminated`, see escape_key()), with anything after it.
+struct KeyLayout {
+  std::size_t suffix = 0;
+  std::size_t prefix = 0;
+  bool terminated = false;
+
+  std::string_view part(std::string_view key) const {
+    if (terminated) return key.substr(0, terminated_part_size(key));
+    if (prefix > 0) return key.substr(0, prefix);
+    return key.substr(0, key.size() - suffix);
+  }
+  // The bytes up to and including the first "\0\0" (a \0 inside the key part
+  // is escaped as "\0\1"); the whole key if there is none.
+  static std::size_t terminated_part_size(std::string_view key) {
+    for (std::size_t i = 0; i + 1 < key.size(); ++i) {
+      if (key[i] == '\0') {
+        if (key[i + 1] == '\0') return i + 2;
+        ++i;
+      }
+    }
+    return key.size();
+  }
+};
+
+// Appends `key` to `out` so that it ends at the first "\0\0": each \0 byte
+// becomes "\0\1", then "\0\0" follows. The encoding keeps byte order (a key
+// sorts before any longer key it begins), so escaped keys followed by anything
+// sort by key first.
+inline void escape_key(std::string_view key, std::string& out) {
+  for (char c : key) {
+    out.push_back(c);
+    if (c == '\0') out.push_back('\1');
+  }
+  out.push_back('\0');
+  out.push_back('\0');
+}
+// The key back from its escaped key part (with the terminator).
+inline std::string unescape_key(std::string_view part) {
+  std::string key;
+  key.reserve(part.size());
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    if (part[i] == '\0') {
+      if (i + 1 < part.size() && part[i + 1] == '\0') break;
+      ++i;
+      key.push_back('\0');
+    } else {
+      key.push_back(part[i]);
+    }
+  }
+  return key;
+}
+
 template <class V>
 class KeyTable {
  public:

@@ -39,9 +39,24 @@ class JobRuntime {
   // Input::kGenerated: the job's own plan (rank 0).
   virtual Plan plan() const = 0;
   virtual std::size_t value_size() const = 0;
-  // A grouped job's table keys are the key followed by one value's bytes
-  // (this many): keys are partitioned and ordered by their key part first.
-  virtual std::size_t group_suffix() const { return 0; }
+  // How table keys split into a key part and the rest: keys are partitioned
+  // and ordered by their key part first (a grouped job's keys are followed by
+  // one value's bytes).
+  virtual KeyLayout key_layout() const { return {}; }
+
+  // Every rank, before any work (not collective): checks what only each
+  // rank can see, such as the commands of a streaming job. Throws UsageError.
+  virtual void check_on_every_rank() const {}
+
+  // Every rank, after the reduce and before the write (not collective): this
+  // rank's sorted keys and values, and the fold of all values over all ranks
+  // (null if there are no keys). A job may refuse its result here (throw
+  // RunError), or work on it before write() (a streaming job's external reducer).
+  virtual void finish_reduce(std::span<const std::string_view> keys,
+                             std::span<const std::byte* const> values, const std::byte* total,
+                             int threads) {
+    (void)keys, (void)values, (void)total, (void)threads;
+  }
 
   // Maps the units `units` hands out on `threads` OpenMP threads, each into
   // its own table. After a failure the rest of the units are drained unmapped,

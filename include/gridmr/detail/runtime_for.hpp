@@ -202,7 +202,7 @@ class GroupedRuntimeFor final : public JobRuntime {
   Input input() const override { return J::input; }
   Plan plan() const override { return plan_of<J>(config_); }
   std::size_t value_size() const override { return sizeof(std::uint64_t); }
-  std::size_t group_suffix() const override { return sizeof(Element); }
+  KeyLayout key_layout() const override { return {.suffix = sizeof(Element)}; }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_units<J>(config_, plan, threads, units, tables_,

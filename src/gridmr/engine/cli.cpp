@@ -287,7 +287,13 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   }
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (!commands[i]->parsed()) continue;
-    const auto job = jobs[i].make_runtime();
+    std::unique_ptr<JobRuntime> job;
+    try {
+      job = jobs[i].make_runtime();
+    } catch (const UsageError& e) {
+      if (cluster.is_master()) print_error(e.what());
+      return kUsageError;
+    }
     return run(cluster, options, *job);
   }
   return kUsageError;  // not reached: CLI11 requires one subcommand

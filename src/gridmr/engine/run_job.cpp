@@ -53,9 +53,9 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(),
-      sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.group_suffix()));
+      sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.key_layout()));
   const ShuffleStats moved =
-      shuffle(cluster.comm(), tables, job.value_size(), job.group_suffix(), partitioner,
+      shuffle(cluster.comm(), tables, job.value_size(), job.key_layout(), partitioner,
               options.memory, [&](const char* data, std::size_t size) {
                 Stopwatch fold;
                 job.reduce(data, size);
@@ -76,6 +76,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
 
   Plan plan;
   agree(cluster, [&] {
+    job.check_on_every_rank();
     if (!cluster.is_master()) return;
     check_output_path(options);
     plan = make_plan(options, job);
@@ -96,8 +97,12 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   stats.shuffle_rounds = moved.rounds;
 
   Stopwatch reduce_time;
-  SortedResult reduced = sort_by_key(job.reduced_table(), job.group_suffix());
+  SortedResult reduced = sort_by_key(job.reduced_table(), job.key_layout());
   learn_totals(cluster, job, reduced);
+  agree(cluster, [&] {
+    job.finish_reduce(reduced.keys, reduced.values,
+                      reduced.total.empty() ? nullptr : reduced.total.data(), threads);
+  });
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
 
   write_result(cluster, options, job, plan, reduced, threads, elapsed, stats);

@@ -18,7 +18,7 @@ std::uint64_t order_prefix(std::string_view key) {
 
 // Keys are sorted by their 8-byte prefix first (one integer compare), by all
 // their bytes only on a tie: with millions of keys, memcmp calls dominated the sort.
-SortedResult sort_by_key(const TableView& table, std::size_t group_suffix) {
+SortedResult sort_by_key(const TableView& table, const KeyLayout& layout) {
   struct Item {
     std::uint64_t prefix;
     std::string_view key;  // the key part
@@ -28,7 +28,7 @@ SortedResult sort_by_key(const TableView& table, std::size_t group_suffix) {
   std::vector<Item> items;
   items.reserve(table.size);
   table.for_each([&](std::string_view key, const std::byte* value) {
-    const std::string_view part = key.substr(0, key.size() - group_suffix);
+    const std::string_view part = layout.part(key);
     items.push_back({order_prefix(part), part, key.substr(part.size()), value});
   });
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
@@ -37,7 +37,7 @@ SortedResult sort_by_key(const TableView& table, std::size_t group_suffix) {
     return a.suffix < b.suffix;
   });
   SortedResult result;
-  result.group_suffix = group_suffix;
+  result.layout = layout;
   result.keys.reserve(items.size());
   result.values.reserve(items.size());
   for (const Item& item : items) {
@@ -106,8 +106,7 @@ void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& r
   std::uint64_t counts[2] = {count, 0};
   std::string_view last;
   for (std::size_t i = 0; i < result.keys.size(); ++i) {
-    const std::string_view part =
-        result.keys[i].substr(0, result.keys[i].size() - result.group_suffix);
+    const std::string_view part = result.layout.part(result.keys[i]);
     if (i == 0 || part != last) ++counts[1];
     last = part;
   }

@@ -19,7 +19,7 @@ struct SortedResult {
   std::vector<const std::byte*> values;  // values[i] belongs to keys[i] (in the reduced table)
   std::uint64_t total_keys = 0;          // over all ranks
   std::uint64_t total_groups = 0;        // distinct key parts over all ranks (grouped jobs)
-  std::size_t group_suffix = 0;          // bytes of a table key after its key part
+  KeyLayout layout;                      // how a table key splits into its key part and the rest
   std::vector<std::byte> total;          // combine() of all values of all ranks; empty if none
 };
 
@@ -27,9 +27,9 @@ struct SortedResult {
 // compare in byte order as these numbers do, unless the numbers are equal.
 std::uint64_t order_prefix(std::string_view key);
 
-// Local: the table's keys in byte order; for a grouped job (group_suffix > 0)
-// by their key part first, then by the value bytes after it.
-SortedResult sort_by_key(const TableView& table, std::size_t group_suffix = 0);
+// Local: the table's keys in byte order, by their key part (`layout`) first,
+// then by the bytes after it.
+SortedResult sort_by_key(const TableView& table, const KeyLayout& layout = {});
 
 // Collective: fills in total_keys and total (folded in rank order with the job's combine).
 void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result);

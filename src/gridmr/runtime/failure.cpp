@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gridmr/errors.hpp"
+#include "gridmr/runtime/children.hpp"
 
 namespace gridmr {
 
@@ -57,6 +58,7 @@ extern "C" void on_termination_signal(int signal) {
     }
     return;
   }
+  kill_child_groups();
   remove_partial_output();
   if (g_is_master && !g_outcome_reported) {
     const char* text = signal == SIGINT
@@ -198,6 +200,7 @@ void abort_after_output(MPI_Comm comm, int code) {
 
 void abort_job(const Cluster& cluster, int code, const std::string& message) {
   print_error(cluster.size() > 1 ? fmt::format("rank {}: {}", cluster.rank(), message) : message);
+  kill_child_groups();
   remove_partial_output();
   abort_after_output(cluster.comm(), code);
 }

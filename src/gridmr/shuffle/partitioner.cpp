@@ -36,7 +36,7 @@ std::vector<std::string> choose_splitters(std::vector<std::string> sample, int p
 }
 
 std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
-                                     std::size_t group_suffix) {
+                                     const KeyLayout& layout) {
   const std::size_t total =
       std::accumulate(tables.begin(), tables.end(), std::size_t{0},
                       [](std::size_t n, const TableView& t) { return n + t.size; });
@@ -47,7 +47,7 @@ std::vector<std::string> sample_keys(std::span<const TableView> tables, std::siz
   for (const TableView& table : tables) {
     table.for_each([&](std::string_view key, const std::byte*) {
       if (index++ % stride == 0 && sample.size() < limit) {
-        const std::string_view part = key.substr(0, key.size() - group_suffix);
+        const std::string_view part = layout.part(key);
         sample.emplace_back(part.substr(0, kMaxSampledKey));
       }
     });

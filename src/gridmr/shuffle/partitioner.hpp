@@ -40,8 +40,8 @@ std::vector<std::string> choose_splitters(std::vector<std::string> sample, int p
 inline constexpr std::size_t kMaxSampledKey = 256;
 
 // Up to `limit` keys spread evenly over the tables (hash order is random order),
-// without their last `group_suffix` bytes, cut to kMaxSampledKey bytes.
+// cut to their key part (`layout`), cut to kMaxSampledKey bytes.
 std::vector<std::string> sample_keys(std::span<const TableView> tables, std::size_t limit,
-                                     std::size_t group_suffix = 0);
+                                     const KeyLayout& layout = {});
 
 }  // namespace gridmr

@@ -20,7 +20,7 @@ using Entry = SlotHeader;
 
 // For each destination rank, the entries of all tables that it owns.
 std::vector<std::vector<const Entry*>> entries_by_owner(std::span<const TableView> tables,
-                                                        std::size_t group_suffix,
+                                                        const KeyLayout& layout,
                                                         const RangePartitioner& partitioner) {
   const int ranks = partitioner.parts();
   std::vector<std::vector<std::vector<const Entry*>>> per_table(tables.size());
@@ -33,7 +33,7 @@ std::vector<std::vector<const Entry*>> entries_by_owner(std::span<const TableVie
       const Entry& entry = table.slot(i);
       if (entry.empty()) continue;
       const std::string_view key = entry.key();
-      lists[partitioner.owner(key.substr(0, key.size() - group_suffix))].push_back(&entry);
+      lists[partitioner.owner(layout.part(key))].push_back(&entry);
     }
   }
   std::vector<std::vector<const Entry*>> by_owner(ranks);
@@ -55,7 +55,7 @@ std::uint64_t per_peer_round_bytes(std::uint64_t memory, int ranks) {
 }
 
 ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size_t value_size,
-                     std::size_t group_suffix, const RangePartitioner& partitioner,
+                     const KeyLayout& layout, const RangePartitioner& partitioner,
                      std::uint64_t memory,
                      const std::function<void(const char* data, std::size_t size)>& receive) {
   int ranks = 1, me = 0;
@@ -64,7 +64,7 @@ ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size
   const std::uint64_t cap = per_peer_round_bytes(memory, ranks);
   const std::uint64_t hard_limit = static_cast<std::uint64_t>(INT_MAX) / ranks;
 
-  const auto by_owner = entries_by_owner(tables, group_suffix, partitioner);
+  const auto by_owner = entries_by_owner(tables, layout, partitioner);
   std::vector<std::size_t> cursor(ranks, 0);
   std::vector<int> send_counts(ranks), recv_counts(ranks), send_displs(ranks), recv_displs(ranks);
   std::vector<char> send, recv;

@@ -25,12 +25,12 @@ struct ShuffleStats {
 std::uint64_t per_peer_round_bytes(std::uint64_t memory, int ranks);
 
 // Collective. Serializes the pairs of `tables` (values of `value_size` bytes) by the
-// owner of their key part (all but the last `group_suffix` bytes), exchanges them with
+// owner of their key part (`layout`), exchanges them with
 // MPI_Alltoall (counts) and MPI_Alltoallv (bytes) round after round until every
 // rank is done, and hands each round's received bytes (whole records, see
 // records.hpp) to `receive`. A record larger than a round's share travels alone.
 ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size_t value_size,
-                     std::size_t group_suffix, const RangePartitioner& partitioner,
+                     const KeyLayout& layout, const RangePartitioner& partitioner,
                      std::uint64_t memory,
                      const std::function<void(const char* data, std::size_t size)>& receive);
 

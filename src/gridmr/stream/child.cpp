@@ -1,0 +1,378 @@
+// Child processes behind pipes: fork and exec of /bin/sh -c, one poll loop for
+// stdin, stdout and stderr, and an end on every path (no orphans).
+#include "gridmr/stream/child.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "gridmr/errors.hpp"
+#include "gridmr/runtime/children.hpp"
+
+extern char** environ;
+
+namespace gridmr::stream {
+
+namespace {
+
+constexpr std::size_t kChunk = 1 << 16;
+constexpr std::size_t kMaxStderrLine = 400;
+
+void write_all_stderr(const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// A write to a child that has gone must fail with EPIPE, not kill the rank.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, kMaxStderrLine)) {
+    if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (text.size() > kMaxStderrLine) out += "...";
+  return out;
+}
+
+// The environment of a child: gridmr's, with `extra` ("NAME=value") set over it.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> result;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('=') + 1);
+    const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+      return std::string_view(x).substr(0, x.find('=') + 1) == name;
+    });
+    if (!replaced) result.emplace_back(entry);
+  }
+  result.insert(result.end(), extra.begin(), extra.end());
+  return result;
+}
+
+}  // namespace
+
+void StderrRelay::line(std::string_view what, std::string_view text) {
+  const std::uint64_t n = lines_.fetch_add(1);
+  if (n >= max_) return;
+  write_all_stderr(fmt::format("rank {}: {}: {}\n", rank_, what, printable(text)));
+}
+
+void StderrRelay::report_suppressed() {
+  const std::uint64_t n = lines_.load();
+  if (n > max_) {
+    write_all_stderr(fmt::format("rank {}: {} more lines of children's stderr not shown\n", rank_,
+                                 n - max_));
+  }
+}
+
+std::string ChildStatus::describe(double timeout_seconds) const {
+  if (timed_out) return fmt::format("timed out after {:g} s and was killed", timeout_seconds);
+  if (signal != 0) {
+    const char* name = sigabbrev_np(signal);
+    return name != nullptr ? fmt::format("was killed by SIG{}", name)
+                           : fmt::format("was killed by signal {}", signal);
+  }
+  return fmt::format("exited with status {}", exit_code);
+}
+
+Child::Child(const std::string& command, const std::vector<std::string>& environment,
+             Limits limits, StderrRelay* relay, std::string what)
+    : limits_(limits), relay_(relay), what_(std::move(what)) {
+  ignore_sigpipe_once();
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) throw RunError(errno_message("cannot create a pipe", "", errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]), ::close(in[1]);
+    throw RunError(errno_message("cannot create a pipe", "", errno));
+  }
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(in[0]), ::close(in[1]), ::close(out[0]), ::close(out[1]);
+    throw RunError(errno_message("cannot create a pipe", "", errno));
+  }
+  // Everything the child needs is made before fork: between fork and exec
+  // only async-signal-safe calls are allowed (other threads may hold locks).
+  const std::vector<std::string> env = child_environment(environment);
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  const pid_t parent = ::getpid();
+
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the rank was killed: do not outlive it
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s : {SIGPIPE, SIGTERM, SIGINT}) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::close_range(3, UINT_MAX, 0);  // MPI's sockets and shared memory stay with the rank
+    ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(in[0]), ::close(out[1]), ::close(err[1]);
+  in_ = in[1], out_ = out[0], err_ = err[0];
+  if (pid_ < 0) {
+    close_fd(in_), close_fd(out_), close_fd(err_);
+    reaped_ = true;
+    throw RunError(errno_message("cannot start " + what_ + " " + quote_path(command), "",
+                                 fork_errno));
+  }
+  ::setpgid(pid_, pid_);  // also here: whichever runs first, the group exists before we kill it
+  if (!register_child_group(pid_)) {
+    kill_group();
+    throw RunError("too many child processes on one rank");
+  }
+  for (int fd : {in_, out_, err_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  started_ = last_activity_ = std::chrono::steady_clock::now();
+}
+
+Child::~Child() {
+  if (!reaped_) {
+    kill_group();
+    close_fd(in_), close_fd(out_), close_fd(err_);
+    forget_child_group(pid_);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close_fd(in_), close_fd(out_), close_fd(err_);
+}
+
+void Child::close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+void Child::kill_group() {
+  if (pid_ > 0) ::kill(-pid_, SIGKILL);
+}
+
+void Child::check_time(std::chrono::steady_clock::time_point now) {
+  using seconds = std::chrono::duration<double>;
+  const bool idle =
+      limits_.idle_seconds > 0 && seconds(now - last_activity_).count() >= limits_.idle_seconds;
+  const bool total =
+      limits_.total_seconds > 0 && seconds(now - started_).count() >= limits_.total_seconds;
+  if (!idle && !total) return;
+  timed_out_ = true;
+  kill_group();
+  close_fd(in_), close_fd(out_), close_fd(err_);
+}
+
+void Child::relay_stderr(const char* data, std::size_t size) {
+  stderr_pending_.append(data, size);
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t newline = stderr_pending_.find('\n', start);
+    if (newline == std::string::npos) break;
+    const std::string_view line(stderr_pending_.data() + start, newline - start);
+    last_stderr_ = printable(line);
+    if (relay_ != nullptr) relay_->line(what_, line);
+    start = newline + 1;
+  }
+  stderr_pending_.erase(0, start);
+  if (stderr_pending_.size() > 4 * kMaxStderrLine) {  // a very long line: pass on its head
+    last_stderr_ = printable(stderr_pending_);
+    if (relay_ != nullptr) relay_->line(what_, stderr_pending_);
+    stderr_pending_.clear();
+  }
+}
+
+// Moves bytes until `input` is written (input != null), or until stdout and
+// stderr end (input == null); a time limit closes everything.
+void Child::pump(std::string_view* input, const OnOutput& on_output) {
+  char buffer[kChunk];
+  for (;;) {
+    const bool writing = input != nullptr && !input->empty() && in_ >= 0;
+    if (input != nullptr && !writing) return;
+    if (input == nullptr && out_ < 0 && err_ < 0) return;
+    pollfd fds[3];
+    int n = 0;
+    int in_at = -1, out_at = -1, err_at = -1;
+    if (writing) in_at = n, fds[n++] = {in_, POLLOUT, 0};
+    if (out_ >= 0) out_at = n, fds[n++] = {out_, POLLIN, 0};
+    if (err_ >= 0) err_at = n, fds[n++] = {err_, POLLIN, 0};
+    int timeout_ms = -1;
+    if (limits_.idle_seconds > 0 || limits_.total_seconds > 0) timeout_ms = 100;
+    const int ready = ::poll(fds, static_cast<nfds_t>(n), timeout_ms);
+    const auto now = std::chrono::steady_clock::now();
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw RunError(errno_message("poll on the pipes of " + what_, "", errno));
+    }
+    if (out_at >= 0 && fds[out_at].revents != 0) {
+      const ssize_t got = ::read(out_, buffer, sizeof buffer);
+      if (got > 0) {
+        last_activity_ = now;
+        on_output(std::string_view(buffer, static_cast<std::size_t>(got)));
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close_fd(out_);
+      }
+    }
+    if (err_at >= 0 && fds[err_at].revents != 0 && err_ >= 0) {
+      const ssize_t got = ::read(err_, buffer, sizeof buffer);
+      if (got > 0) {
+        last_activity_ = now;
+        relay_stderr(buffer, static_cast<std::size_t>(got));
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (!stderr_pending_.empty()) relay_stderr("\n", 1);
+        close_fd(err_);
+      }
+    }
+    if (in_at >= 0 && fds[in_at].revents != 0 && in_ >= 0) {
+      const ssize_t put = ::write(in_, input->data(), std::min(input->size(), kChunk));
+      if (put > 0) {
+        last_activity_ = now;
+        input->remove_prefix(static_cast<std::size_t>(put));
+      } else if (put < 0 && errno != EAGAIN && errno != EINTR) {
+        close_fd(in_);  // EPIPE: the child stopped reading
+      }
+    }
+    check_time(now);
+  }
+}
+
+bool Child::write(std::string_view input, const OnOutput& on_output) {
+  if (in_ < 0) return false;
+  pump(&input, on_output);
+  return input.empty() && in_ >= 0;
+}
+
+ChildStatus Child::finish(const OnOutput& on_output) {
+  if (reaped_) return status_;
+  close_fd(in_);
+  pump(nullptr, on_output);
+  // Its output has ended; wait for its exit (within the time limits).
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid_, &status, timed_out_ ? 0 : WNOHANG);
+    if (r == pid_) break;
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0) {
+      check_time(std::chrono::steady_clock::now());
+      if (!timed_out_) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  forget_child_group(pid_);
+  reaped_ = true;
+  if (WIFSIGNALED(status)) {
+    status_.signal = WTERMSIG(status);
+    status_.exit_code = 128 + status_.signal;
+  } else {
+    status_.exit_code = WEXITSTATUS(status);
+  }
+  status_.timed_out = timed_out_;
+  return status_;
+}
+
+namespace {
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+bool is_assignment(std::string_view word) {
+  const std::size_t eq = word.find('=');
+  if (eq == 0 || eq == std::string_view::npos) return false;
+  return std::all_of(word.begin(), word.begin() + static_cast<std::ptrdiff_t>(eq), [](char c) {
+    return c == '_' || std::isalnum(static_cast<unsigned char>(c));
+  });
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+}  // namespace
+
+void check_command(const std::string& command, const std::string& option) {
+  static const std::set<std::string, std::less<>> kShellWords = {
+      "!", "{", "(", ":", ".", "[", "alias", "case", "cd", "command", "echo", "eval", "export",
+      "false", "for", "if", "printf", "read", "set", "test", "true", "ulimit", "umask", "until",
+      "while"};
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : command) {
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (!word.empty()) words.push_back(std::move(word)), word.clear();
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (!word.empty()) words.push_back(word);
+  std::size_t i = 0;
+  while (i < words.size() && (is_assignment(words[i]) || words[i] == "exec")) ++i;
+  if (i == words.size()) throw UsageError(option + ": the command is empty");
+  const std::string& program = words[i];
+  if (kShellWords.count(program) != 0) return;
+  if (program.find_first_of("'\"$`\\;&|<>(){}*?") != std::string::npos) return;  // shell syntax
+  if (program.find('/') != std::string::npos) {
+    if (!is_executable_file(program)) {
+      throw UsageError(fmt::format("{}: {} is not an executable file (on {})", option,
+                                   quote_path(program), host_name()));
+    }
+    return;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (true) {
+    const std::size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    if (is_executable_file(dir + "/" + program)) return;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  throw UsageError(fmt::format("{}: command {} not found on PATH (on {})", option,
+                               quote_path(program), host_name()));
+}
+
+std::string shell_quote(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted.push_back(c);
+    }
+  }
+  return quoted + "'";
+}
+
+}  // namespace gridmr::stream

@@ -1,0 +1,103 @@
+// A child process that a streaming job or a farm talks to through pipes: its
+// own process group, stdin fed while stdout is read (never a deadlock,
+// whatever either side buffers), stderr relayed line by line with a cap, and
+// time limits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gridmr::stream {
+
+// Children's stderr on this rank: each line goes to gridmr's stderr prefixed
+// with "rank R: ", up to `max_lines` lines per rank; the rest are counted and
+// summed up once by report_suppressed(). Thread-safe.
+class StderrRelay {
+ public:
+  explicit StderrRelay(int rank, std::uint64_t max_lines = 50) : rank_(rank), max_(max_lines) {}
+  void line(std::string_view what, std::string_view text);
+  void report_suppressed();
+
+ private:
+  int rank_;
+  std::uint64_t max_;
+  std::atomic<std::uint64_t> lines_{0};
+};
+
+// How a child ended.
+struct ChildStatus {
+  int exit_code = 0;   // when it exited
+  int signal = 0;      // when a signal ended it (then exit_code is 128 + signal)
+  bool timed_out = false;
+
+  bool ok() const { return signal == 0 && exit_code == 0 && !timed_out; }
+  // "exited with status 3", "was killed by SIGSEGV", "timed out after 5 s and was killed"
+  std::string describe(double timeout_seconds) const;
+};
+
+// Time limits: `idle` ends a child that neither reads nor writes for that
+// long; `total` ends one that runs longer than that. Zero means no limit.
+struct Limits {
+  double idle_seconds = 0;
+  double total_seconds = 0;
+};
+
+class Child {
+ public:
+  using OnOutput = std::function<void(std::string_view bytes)>;
+
+  // Runs `/bin/sh -c command` in a new process group, with `environment`
+  // ("NAME=value") added to gridmr's own. `what` names the child in relayed
+  // stderr lines ("mapper"). Throws RunError if it cannot be started.
+  Child(const std::string& command, const std::vector<std::string>& environment, Limits limits,
+        StderrRelay* relay, std::string what);
+  ~Child();  // kills the group if it still runs, and waits for it
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Writes `input` to the child's stdin, passing whatever it prints on stdout
+  // to `on_output` meanwhile. Returns false if the child stopped reading (it
+  // closed its stdin or ended); then call finish() for its status.
+  bool write(std::string_view input, const OnOutput& on_output);
+  // Closes stdin, reads stdout to its end and waits for the child to end.
+  ChildStatus finish(const OnOutput& on_output);
+
+  // The last line the child wrote on stderr (empty if none).
+  const std::string& last_stderr_line() const { return last_stderr_; }
+
+ private:
+  void pump(std::string_view* input, const OnOutput& on_output);
+  void relay_stderr(const char* data, std::size_t size);
+  void kill_group();
+  void close_fd(int& fd);
+  void check_time(std::chrono::steady_clock::time_point now);
+
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1, err_ = -1;
+  Limits limits_;
+  StderrRelay* relay_;
+  std::string what_;
+  std::string stderr_pending_, last_stderr_;
+  std::chrono::steady_clock::time_point started_, last_activity_;
+  bool timed_out_ = false;
+  bool reaped_ = false;
+  ChildStatus status_;
+};
+
+// Checks on this rank that `command`'s program exists and may be run: the
+// first word of the command (after `exec` and NAME=value assignments) found on
+// PATH or as a path. Shell keywords and builtins pass. Throws UsageError
+// naming `option` and the program.
+void check_command(const std::string& command, const std::string& option);
+
+// `text` in single quotes for /bin/sh: the item of a farm, say.
+std::string shell_quote(std::string_view text);
+
+}  // namespace gridmr::stream

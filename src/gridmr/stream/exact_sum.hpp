@@ -1,0 +1,134 @@
+// Exact sums of doubles and 64-bit integers: a fixed-point number wide enough
+// for every finite double (bits 2^-1074 .. 2^1023) with 64 bits of headroom, so
+// that any grouping and any order of additions gives the same bits, and the
+// result is rounded once, to nearest. This is what makes a streaming job's
+// floating-point sums identical on any number of ranks and threads.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace gridmr::stream {
+
+class ExactSum {
+ public:
+  static constexpr int kLimbs = 34;       // 2176 bits, two's complement
+  static constexpr int kFractionBits = 1074;  // bit 0 weighs 2^-1074
+
+  // Adds a finite double exactly.
+  void add(double x) {
+    if (x == 0) return;
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+    std::uint64_t mantissa = bits & ((std::uint64_t{1} << 52) - 1);
+    int shift;  // bit position of the mantissa's lowest bit
+    if (biased == 0) {
+      shift = 0;  // subnormal: mantissa * 2^-1074
+    } else {
+      mantissa |= std::uint64_t{1} << 52;
+      shift = biased - 1;  // mantissa * 2^(biased - 1075) = mantissa << (biased - 1)
+    }
+    add_shifted(mantissa, shift, (bits >> 63) != 0);
+  }
+  // Adds a 64-bit integer exactly.
+  void add(std::int64_t x) {
+    if (x == 0) return;
+    const bool negative = x < 0;
+    const std::uint64_t magnitude =
+        negative ? std::uint64_t{0} - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
+    add_shifted(magnitude, kFractionBits, negative);
+  }
+  void add(const ExactSum& other) {
+    unsigned char carry = 0;
+    for (int i = 0; i < kLimbs; ++i) {
+      const unsigned __int128 s =
+          static_cast<unsigned __int128>(limb_[i]) + other.limb_[i] + carry;
+      limb_[i] = static_cast<std::uint64_t>(s);
+      carry = static_cast<unsigned char>(s >> 64);
+    }
+  }
+
+  // The sum rounded to the nearest double (ties to even); +-inf when it is
+  // beyond the largest double.
+  double value() const {
+    ExactSum magnitude = *this;
+    const bool negative = (limb_[kLimbs - 1] >> 63) != 0;
+    if (negative) magnitude.negate();
+    int top = kLimbs - 1;
+    while (top >= 0 && magnitude.limb_[top] == 0) --top;
+    if (top < 0) return 0.0;
+    const int high_bit = top * 64 + 63 - std::countl_zero(magnitude.limb_[top]);
+    // Below 2^64 ulps the conversion of the one limb rounds once, and the
+    // scaling is exact (a normal result, or a subnormal one of < 53 bits).
+    const double result =
+        high_bit < 64
+            ? std::ldexp(static_cast<double>(magnitude.limb_[0]), -kFractionBits)
+            : std::ldexp(round_top(magnitude, high_bit), high_bit - 63 - kFractionBits);
+    return negative ? -result : result;
+  }
+
+  friend bool operator==(const ExactSum&, const ExactSum&) = default;
+
+ private:
+  // The 64 bits from `high_bit` down, with the bits below folded into the
+  // lowest one (sticky), converted to double: one correct rounding.
+  static double round_top(const ExactSum& m, int high_bit) {
+    const int low = high_bit - 63;  // >= 1
+    std::uint64_t top = m.bits_at(low);
+    bool sticky = false;
+    const int low_limb = low / 64;
+    for (int i = 0; i < low_limb && !sticky; ++i) sticky = m.limb_[i] != 0;
+    if (!sticky && low % 64 != 0) {
+      sticky = (m.limb_[low_limb] & ((std::uint64_t{1} << (low % 64)) - 1)) != 0;
+    }
+    if (sticky) top |= 1;
+    return static_cast<double>(top);
+  }
+  // The 64 bits starting at bit `low`.
+  std::uint64_t bits_at(int low) const {
+    const int i = low / 64, s = low % 64;
+    if (s == 0) return limb_[i];
+    const std::uint64_t next = i + 1 < kLimbs ? limb_[i + 1] : 0;
+    return (limb_[i] >> s) | (next << (64 - s));
+  }
+  void negate() {
+    unsigned char carry = 1;
+    for (int i = 0; i < kLimbs; ++i) {
+      const unsigned __int128 s = static_cast<unsigned __int128>(~limb_[i]) + carry;
+      limb_[i] = static_cast<std::uint64_t>(s);
+      carry = static_cast<unsigned char>(s >> 64);
+    }
+  }
+  // Adds (or subtracts) value << shift.
+  void add_shifted(std::uint64_t value, int shift, bool subtract) {
+    const int i = shift / 64, s = shift % 64;
+    const std::uint64_t low = value << s;
+    const std::uint64_t high = s == 0 ? 0 : value >> (64 - s);
+    if (!subtract) {
+      unsigned char carry = 0;
+      for (int k = i; k < kLimbs; ++k) {
+        const std::uint64_t add = k == i ? low : k == i + 1 ? high : 0;
+        if (k > i + 1 && carry == 0) break;
+        const unsigned __int128 sum = static_cast<unsigned __int128>(limb_[k]) + add + carry;
+        limb_[k] = static_cast<std::uint64_t>(sum);
+        carry = static_cast<unsigned char>(sum >> 64);
+      }
+    } else {
+      unsigned char borrow = 0;
+      for (int k = i; k < kLimbs; ++k) {
+        const std::uint64_t sub = k == i ? low : k == i + 1 ? high : 0;
+        if (k > i + 1 && borrow == 0) break;
+        const std::uint64_t before = limb_[k];
+        const std::uint64_t after = before - sub - borrow;
+        borrow = (before < sub || (before == sub && borrow)) ? 1 : 0;
+        limb_[k] = after;
+      }
+    }
+  }
+
+  std::uint64_t limb_[kLimbs] = {};
+};
+
+}  // namespace gridmr::stream

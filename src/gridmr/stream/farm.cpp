@@ -1,0 +1,335 @@
+// `gridmr farm`: one command per item (a line of a file, or an index), items
+// handed out by rank 0 as work units, several at once per rank on its threads.
+// The result keeps every item's stdout and how it ended, in item order.
+#include <fcntl.h>
+#include <mpi.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gridmr/detail/key_table.hpp"
+#include "gridmr/detail/records.hpp"
+#include "gridmr/detail/runtime.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/job.hpp"
+#include "gridmr/output.hpp"
+#include "gridmr/plan.hpp"
+#include "gridmr/stream/child.hpp"
+#include "gridmr/streaming.hpp"
+
+namespace gridmr {
+
+namespace stream {
+
+namespace {
+
+struct FarmConfig {
+  std::string command;
+  std::string items;        // a file of items, one per line
+  std::uint64_t range = 0;  // or the items 0 .. range-1
+  std::int64_t retries = 0;
+  std::int64_t max_failures = 0;
+  double timeout = 0;  // seconds per attempt
+};
+
+// One item's outcome, and (folded over all items by the engine's totals) how
+// many failed and the first that did.
+struct ItemValue {
+  std::int32_t exit_code = 0;  // the last attempt's: its status, or 128 + signal
+  std::uint32_t attempts = 0;
+  double seconds = 0;  // all attempts
+  std::uint32_t rank = 0;
+  std::uint32_t timed_out = 0;
+  std::uint64_t failed = 0;                 // folded: items that failed
+  std::uint64_t first_failed = UINT64_MAX;  // folded: the lowest such item
+  std::int32_t first_exit_code = 0;
+  std::uint32_t first_timed_out = 0;
+  char first_stderr[120] = {};  // its last stderr line
+};
+
+ItemValue fold(ItemValue a, const ItemValue& b) {
+  const bool b_first = b.first_failed < a.first_failed;
+  a.failed += b.failed;
+  if (b_first) {
+    a.first_failed = b.first_failed;
+    a.first_exit_code = b.first_exit_code;
+    a.first_timed_out = b.first_timed_out;
+    std::memcpy(a.first_stderr, b.first_stderr, sizeof a.first_stderr);
+  }
+  return a;
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+std::string expand(const std::string& command, const std::string& item) {
+  const std::string quoted = shell_quote(item);
+  std::string result;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t hole = command.find("{}", at);
+    if (hole == std::string::npos) break;
+    result.append(command, at, hole - at);
+    result += quoted;
+    at = hole + 2;
+  }
+  result.append(command, at);
+  return result;
+}
+
+class Farm final : public JobRuntime {
+ public:
+  explicit Farm(FarmConfig config)
+      : config_(std::move(config)), on_stdin_(config_.command.find("{}") == std::string::npos) {}
+
+  const char* name() const override { return "farm"; }
+  Input input() const override { return Input::kGenerated; }
+  std::size_t value_size() const override { return sizeof(ItemValue); }
+  KeyLayout key_layout() const override { return {.prefix = 8}; }
+  void check_on_every_rank() const override { check_command(config_.command, "--command"); }
+
+  // Rank 0: the items, one unit each (the items travel as the plan's sources).
+  Plan plan() const override {
+    if (config_.items.empty()) return plan_range(config_.range, 1, "items");
+    const int fd = ::open(config_.items.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw UsageError(errno_message("--items: cannot open", config_.items, errno));
+    ::close(fd);
+    std::ifstream in(config_.items, std::ios::binary);
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+    if (in.bad()) throw UsageError(errno_message("--items: cannot read", config_.items, errno));
+    if (lines.empty()) throw UsageError("--items: " + quote_path(config_.items) + " has no items");
+    Plan plan = plan_range(lines.size(), 1, "items");
+    plan.sources = std::move(lines);
+    return plan;
+  }
+
+  void map(const Plan& plan, int threads, UnitSource& units) override {
+    tables_ = std::vector<KeyTable<ItemValue>>(threads);
+    const int rank = world_rank();
+    StderrRelay relay(rank);
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(threads)
+    {
+      const int thread = omp_get_thread_num();
+      std::string key;
+      while (const auto unit = units.next(thread == 0)) {
+        if (!failed) {
+          try {
+            for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
+              run_item(plan, i, rank, thread, relay, key, tables_[thread]);
+            }
+          } catch (...) {
+#pragma omp critical(gridmr_farm_error)
+            if (!error) error = std::current_exception();
+            failed = true;
+          }
+        }
+        units.done(*unit);
+      }
+    }
+    relay.report_suppressed();
+    if (error) std::rethrow_exception(error);
+  }
+  std::vector<TableView> map_tables() const override {
+    std::vector<TableView> views;
+    for (const auto& table : tables_) views.push_back(table.view());
+    return views;
+  }
+  void free_map_tables() override { std::vector<KeyTable<ItemValue>>().swap(tables_); }
+
+  void reduce(const char* records, std::size_t size) override {
+    for_each_record(records, size, sizeof(ItemValue), [&](std::string_view key, const char* bytes) {
+      ItemValue value;
+      std::memcpy(&value, bytes, sizeof value);
+      reduced_.upsert(key, value, &fold);
+    });
+  }
+  TableView reduced_table() const override { return reduced_.view(); }
+  void combine_into(std::byte* into, const std::byte* from) const override {
+    ItemValue a, b;
+    std::memcpy(&a, into, sizeof a);
+    std::memcpy(&b, from, sizeof b);
+    a = fold(a, b);
+    std::memcpy(into, &a, sizeof a);
+  }
+
+  // Too many failures: the job fails, naming the first failed item.
+  void finish_reduce(std::span<const std::string_view>, std::span<const std::byte* const>,
+                     const std::byte* total, int) override {
+    if (total == nullptr) return;
+    ItemValue all;
+    std::memcpy(&all, total, sizeof all);
+    if (all.failed == 0) return;
+    ChildStatus status;
+    status.exit_code = all.first_exit_code;
+    status.signal = all.first_exit_code > 128 && !all.first_timed_out ? all.first_exit_code - 128 : 0;
+    status.timed_out = all.first_timed_out != 0;
+    std::string first = fmt::format("item {}", all.first_failed);
+    if (!config_.items.empty() && item_texts_ != nullptr && all.first_failed < item_texts_->size()) {
+      first += " (" + quote_path((*item_texts_)[all.first_failed]) + ")";
+    }
+    std::string why = fmt::format("{} {}", first, status.describe(config_.timeout));
+    if (all.first_stderr[0] != '\0') {
+      why += fmt::format("; its last stderr line: \"{}\"",
+                         std::string(all.first_stderr, strnlen(all.first_stderr, sizeof all.first_stderr)));
+    }
+    if (static_cast<std::int64_t>(all.failed) > config_.max_failures) {
+      throw RunError(fmt::format("farm: {} of the items failed (more than --max-failures {}); "
+                                 "first: command {} for {}; no output written",
+                                 all.failed, config_.max_failures, quote_path(config_.command), why));
+    }
+    if (world_rank() == 0) {
+      std::fputs(fmt::format("gridmr: warning: {} item{} failed and {} recorded as such "
+                             "(--max-failures {}); first: {}\n",
+                             all.failed, all.failed == 1 ? "" : "s",
+                             all.failed == 1 ? "is" : "are", config_.max_failures, why)
+                     .c_str(),
+                 stderr);
+    }
+  }
+
+  void write(Output& out, std::span<const std::string_view> keys,
+             std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
+             const std::byte* total, const Plan& plan) const override {
+    std::vector<std::string> item_texts(keys.size());
+    std::vector<std::string_view> items(keys.size()), outputs(keys.size());
+    std::vector<std::int32_t> exit_codes(keys.size());
+    std::vector<std::uint32_t> attempts(keys.size()), ranks(keys.size()), timed_out(keys.size());
+    std::vector<double> seconds(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      std::uint64_t index = 0;
+      for (int b = 0; b < 8; ++b) index = index << 8 | static_cast<unsigned char>(keys[i][b]);
+      item_texts[i] = config_.items.empty() ? std::to_string(index) : plan.sources[index];
+      items[i] = item_texts[i];
+      outputs[i] = keys[i].substr(8);
+      ItemValue v;
+      std::memcpy(&v, values[i], sizeof v);
+      exit_codes[i] = v.exit_code;
+      attempts[i] = v.attempts;
+      ranks[i] = v.rank;
+      timed_out[i] = v.timed_out;
+      seconds[i] = v.seconds;
+    }
+    out.write_keys("farm/items", items);
+    out.write_keys("farm/stdout", outputs);
+    out.write<std::int32_t>("farm/exit_code", exit_codes);
+    out.write<std::uint32_t>("farm/timed_out", timed_out);
+    out.write<double>("farm/seconds", seconds);
+    out.write<std::uint32_t>("farm/attempts", attempts);
+    out.write<std::uint32_t>("farm/rank", ranks);
+    out.attribute("farm", "command", config_.command);
+    out.attribute("farm", "items", total_keys);
+    ItemValue all;
+    if (total != nullptr) std::memcpy(&all, total, sizeof all);
+    out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
+  }
+
+  void set_items(const std::vector<std::string>* items) { item_texts_ = items; }
+
+ private:
+  void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
+                std::string& key, KeyTable<ItemValue>& table) {
+    if (item_texts_ == nullptr && !config_.items.empty()) item_texts_ = &plan.sources;
+    const std::string item = config_.items.empty() ? std::to_string(index) : plan.sources[index];
+    const std::string command = on_stdin_ ? config_.command : expand(config_.command, item);
+    const std::string input = on_stdin_ ? item + "\n" : std::string();
+    ItemValue value;
+    value.rank = static_cast<std::uint32_t>(rank);
+    std::string output, last_stderr;
+    const auto started = std::chrono::steady_clock::now();
+    ChildStatus status;
+    do {
+      output.clear();
+      ++value.attempts;
+      Child child(command,
+                  {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread),
+                   fmt::format("GRIDMR_ITEM={}", index)},
+                  Limits{0, config_.timeout}, &relay, fmt::format("item {}", index));
+      const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
+      if (!input.empty()) child.write(input, collect);  // a command may ignore its stdin
+      status = child.finish(collect);
+      last_stderr = child.last_stderr_line();
+    } while (!status.ok() && static_cast<std::int64_t>(value.attempts) <= config_.retries);
+    value.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    value.exit_code = status.exit_code;
+    value.timed_out = status.timed_out ? 1 : 0;
+    if (!status.ok()) {
+      value.failed = 1;
+      value.first_failed = index;
+      value.first_exit_code = status.exit_code;
+      value.first_timed_out = value.timed_out;
+      std::snprintf(value.first_stderr, sizeof value.first_stderr, "%s", last_stderr.c_str());
+    }
+    key.assign(ordered_key(index).bytes, 8);
+    key += output;
+    table.upsert(std::string_view(key), value, &fold);
+  }
+
+  FarmConfig config_;
+  bool on_stdin_;
+  const std::vector<std::string>* item_texts_ = nullptr;
+  std::vector<KeyTable<ItemValue>> tables_;
+  KeyTable<ItemValue> reduced_;
+};
+
+std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {
+  if (config.command.empty()) throw UsageError("farm: --command is required");
+  if (config.items.empty() == (config.range == 0)) {
+    throw UsageError("farm: give either --items FILE or --range N");
+  }
+  if (config.retries < 0) throw UsageError("--retries: must be >= 0");
+  if (config.max_failures < 0) throw UsageError("--max-failures: must be >= 0");
+  if (config.timeout < 0 || !std::isfinite(config.timeout)) {
+    throw UsageError("--timeout: must be a number of seconds >= 0");
+  }
+  return std::make_unique<Farm>(config);
+}
+
+}  // namespace
+
+}  // namespace stream
+
+JobEntry farm_command() {
+  auto config = std::make_shared<stream::FarmConfig>();
+  return JobEntry{
+      "farm",
+      "Run a command once per item (a line of a file, or 0..N-1) across the ranks, like "
+      "Pool.map",
+      Input::kGenerated,
+      [config](JobOptions& options) {
+        options
+            .text("--command", config->command,
+                  "Command run by /bin/sh per item: {} is replaced by the item (quoted); "
+                  "without {} the item comes on stdin; required")
+            .text("--items", config->items, "File with one item per line")
+            .count("--range", config->range, "The items are 0 .. N-1", true)
+            .integer("--retries", config->retries, "Attempts after the first for a failed item")
+            .number("--timeout", config->timeout,
+                    "Seconds an attempt may run before it is killed (and counts as failed); 0: "
+                    "no limit")
+            .integer("--max-failures", config->max_failures,
+                     "Items that may still fail after their retries; with more, the job fails "
+                     "and writes nothing");
+      },
+      [config] { return stream::make_farm(*config); },
+      {}};
+}
+
+}  // namespace gridmr

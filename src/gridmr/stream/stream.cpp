@@ -1,0 +1,792 @@
+// `gridmr stream`: each map thread runs the user's mapper as one long-lived
+// child, feeds it the lines of its units and reads key<TAB>value lines back.
+// Built-in reducers combine in the engine's key tables (before and after the
+// shuffle); `collect` and an external reducer keep every value.
+#include <mpi.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gridmr/detail/key_table.hpp"
+#include "gridmr/detail/records.hpp"
+#include "gridmr/detail/runtime.hpp"
+#include "gridmr/detail/text_reader.hpp"
+#include "gridmr/errors.hpp"
+#include "gridmr/output.hpp"
+#include "gridmr/stream/child.hpp"
+#include "gridmr/stream/exact_sum.hpp"
+#include "gridmr/streaming.hpp"
+
+namespace gridmr {
+
+namespace stream {
+
+namespace {
+
+constexpr std::size_t kFeedBatch = 1 << 16;
+
+struct StreamConfig {
+  std::string mapper;
+  std::string reducer = "sum";
+  std::string values = "int";
+  double timeout = 0;  // seconds a mapper or reducer may go without reading or writing
+};
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+std::string shown(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 200)) {
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\t' ? "\\t" : fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (text.size() > 200) out += "...";
+  return "\"" + out + "\"";
+}
+
+// A value the reducer cannot take; the caller adds where it came from.
+class BadValue : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string_view trim_value(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_double(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::int64_t integer_value(std::string_view raw) {
+  const std::string_view text = trim_value(raw);
+  if (const auto v = parse_integer(text)) return *v;
+  if (parse_double(text)) {
+    throw BadValue(fmt::format("value {} is not a 64-bit integer (use --values float for numbers "
+                               "with a decimal point or an exponent)",
+                               shown(raw)));
+  }
+  throw BadValue(fmt::format("value {} is not a number", shown(raw)));
+}
+
+// A float job's value: an integer stays exact (int64), anything else is a finite double.
+struct Number {
+  bool is_integer;
+  std::int64_t integer;
+  double real;
+};
+Number float_value(std::string_view raw) {
+  const std::string_view text = trim_value(raw);
+  if (const auto v = parse_integer(text)) return {true, *v, static_cast<double>(*v)};
+  const auto d = parse_double(text);
+  if (!d) throw BadValue(fmt::format("value {} is not a number", shown(raw)));
+  if (!std::isfinite(*d)) throw BadValue(fmt::format("value {} is not a finite number", shown(raw)));
+  return {false, 0, *d};
+}
+
+// --- Built-in reducers on numbers: Value, parse, combine, check, write. ---
+
+struct Int128 {
+  std::uint64_t low = 0;
+  std::int64_t high = 0;
+  static Int128 of(__int128 v) {
+    return {static_cast<std::uint64_t>(v), static_cast<std::int64_t>(v >> 64)};
+  }
+  __int128 get() const {
+    return static_cast<__int128>((static_cast<unsigned __int128>(static_cast<std::uint64_t>(high))
+                                  << 64) |
+                                 low);
+  }
+};
+
+bool less_total(double a, double b) {  // -0.0 before +0.0, so min and max ignore the order
+  if (a == b) return std::signbit(a) && !std::signbit(b);
+  return a < b;
+}
+
+struct CountValues {
+  using Value = std::uint64_t;
+  static constexpr const char* kName = "count";
+  static Value parse(std::string_view) { return 1; }
+  static Value combine(Value a, Value b) { return a + b; }
+  static void check(std::string_view, const Value&) {}
+  static void write(Output& out, std::span<const Value> values) {
+    out.write("stream/values", values);
+  }
+};
+
+struct SumInt {
+  using Value = Int128;
+  static constexpr const char* kName = "sum";
+  static Value parse(std::string_view text) { return Int128::of(integer_value(text)); }
+  static Value combine(Value a, Value b) { return Int128::of(a.get() + b.get()); }
+  static void check(std::string_view key, const Value& v) {
+    if (v.get() > INT64_MAX || v.get() < INT64_MIN) {
+      throw RunError(fmt::format("the sum for key {} does not fit in a 64-bit integer (use "
+                                 "--values float for a rounded sum)",
+                                 shown(key)));
+    }
+  }
+  static void write(Output& out, std::span<const Value> values) {
+    std::vector<std::int64_t> sums(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) sums[i] = static_cast<std::int64_t>(values[i].get());
+    out.write<std::int64_t>("stream/values", sums);
+  }
+};
+
+struct SumFloat {
+  using Value = ExactSum;
+  static constexpr const char* kName = "sum";
+  static Value parse(std::string_view text) {
+    const Number n = float_value(text);
+    ExactSum sum;
+    if (n.is_integer) {
+      sum.add(n.integer);
+    } else {
+      sum.add(n.real);
+    }
+    return sum;
+  }
+  static Value combine(Value a, const Value& b) {
+    a.add(b);
+    return a;
+  }
+  static void check(std::string_view key, const Value& v) {
+    if (!std::isfinite(v.value())) {
+      throw RunError(fmt::format("the sum for key {} is beyond the largest double", shown(key)));
+    }
+  }
+  static void write(Output& out, std::span<const Value> values) {
+    std::vector<double> sums(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) sums[i] = values[i].value();
+    out.write<double>("stream/values", sums);
+  }
+};
+
+template <bool kMin>
+struct ExtremeInt {
+  using Value = std::int64_t;
+  static constexpr const char* kName = kMin ? "min" : "max";
+  static Value parse(std::string_view text) { return integer_value(text); }
+  static Value combine(Value a, Value b) { return kMin ? std::min(a, b) : std::max(a, b); }
+  static void check(std::string_view, const Value&) {}
+  static void write(Output& out, std::span<const Value> values) {
+    out.write("stream/values", values);
+  }
+};
+
+template <bool kMin>
+struct ExtremeFloat {
+  using Value = double;
+  static constexpr const char* kName = kMin ? "min" : "max";
+  static Value parse(std::string_view text) { return float_value(text).real; }
+  static Value combine(Value a, Value b) {
+    return kMin ? (less_total(b, a) ? b : a) : (less_total(a, b) ? b : a);
+  }
+  static void check(std::string_view, const Value&) {}
+  static void write(Output& out, std::span<const Value> values) {
+    out.write("stream/values", values);
+  }
+};
+
+struct MeanInt {
+  struct Value {
+    Int128 sum;
+    std::uint64_t count = 0;
+  };
+  static constexpr const char* kName = "mean";
+  static Value parse(std::string_view text) { return {Int128::of(integer_value(text)), 1}; }
+  static Value combine(Value a, Value b) {
+    return {Int128::of(a.sum.get() + b.sum.get()), a.count + b.count};
+  }
+  static void check(std::string_view, const Value&) {}
+  static void write(Output& out, std::span<const Value> values) {
+    std::vector<double> means(values.size());
+    std::vector<std::uint64_t> counts(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      // The exact sum rounded once, then divided: the same bits on any grouping.
+      ExactSum sum;
+      const __int128 s = values[i].sum.get();
+      const __int128 high = s / (static_cast<__int128>(1) << 62);
+      sum.add(static_cast<std::int64_t>(s - high * (static_cast<__int128>(1) << 62)));
+      sum.add(std::ldexp(static_cast<double>(static_cast<std::int64_t>(high)), 62));
+      means[i] = sum.value() / static_cast<double>(values[i].count);
+      counts[i] = values[i].count;
+    }
+    out.write<double>("stream/values", means);
+    out.write<std::uint64_t>("stream/counts", counts);
+  }
+};
+
+struct MeanFloat {
+  struct Value {
+    ExactSum sum;
+    std::uint64_t count = 0;
+  };
+  static constexpr const char* kName = "mean";
+  static Value parse(std::string_view text) { return {SumFloat::parse(text), 1}; }
+  static Value combine(Value a, const Value& b) {
+    a.sum.add(b.sum);
+    a.count += b.count;
+    return a;
+  }
+  static void check(std::string_view key, const Value& v) { SumFloat::check(key, v.sum); }
+  static void write(Output& out, std::span<const Value> values) {
+    std::vector<double> means(values.size());
+    std::vector<std::uint64_t> counts(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      means[i] = values[i].sum.value() / static_cast<double>(values[i].count);
+      counts[i] = values[i].count;
+    }
+    out.write<double>("stream/values", means);
+    out.write<std::uint64_t>("stream/counts", counts);
+  }
+};
+
+// --- The map side: one mapper child per thread. ---
+
+using Record = std::function<void(std::string_view key, std::string_view value)>;
+
+// One map thread's mapper. It lives across units, and starts anew when the
+// thread's next unit is from another file (its environment names the file).
+class MapperSession {
+ public:
+  MapperSession(const StreamConfig& config, const Plan& plan, int rank, int thread,
+                StderrRelay& relay)
+      : config_(config), plan_(plan), rank_(rank), thread_(thread), relay_(relay) {}
+
+  void map_unit(const WorkUnit& unit, const Record& record) {
+    if (child_ && unit.source != unit_.source) finish(record);
+    unit_ = unit;
+    if (!child_) start(record);
+    feed_.clear();
+    reader_.for_each_line(plan_.sources[unit.source], unit, [&](std::string_view line) {
+      feed_.append(line);
+      feed_.push_back('\n');
+      if (feed_.size() >= kFeedBatch) send(record);
+    });
+    send(record);
+  }
+
+  // Ends the mapper: its last output, its exit status.
+  void finish(const Record& record) {
+    if (!child_) return;
+    const ChildStatus status = child_->finish(output_handler(record));
+    if (!partial_.empty()) {  // a last line without a newline
+      std::string last;
+      last.swap(partial_);
+      take_line(last, record);
+    }
+    if (!status.ok()) fail(status.describe(config_.timeout), "");
+    child_.reset();
+  }
+
+ private:
+  void start(const Record&) {
+    const std::string& path = plan_.sources[unit_.source];
+    child_ = std::make_unique<Child>(
+        config_.mapper,
+        std::vector<std::string>{
+            fmt::format("GRIDMR_RANK={}", rank_), fmt::format("GRIDMR_THREAD={}", thread_),
+            fmt::format("GRIDMR_UNIT={}-{}", unit_.begin, unit_.end),
+            "GRIDMR_INPUT=" + path, fmt::format("GRIDMR_INPUT_INDEX={}", unit_.source),
+            "map_input_file=" + path},
+        Limits{config_.timeout, 0}, &relay_, "mapper");
+    partial_.clear();
+  }
+
+  Child::OnOutput output_handler(const Record& record) {
+    return [this, &record](std::string_view bytes) {
+      while (!bytes.empty()) {
+        const auto* newline = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
+        if (newline == nullptr) {
+          partial_.append(bytes);
+          return;
+        }
+        const std::size_t n = static_cast<std::size_t>(newline - bytes.data());
+        if (partial_.empty()) {
+          take_line(bytes.substr(0, n), record);
+        } else {
+          partial_.append(bytes.substr(0, n));
+          take_line(partial_, record);
+          partial_.clear();
+        }
+        bytes.remove_prefix(n + 1);
+      }
+    };
+  }
+
+  void take_line(std::string_view line, const Record& record) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) fail("printed a line without a tab", line);
+    try {
+      record(line.substr(0, tab), line.substr(tab + 1));
+    } catch (const BadValue& e) {
+      fail(fmt::format("printed a bad line ({})", e.what()), line);
+    }
+  }
+
+  void send(const Record& record) {
+    if (feed_.empty()) return;
+    if (!child_->write(feed_, output_handler(record))) {
+      const ChildStatus status = child_->finish(output_handler(record));
+      fail(status.ok() ? "stopped reading its input (exited with status 0)"
+                       : status.describe(config_.timeout),
+           "");
+    }
+    feed_.clear();
+  }
+
+  [[noreturn]] void fail(const std::string& what, std::string_view line) {
+    std::string message = fmt::format("mapper {} {} (rank {}, thread {}, unit {} bytes {}-{})",
+                                      quote_path(config_.mapper), what, rank_, thread_,
+                                      quote_path(plan_.sources[unit_.source]), unit_.begin,
+                                      unit_.end);
+    if (!line.empty() || what.find("line") != std::string::npos) {
+      message += ": line " + shown(line);
+    } else if (child_ && !child_->last_stderr_line().empty()) {
+      message += "; its last stderr line: " + shown(child_->last_stderr_line());
+    }
+    child_.reset();  // kills it if it still runs
+    throw RunError(message);
+  }
+
+  const StreamConfig& config_;
+  const Plan& plan_;
+  int rank_, thread_;
+  StderrRelay& relay_;
+  std::unique_ptr<Child> child_;
+  WorkUnit unit_;
+  TextReader reader_;
+  std::string feed_, partial_;
+};
+
+// Maps the units on `threads` threads, each with its mapper and its table.
+// After a failure the rest of the units are drained unmapped (every rank still
+// finishes the scheduling), then the first error is thrown.
+template <class Table, class MakeRecord>
+void map_through_mappers(const StreamConfig& config, const Plan& plan, int threads,
+                         UnitSource& units, std::vector<Table>& tables, MakeRecord make_record) {
+  tables = std::vector<Table>(threads);
+  const int rank = world_rank();
+  StderrRelay relay(rank);
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  auto note_error = [&] {
+#pragma omp critical(gridmr_stream_error)
+    if (!error) error = std::current_exception();
+    failed = true;
+  };
+#pragma omp parallel num_threads(threads)
+  {
+    const int thread = omp_get_thread_num();
+    const Record record = make_record(tables[thread]);
+    MapperSession session(config, plan, rank, thread, relay);
+    while (const auto unit = units.next(thread == 0)) {
+      if (!failed) {
+        try {
+          session.map_unit(*unit, record);
+        } catch (...) {
+          note_error();
+        }
+      }
+      units.done(*unit);
+    }
+    if (!failed) {
+      try {
+        session.finish(record);
+      } catch (...) {
+        note_error();
+      }
+    }
+  }
+  relay.report_suppressed();
+  if (error) std::rethrow_exception(error);
+}
+
+std::vector<TableView> views(const auto& tables) {
+  std::vector<TableView> result;
+  for (const auto& table : tables) result.push_back(table.view());
+  return result;
+}
+
+void write_common_attributes(Output& out, const StreamConfig& config, std::uint64_t keys) {
+  out.attribute("stream", "mapper", config.mapper);
+  out.attribute("stream", "reducer", config.reducer);
+  out.attribute("stream", "values", config.values);
+  out.attribute("stream", "keys", keys);
+}
+
+// A stream job with a built-in reducer on numbers (policy P).
+template <class P>
+class NumericStream final : public JobRuntime {
+ public:
+  using Value = typename P::Value;
+  explicit NumericStream(StreamConfig config) : config_(std::move(config)) {}
+
+  const char* name() const override { return "stream"; }
+  Input input() const override { return Input::kText; }
+  Plan plan() const override { return {}; }
+  std::size_t value_size() const override { return sizeof(Value); }
+  void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
+
+  void map(const Plan& plan, int threads, UnitSource& units) override {
+    map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<Value>& table) {
+      return Record([&table](std::string_view key, std::string_view value) {
+        table.upsert(key, P::parse(value), &P::combine);
+      });
+    });
+  }
+  std::vector<TableView> map_tables() const override { return views(tables_); }
+  void free_map_tables() override { std::vector<KeyTable<Value>>().swap(tables_); }
+
+  void reduce(const char* records, std::size_t size) override {
+    for_each_record(records, size, sizeof(Value), [&](std::string_view key, const char* bytes) {
+      Value value;
+      std::memcpy(&value, bytes, sizeof value);
+      reduced_.upsert(key, value, &P::combine);
+    });
+  }
+  TableView reduced_table() const override { return reduced_.view(); }
+  void combine_into(std::byte* into, const std::byte* from) const override {
+    Value a, b;
+    std::memcpy(&a, into, sizeof a);
+    std::memcpy(&b, from, sizeof b);
+    a = P::combine(a, b);
+    std::memcpy(into, &a, sizeof a);
+  }
+
+  void finish_reduce(std::span<const std::string_view> keys,
+                     std::span<const std::byte* const> values, const std::byte*, int) override {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      Value v;
+      std::memcpy(&v, values[i], sizeof v);
+      P::check(keys[i], v);
+    }
+  }
+
+  void write(Output& out, std::span<const std::string_view> keys,
+             std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
+             const std::byte*, const Plan&) const override {
+    std::vector<Value> ordered(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(&ordered[i], values[i], sizeof(Value));
+    out.write_keys("stream/keys", keys);
+    P::write(out, ordered);
+    write_common_attributes(out, config_, total_keys);
+  }
+
+ private:
+  StreamConfig config_;
+  std::vector<KeyTable<Value>> tables_;
+  KeyTable<Value> reduced_;
+};
+
+// A stream job that keeps every value: `collect`, or an external reducer that
+// gets each key's values after the shuffle. Table keys are the escaped key
+// followed by a value's bytes, counted (so a key's values travel together and
+// come out sorted).
+class ListStream final : public JobRuntime {
+ public:
+  ListStream(StreamConfig config, bool external)
+      : config_(std::move(config)), external_(external) {}
+
+  const char* name() const override { return "stream"; }
+  Input input() const override { return Input::kText; }
+  Plan plan() const override { return {}; }
+  std::size_t value_size() const override { return sizeof(std::uint64_t); }
+  KeyLayout key_layout() const override { return {.terminated = true}; }
+  void check_on_every_rank() const override {
+    check_command(config_.mapper, "--mapper");
+    if (external_) check_command(config_.reducer, "--reducer");
+  }
+
+  void map(const Plan& plan, int threads, UnitSource& units) override {
+    map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<std::uint64_t>& table) {
+      return Record([&table, buffer = std::string()](std::string_view key,
+                                                      std::string_view value) mutable {
+        buffer.clear();
+        escape_key(key, buffer);
+        buffer.append(value);
+        table.upsert(std::string_view(buffer), std::uint64_t{1}, add);
+      });
+    });
+  }
+  std::vector<TableView> map_tables() const override { return views(tables_); }
+  void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
+  void reduce(const char* records, std::size_t size) override {
+    for_each_record(records, size, sizeof(std::uint64_t), [&](std::string_view key, const char* bytes) {
+      std::uint64_t count;
+      std::memcpy(&count, bytes, sizeof count);
+      reduced_.upsert(key, count, add);
+    });
+  }
+  TableView reduced_table() const override { return reduced_.view(); }
+  void combine_into(std::byte* into, const std::byte* from) const override {
+    std::uint64_t a, b;
+    std::memcpy(&a, into, sizeof a);
+    std::memcpy(&b, from, sizeof b);
+    a += b;
+    std::memcpy(into, &a, sizeof a);
+  }
+
+  void finish_reduce(std::span<const std::string_view> keys,
+                     std::span<const std::byte* const> values, const std::byte*,
+                     int threads) override {
+    if (external_) run_reducers(keys, values, threads);
+  }
+
+  void write(Output& out, std::span<const std::string_view> keys,
+             std::span<const std::byte* const> values, std::uint64_t, std::uint64_t total_groups,
+             const std::byte*, const Plan&) const override {
+    if (external_) {
+      write_reduced(out);
+      return;
+    }
+    std::vector<std::string> distinct;
+    std::vector<std::uint64_t> sizes, counts(keys.size());
+    std::vector<std::string_view> items(keys.size());
+    const KeyLayout layout = key_layout();
+    std::string_view last_part;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string_view part = layout.part(keys[i]);
+      if (i == 0 || part != last_part) {
+        distinct.push_back(unescape_key(part));
+        sizes.push_back(0);
+        last_part = part;
+      }
+      ++sizes.back();
+      items[i] = keys[i].substr(part.size());
+      std::memcpy(&counts[i], values[i], sizeof(std::uint64_t));
+    }
+    const std::vector<std::string_view> distinct_views(distinct.begin(), distinct.end());
+    out.write_keys("stream/keys", distinct_views);
+    out.write_offsets("stream/groups", sizes);
+    out.write_keys("stream/values", items);
+    out.write<std::uint64_t>("stream/counts", counts);
+    write_common_attributes(out, config_, total_groups);
+  }
+
+ private:
+  static std::uint64_t add(std::uint64_t a, std::uint64_t b) { return a + b; }
+
+  // This rank's keys cut into one slice per thread at key boundaries; each
+  // slice goes through its own reducer child, fed key<TAB>value lines in order.
+  void run_reducers(std::span<const std::string_view> keys,
+                    std::span<const std::byte* const> values, int threads) {
+    const KeyLayout layout = key_layout();
+    std::vector<std::size_t> cuts{0};
+    for (int t = 1; t < threads; ++t) {
+      std::size_t at = std::max(cuts.back(), keys.size() * t / threads);
+      while (at > 0 && at < keys.size() && layout.part(keys[at]) == layout.part(keys[at - 1])) ++at;
+      cuts.push_back(at);
+    }
+    cuts.push_back(keys.size());
+    outputs_.assign(threads, {});
+    const int rank = world_rank();
+    StderrRelay relay(rank);
+    std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      if (cuts[t] == cuts[t + 1]) continue;
+      try {
+        reduce_slice(keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
+                     values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay,
+                     outputs_[t]);
+      } catch (...) {
+#pragma omp critical(gridmr_stream_reduce_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    relay.report_suppressed();
+    if (error) std::rethrow_exception(error);
+  }
+
+  void reduce_slice(std::span<const std::string_view> keys,
+                    std::span<const std::byte* const> values, int rank, int thread,
+                    StderrRelay& relay, std::string& output) const {
+    const KeyLayout layout = key_layout();
+    const std::string first = unescape_key(layout.part(keys.front()));
+    const std::string last = unescape_key(layout.part(keys.back()));
+    Child child(config_.reducer,
+                {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread)},
+                Limits{config_.timeout, 0}, &relay, "reducer");
+    const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
+    const auto fail = [&](const std::string& what) {
+      std::string message = fmt::format("reducer {} {} (rank {}, thread {}, keys {} to {})",
+                                        quote_path(config_.reducer), what, rank, thread,
+                                        shown(first), shown(last));
+      if (!child.last_stderr_line().empty()) {
+        message += "; its last stderr line: " + shown(child.last_stderr_line());
+      }
+      throw RunError(message);
+    };
+    std::string feed, key;
+    std::string_view last_part;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string_view part = layout.part(keys[i]);
+      if (i == 0 || part != last_part) {
+        key = unescape_key(part);
+        last_part = part;
+      }
+      const std::string_view value = keys[i].substr(part.size());
+      std::uint64_t count;
+      std::memcpy(&count, values[i], sizeof count);
+      for (std::uint64_t c = 0; c < count; ++c) {
+        feed.append(key);
+        feed.push_back('\t');
+        feed.append(value);
+        feed.push_back('\n');
+        if (feed.size() >= kFeedBatch) {
+          if (!child.write(feed, collect)) {
+            const ChildStatus status = child.finish(collect);
+            fail(status.ok() ? "stopped reading its input (exited with status 0)"
+                             : status.describe(config_.timeout));
+          }
+          feed.clear();
+        }
+      }
+    }
+    if (!feed.empty() && !child.write(feed, collect)) {
+      const ChildStatus status = child.finish(collect);
+      fail(status.ok() ? "stopped reading its input (exited with status 0)"
+                       : status.describe(config_.timeout));
+    }
+    const ChildStatus status = child.finish(collect);
+    if (!status.ok()) fail(status.describe(config_.timeout));
+  }
+
+  // The reducers' lines as key<TAB>value (no tab: all key), stably sorted by key.
+  void write_reduced(Output& out) const {
+    struct Line {
+      std::string_view key, value;
+    };
+    std::vector<Line> lines;
+    for (const std::string& output : outputs_) {
+      std::string_view rest = output;
+      while (!rest.empty()) {
+        const std::size_t newline = rest.find('\n');
+        std::string_view line = rest.substr(0, newline);
+        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        const std::size_t tab = line.find('\t');
+        if (tab == std::string_view::npos) {
+          lines.push_back({line, {}});
+        } else {
+          lines.push_back({line.substr(0, tab), line.substr(tab + 1)});
+        }
+      }
+    }
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const Line& a, const Line& b) { return a.key < b.key; });
+    std::vector<std::string_view> keys, values;
+    for (const Line& line : lines) keys.push_back(line.key), values.push_back(line.value);
+    std::uint64_t mine = lines.size(), total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    out.write_keys("stream/keys", keys);
+    out.write_keys("stream/values", values);
+    write_common_attributes(out, config_, total);
+  }
+
+  StreamConfig config_;
+  bool external_;
+  std::vector<KeyTable<std::uint64_t>> tables_;
+  KeyTable<std::uint64_t> reduced_;
+  std::vector<std::string> outputs_;  // each reducer's stdout, in slice order
+};
+
+std::unique_ptr<JobRuntime> make_stream(const StreamConfig& config) {
+  if (config.mapper.empty()) throw UsageError("stream: --mapper is required");
+  if (config.values != "int" && config.values != "float") {
+    throw UsageError("--values: must be int or float, not " + shown(config.values));
+  }
+  if (config.timeout < 0 || !std::isfinite(config.timeout)) {
+    throw UsageError("--timeout: must be a number of seconds >= 0");
+  }
+  const bool real = config.values == "float";
+  const std::string& r = config.reducer;
+  if (r == "count") return std::make_unique<NumericStream<CountValues>>(config);
+  if (r == "sum") {
+    if (real) return std::make_unique<NumericStream<SumFloat>>(config);
+    return std::make_unique<NumericStream<SumInt>>(config);
+  }
+  if (r == "min") {
+    if (real) return std::make_unique<NumericStream<ExtremeFloat<true>>>(config);
+    return std::make_unique<NumericStream<ExtremeInt<true>>>(config);
+  }
+  if (r == "max") {
+    if (real) return std::make_unique<NumericStream<ExtremeFloat<false>>>(config);
+    return std::make_unique<NumericStream<ExtremeInt<false>>>(config);
+  }
+  if (r == "mean") {
+    if (real) return std::make_unique<NumericStream<MeanFloat>>(config);
+    return std::make_unique<NumericStream<MeanInt>>(config);
+  }
+  if (r == "collect") return std::make_unique<ListStream>(config, false);
+  if (r.empty()) throw UsageError("--reducer: the command is empty");
+  return std::make_unique<ListStream>(config, true);
+}
+
+}  // namespace
+
+}  // namespace stream
+
+JobEntry stream_command() {
+  auto config = std::make_shared<stream::StreamConfig>();
+  return JobEntry{
+      "stream",
+      "Map with any program (lines in, key<TAB>value lines out) and reduce with a built-in "
+      "reducer or another program",
+      Input::kText,
+      [config](JobOptions& options) {
+        options
+            .text("--mapper", config->mapper,
+                  "Command run by /bin/sh, one per map thread: gets the unit's lines on stdin, "
+                  "prints key<TAB>value lines; required")
+            .text("--reducer", config->reducer,
+                  "sum, min, max, count, mean, collect (every value of a key), or a command "
+                  "that gets each key's values as sorted key<TAB>value lines")
+            .text("--values", config->values,
+                  "int: values are exact 64-bit integers; float: integers or decimals, summed "
+                  "exactly and rounded once")
+            .number("--timeout", config->timeout,
+                    "Seconds a mapper or reducer may go without reading or writing before it is "
+                    "killed; 0: no limit");
+      },
+      [config] { return stream::make_stream(*config); },
+      {}};
+}
+
+}  // namespace gridmr
