@@ -74,6 +74,28 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
   return result;
 }
 
+// One program with its arguments, quoted or not: no operator, redirection,
+// group or substitution outside quotes, and no NAME=value first.
+bool is_simple_command(std::string_view command) {
+  const std::size_t first = command.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  const std::string_view head = command.substr(first);
+  if (head.substr(0, head.find_first_of(" \t")).find('=') != std::string_view::npos) return false;
+  char quote = 0;
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    const char c = command[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      else if (quote == '"' && (c == '`' || c == '$' || c == '\\')) return false;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (std::string_view(";&|<>()`\n{}$\\").find(c) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return quote == 0;
+}
+
 }  // namespace
 
 void StderrRelay::line(std::string_view what, std::string_view text) {
@@ -120,7 +142,11 @@ Child::Child(const std::string& command, const std::vector<std::string>& environ
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  // A simple command replaces the shell (exec), so that its exit status and
+  // signal are its own, and it is the group's only process.
+  std::string script = is_simple_command(command) ? "exec " : "";
+  script.append(command);
+  const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
   const pid_t parent = ::getpid();
 
   pid_ = ::fork();

@@ -1,0 +1,286 @@
+"""`gridmr stream`: Python mappers and reducers (examples/python/) checked against
+independent Python computations, identical datasets at several rank, thread and
+unit-size counts, exact numeric reducers (math.fsum for doubles), and every
+failure: a clear line, the right exit code, no output, no partial, no orphan."""
+import argparse
+import collections
+import math
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gridmr_testlib import (ENV, LOWER, WORD, check, expected_counts, finish, mpirun, partials,
+                            read_result, same_datasets)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--gridmr", required=True)
+parser.add_argument("--inputs", required=True)
+parser.add_argument("--examples", required=True)
+args = parser.parse_args()
+PY = "/usr/bin/python3"
+EX = pathlib.Path(args.examples).resolve()
+work = pathlib.Path(tempfile.mkdtemp(prefix="gridmr-stream-"))
+
+# (ranks, threads, unit size): results must not depend on any of them.
+CONFIGS = [(1, 1, "16MiB"), (2, 2, "64KiB"), (3, 2, "5000")]
+
+
+def csr(datasets, name):
+    offsets = datasets[name + "/offsets"]
+    data = datasets[name + "/data"].tobytes()
+    return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def stream(out, mapper, reducer, np=2, threads=2, unit="64KiB", extra=(), inputs=None,
+           timeout=300):
+    return mpirun(args.gridmr, np,
+                  ["stream", "--quiet", "--force", "--threads", str(threads), "--unit-size", unit,
+                   "--mapper", mapper, "--reducer", reducer, *extra, "-o", str(out),
+                   *(inputs or [args.inputs])], timeout=timeout)
+
+
+def run_configs(label, mapper, reducer, extra=(), inputs=None, configs=CONFIGS):
+    """Runs every config; checks they succeed and give identical datasets; returns one result."""
+    results = []
+    for np, threads, unit in configs:
+        out = work / f"{label}-{np}-{threads}-{unit}.h5"
+        r = stream(out, mapper, reducer, np, threads, unit, extra, inputs)
+        check(f"{label}: np {np} threads {threads} unit {unit} exit 0", r.returncode == 0,
+              r.stderr.strip()[-400:])
+        if r.returncode != 0:
+            return None
+        results.append(read_result(out)[0])
+    for i in range(1, len(results)):
+        differ = same_datasets(results[0], results[i])
+        check(f"{label}: config {configs[i]} identical to {configs[0]}", not differ, str(differ))
+    return results[0]
+
+
+def orphans(marker):
+    r = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return r.stdout.split()
+
+
+def input_files():
+    root = pathlib.Path(args.inputs)
+    return [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+
+
+# --- Word count: the Python mapper and the built-in sum, against Python's re. ---
+d = run_configs("wordcount", f"{PY} {EX}/wordcount_mapper.py", "sum")
+if d is not None:
+    keys = csr(d, "stream/keys")
+    got = dict(zip(keys, (int(v) for v in d["stream/values"])))
+    want = expected_counts([args.inputs])
+    check("wordcount: counts equal an independent count", got == want,
+          f"{len(got)} keys vs {len(want)}")
+    check("wordcount: keys sorted", keys == sorted(keys))
+    check("wordcount: values are int64", d["stream/values"].dtype.name == "int64")
+
+# --- Inverted index with collect, against Python. ---
+d = run_configs("index", f"{PY} {EX}/index_mapper.py", "collect", configs=CONFIGS[:2])
+if d is not None:
+    index = collections.defaultdict(collections.Counter)
+    for f in input_files():
+        for w in WORD.findall(f.read_bytes()):
+            index[w.translate(LOWER)][f.name.encode()] += 1
+    keys, groups = csr(d, "stream/keys"), d["stream/groups"]
+    values, counts = csr(d, "stream/values"), d["stream/counts"]
+    got = {k: {values[j]: int(counts[j]) for j in range(groups[i], groups[i + 1])}
+           for i, k in enumerate(keys)}
+    check("index: postings equal an independent index", got == {k: dict(v) for k, v in index.items()})
+    check("index: values sorted within each key",
+          all(values[groups[i]:groups[i + 1]] == sorted(values[groups[i]:groups[i + 1]])
+              for i in range(len(keys))))
+
+# --- An external Python reducer, against Python. ---
+d = run_configs("external", f"{PY} {EX}/line_length_mapper.py", f"{PY} {EX}/longest_reducer.py",
+                configs=CONFIGS[:2])
+if d is not None:
+    want = {}
+    for f in input_files():
+        for line in f.read_bytes().split(b"\n"):
+            words = line.split()
+            if words:
+                c, m = want.get(words[0].lower(), (0, 0))
+                want[words[0].lower()] = (c + 1, max(m, len(line)))
+    keys, values = csr(d, "stream/keys"), csr(d, "stream/values")
+    got = {k: tuple(int(x) for x in v.split()) for k, v in zip(keys, values)}
+    check("external: reducer output equals an independent computation", got == want,
+          f"{len(got)} vs {len(want)} keys")
+    check("external: keys sorted", keys == sorted(keys))
+
+# --- Numeric reducers, exact, on key<TAB>value lines passed through `cat`. ---
+rng = random.Random(7)
+numbers = work / "numbers.txt"
+ints = collections.defaultdict(list)
+floats = collections.defaultdict(list)
+with open(numbers, "w") as f:
+    for i in range(60000):
+        key = f"k{rng.randrange(300)}"
+        if rng.random() < 0.5:
+            v = rng.choice([rng.randrange(-10**6, 10**6), rng.randrange(-2**55, 2**55)])
+            ints[key].append(v)
+            floats[key].append(v)
+            f.write(f"{key}\t{v}\n")
+        else:  # wide exponents, so that any other order of additions would show
+            v = rng.choice([rng.uniform(-1, 1), rng.uniform(-1e300, 1e300), rng.uniform(-1e-300, 1e-300),
+                            rng.uniform(-1e16, 1e16)])
+            floats[key].append(v)
+            f.write(f"{key}\t{v!r}\n")
+int_lines = work / "ints.txt"
+with open(int_lines, "w") as f:
+    for key, vs in ints.items():
+        for v in vs:
+            f.write(f"{key}\t{v}\n")
+
+
+def numeric(label, reducer, values, path):
+    d = run_configs(f"{label}", "cat", reducer, extra=["--values", values], inputs=[str(path)],
+                    configs=[(1, 1, "16MiB"), (3, 2, "7000")])
+    if d is None:
+        return None, None
+    return [k.decode() for k in csr(d, "stream/keys")], d
+
+
+fsum_exact = lambda vs: math.fsum(vs)  # correctly rounded: the exact sum, rounded once
+for reducer, want in [
+        ("sum", {k: fsum_exact(v) for k, v in floats.items()}),
+        ("mean", {k: fsum_exact(v) / len(v) for k, v in floats.items()}),
+        ("min", {k: min(v) for k, v in floats.items()}),
+        ("max", {k: max(v) for k, v in floats.items()}),
+        ("count", {k: len(v) for k, v in floats.items()})]:
+    keys, d = numeric(f"float-{reducer}", reducer, "float", numbers)
+    if d is not None:
+        got = dict(zip(keys, d["stream/values"].tolist()))
+        bad = [k for k in want if got.get(k) != want[k]]
+        check(f"float {reducer}: every key exact against Python", not bad and len(got) == len(want),
+              f"{len(bad)} differ, e.g. {bad[:1]} {[got.get(k) for k in bad[:1]]} vs {[want[k] for k in bad[:1]]}")
+for reducer, want in [
+        ("sum", {k: sum(v) for k, v in ints.items()}),
+        ("mean", {k: float(sum(v)) / len(v) for k, v in ints.items()}),
+        ("min", {k: min(v) for k, v in ints.items()}),
+        ("max", {k: max(v) for k, v in ints.items()})]:
+    keys, d = numeric(f"int-{reducer}", reducer, "int", int_lines)
+    if d is not None:
+        got = dict(zip(keys, d["stream/values"].tolist()))
+        check(f"int {reducer}: every key exact against Python", got == want)
+
+# An int64 overflow is an error, not a wrapped number.
+big = work / "big.txt"
+big.write_text(f"a\t{2**62}\n" * 4)
+r = stream(work / "big.h5", "cat", "sum", np=2, inputs=[str(big)])
+check("int sum overflow: exit 1, one line", r.returncode == 1 and "does not fit" in r.stderr
+      and len(r.stderr.strip().splitlines()) == 1, r.stderr)
+check("int sum overflow: no output", not (work / "big.h5").exists() and not partials(work / "big.h5"))
+
+# --- No deadlock, whatever the mapper buffers. ---
+lines = work / "lines.txt"
+with open(lines, "w") as f:
+    for i in range(300000):
+        f.write(f"line {i % 1000} of the input\n")
+slurp = work / "slurp.py"  # reads everything, then writes twice as much
+slurp.write_text("import sys\ndata = sys.stdin.buffer.read().split(b'\\n')\n"
+                 "out = sys.stdout.buffer\n"
+                 "for l in data:\n    if l:\n        out.write(l.split()[1] + b'\\t1\\n'); out.write(b'all\\t1\\n')\n")
+chatty = work / "chatty.py"  # writes 4 MB before reading its first line
+chatty.write_text("import sys\nout = sys.stdout.buffer\nout.write(b'early\\t1\\n' * 400000)\n"
+                  "for l in sys.stdin.buffer:\n    out.write(b'late\\t1\\n')\n")
+for name, script, want in [("reads all first", slurp, {b"all": 300000, **{str(i).encode(): 300 for i in range(1000)}}),
+                           ("writes first", chatty, None)]:
+    out = work / "deadlock.h5"
+    r = stream(out, f"{PY} {script}", "sum", np=1, threads=1, unit="64MiB", inputs=[str(lines)],
+               timeout=120)
+    check(f"mapper that {name}: finishes", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        d = read_result(out)[0]
+        got = dict(zip(csr(d, "stream/keys"), (int(v) for v in d["stream/values"])))
+        if want is None:
+            want = {b"early": 400000, b"late": 300000}
+        check(f"mapper that {name}: exact counts", got == want)
+
+# --- The mapper's environment. ---
+env_mapper = work / "env_mapper.py"
+env_mapper.write_text(
+    "import os, sys\ne = os.environ\n"
+    "print(f\"rank={e['GRIDMR_RANK']} thread={e['GRIDMR_THREAD']} unit={bool(e['GRIDMR_UNIT'])}\\t1\")\n"
+    "for l in sys.stdin:\n    print(f\"{e['GRIDMR_INPUT']}|{e['map_input_file']}\\t1\")\n")
+out = work / "env.h5"
+r = stream(out, f"{PY} {env_mapper}", "count", np=2, threads=2, unit="64KiB")
+check("environment: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    got = dict(zip(csr(d, "stream/keys"), (int(v) for v in d["stream/values"])))
+    lines_per_file = {f"{p}|{p}".encode(): len(p.read_bytes().split(b"\n")) - (p.read_bytes().endswith(b"\n") or p.stat().st_size == 0)
+                      for p in input_files()}
+    check("environment: GRIDMR_INPUT names the file of every line",
+          {k: v for k, v in got.items() if b"|" in k} == {k: v for k, v in lines_per_file.items() if v})
+    starts = [k.decode() for k in got if k.startswith(b"rank=")]
+    check("environment: GRIDMR_RANK, GRIDMR_THREAD, GRIDMR_UNIT set",
+          starts and all(s.split()[0] in ("rank=0", "rank=1") and s.split()[1] in ("thread=0", "thread=1")
+                         and s.endswith("unit=True") for s in starts), str(starts))
+
+
+# --- Failures: one line, the right code, nothing left behind. ---
+def failure(label, code, needles, mapper, reducer="sum", extra=(), inputs=None, marker=None):
+    out = work / "fail.h5"
+    r = stream(out, mapper, reducer, np=2, threads=2, extra=extra, inputs=inputs, timeout=120)
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("gridmr:")]
+    check(f"{label}: exit {code}", r.returncode == code, f"exit {r.returncode}: {r.stderr[-300:]}")
+    check(f"{label}: one error line naming the problem",
+          len(lines) == 1 and all(n in lines[0] for n in needles), r.stderr[-500:])
+    check(f"{label}: no output, no partial", not out.exists() and not partials(out))
+    if marker:
+        time.sleep(0.3)
+        check(f"{label}: no orphaned children", not orphans(marker), str(orphans(marker)))
+
+
+failure("missing mapper program", 2, ["--mapper", "gridmr-no-such-program"], "gridmr-no-such-program -x")
+failure("mapper not executable", 2, ["--mapper", "not an executable"], f"{numbers} x")
+failure("missing --mapper", 2, ["--mapper is required"], "")
+failure("bad --values", 2, ["--values"], "cat", extra=["--values", "complex"])
+failure("missing reducer program", 2, ["--reducer", "gridmr-no-such-reducer"], "cat",
+        reducer="gridmr-no-such-reducer")
+failure("line without a tab", 1, ["without a tab", "unit", "bytes"], "cat")
+failure("mapper exits 3", 1, ["exited with status 3", "stderr line", "it broke"],
+        f"{PY} -c 'import sys; sys.stdin.read(); sys.stderr.write(\"it broke\\n\"); sys.exit(3)'")
+failure("mapper killed by a signal", 1, ["killed by SIGKILL"],
+        f"{PY} -c 'import os; os.kill(os.getpid(), 9)'")
+failure("decimal in an int job", 1, ["not a 64-bit integer", "--values float"],
+        "awk '{print \"k\\t2.5\"}'")
+failure("non-number", 1, ["not a number"], "awk '{print \"k\\tabc\"}'", extra=["--values", "float"])
+failure("mapper hangs past --timeout", 1, ["timed out after 1 s"],
+        "sleep 1000 # gridmr-hang-marker", extra=["--timeout", "1"], marker="gridmr-hang-marker")
+failure("reducer exits 4", 1, ["reducer", "exited with status 4"], "cat",
+        reducer=f"{PY} -c 'import sys; sys.stdin.read(); sys.exit(4)'",
+        inputs=[str(int_lines)])
+
+# SIGTERM to mpirun mid-run: every mapper dies, no partial.
+slow = work / "slow_mapper.py"
+slow.write_text("import sys, time\n# gridmr-slow-marker\nfor l in sys.stdin:\n    time.sleep(0.01)\n"
+                "    print('k\\t1', flush=True)\n")
+out = work / "term.h5"
+p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                      "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
+                      f"{PY} {slow}", "-o", str(out), args.inputs],
+                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(3)
+check("SIGTERM: mappers running before the signal", bool(orphans(str(slow))))
+p.send_signal(signal.SIGTERM)
+try:
+    _, err = p.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+    err = "mpirun did not end"
+time.sleep(0.5)
+check("SIGTERM: the job ends with exit 1", p.returncode == 1, f"{p.returncode}: {err[-300:]}")
+check("SIGTERM: no output, no partial", not out.exists() and not partials(out))
+check("SIGTERM: no orphaned mappers", not orphans(str(slow)), str(orphans(str(slow))))
+
+finish()
