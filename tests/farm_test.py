@@ -1,0 +1,173 @@
+"""`gridmr farm`: items from a file (with {} and on stdin) and from a range, the
+Python Monte Carlo example against the same function run in Python, identical
+datasets at several rank and thread counts, retries, --max-failures, timeouts,
+usage errors, and SIGTERM (no orphaned commands, no partial)."""
+import argparse
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, same_datasets
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--gridmr", required=True)
+parser.add_argument("--examples", required=True)
+args = parser.parse_args()
+PY = "/usr/bin/python3"
+EX = pathlib.Path(args.examples).resolve()
+work = pathlib.Path(tempfile.mkdtemp(prefix="gridmr-farm-"))
+# Datasets that must not depend on the ranks: all but where and how long items ran.
+PER_RUN = ("farm/rank", "farm/seconds")
+
+
+def csr(d, name):
+    offsets, data = d[name + "/offsets"], d[name + "/data"].tobytes()
+    return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def farm(out, np, threads, *options, timeout=300):
+    return mpirun(args.gridmr, np, ["farm", "--quiet", "--force", "--threads", str(threads),
+                                    *options, "-o", str(out)], timeout=timeout)
+
+
+def across(label, *options, configs=((1, 1), (2, 2), (3, 1))):
+    results = []
+    for np, threads in configs:
+        out = work / f"{label}-{np}-{threads}.h5"
+        r = farm(out, np, threads, *options)
+        check(f"{label}: np {np} threads {threads} exit 0", r.returncode == 0, r.stderr[-300:])
+        if r.returncode != 0:
+            return None
+        results.append(read_result(out)[0])
+    for i in range(1, len(results)):
+        differ = [n for n in same_datasets(results[0], results[i]) if n not in PER_RUN]
+        check(f"{label}: {configs[i]} identical to {configs[0]}", not differ, str(differ))
+    return results[0]
+
+
+# Items from a file, with awkward characters, substituted for {}.
+items = ["plain", "two words", "it's", 'quote "q"', "$HOME", "semi;colon", "", "* glob", "last"]
+item_file = work / "items.txt"
+item_file.write_text("".join(i + "\n" for i in items))
+d = across("items with {}", "--items", str(item_file), "--command", "printf '<%s>' {}")
+if d is not None:
+    check("items with {}: items in file order", csr(d, "farm/items") == [i.encode() for i in items])
+    check("items with {}: each stdout is the item, passed as one argument",
+          csr(d, "farm/stdout") == [f"<{i}>".encode() for i in items], str(csr(d, "farm/stdout")))
+    check("items with {}: exit codes 0, one attempt",
+          list(d["farm/exit_code"]) == [0] * len(items) and list(d["farm/attempts"]) == [1] * len(items))
+
+# Items on stdin when the command has no {}.
+d = across("items on stdin", "--items", str(item_file), "--command",
+           f"{PY} -c 'import sys; print(sys.stdin.read()[::-1], end=\"\")'", configs=((1, 1), (2, 2)))
+if d is not None:
+    check("items on stdin: each item reaches stdin with a newline",
+          csr(d, "farm/stdout") == [(i + "\n")[::-1].encode() for i in items])
+
+# The Python Monte Carlo example over a range, against the same function in Python.
+N = 40
+d = across("montecarlo range", "--range", str(N), "--command", f"{PY} {EX}/montecarlo_item.py {{}} 3000",
+           configs=((1, 2), (3, 1)))
+if d is not None:
+    def item(seed, samples=3000):
+        rng = random.Random(seed)
+        hits = 0
+        for _ in range(samples):
+            x, y = rng.random(), rng.random()
+            hits += x * x + y * y < 1.0
+        return f"{hits} {samples}\n".encode()
+    check("montecarlo range: every item's output equals Python's", csr(d, "farm/stdout") == [item(i) for i in range(N)])
+    check("montecarlo range: items are 0..N-1", csr(d, "farm/items") == [str(i).encode() for i in range(N)])
+    pi = work / "montecarlo range-1-2.h5"
+    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True)
+    check("montecarlo range: farm_pi.py reads the result", r.returncode == 0 and "pi ~ 3.1" in r.stdout, r.stdout + r.stderr)
+
+# Retries: each item fails its first attempt (a marker file per item), then succeeds.
+marks = work / "marks"
+marks.mkdir()
+out = work / "retry.h5"
+r = farm(out, 2, 2, "--range", "6", "--retries", "2", "--command",
+         f"test -e {marks}/{{}} || {{ touch {marks}/{{}}; exit 5; }}; echo ok {{}}")
+check("retries: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("retries: every item took two attempts and succeeded",
+          list(d["farm/attempts"]) == [2] * 6 and list(d["farm/exit_code"]) == [0] * 6)
+    check("retries: stdout is the successful attempt's", csr(d, "farm/stdout") == [f"ok {i}\n".encode() for i in range(6)])
+
+# Failures beyond --max-failures: exit 1, one line naming the first failed item, no output.
+out = work / "fail.h5"
+fail_cmd = "test {} -ne 7 && test {} -ne 3 || { echo item {} says no >&2; exit 9; }"
+r = farm(out, 2, 2, "--range", "10", "--retries", "1", "--command", fail_cmd)
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("too many failures: exit 1", r.returncode == 1, r.stderr[-300:])
+check("too many failures: one line naming the first failed item, its status and stderr",
+      len(lines) == 1 and "item 3" in lines[0] and "status 9" in lines[0] and "item 3 says no" in lines[0],
+      str(lines))
+check("too many failures: no output, no partial", not out.exists() and not partials(out))
+
+# Within --max-failures: the result records them, and one warning says how many.
+r = farm(out, 2, 2, "--range", "10", "--max-failures", "2", "--command", fail_cmd)
+warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]
+check("failures within --max-failures: exit 0 and one warning",
+      r.returncode == 0 and len(warnings) == 1 and "2 items failed" in warnings[0], r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    codes = list(d["farm/exit_code"])
+    check("failures within --max-failures: exit codes recorded", codes == [0, 0, 0, 9, 0, 0, 0, 9, 0, 0], str(codes))
+
+# --timeout kills an attempt that runs too long (its whole process group).
+out = work / "timeout.h5"
+r = farm(out, 1, 2, "--range", "3", "--timeout", "1", "--max-failures", "3", "--command",
+         "if [ {} -eq 1 ]; then sleep 300 # gridmr-farm-sleep\n fi; echo {}")
+check("timeout: exit 0 with the item recorded as failed", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("timeout: timed_out and exit code 137 for that item only",
+          list(d["farm/timed_out"]) == [0, 1, 0] and list(d["farm/exit_code"]) == [0, 137, 0],
+          f"{list(d['farm/timed_out'])} {list(d['farm/exit_code'])}")
+    check("timeout: the attempt ended near the limit", 0.9 < d["farm/seconds"][1] < 10, str(d["farm/seconds"]))
+time.sleep(0.3)
+check("timeout: no sleep left behind", subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True).returncode != 0)
+
+# Usage errors: exit 2, one line.
+for label, options, needle in [
+        ("missing command program", ["--range", "3", "--command", "gridmr-no-such-tool {}"], "gridmr-no-such-tool"),
+        ("neither --items nor --range", ["--command", "true"], "--items FILE or --range N"),
+        ("both --items and --range", ["--items", str(item_file), "--range", "3", "--command", "true"], "--items FILE or --range N"),
+        ("missing --items file", ["--items", str(work / "nope.txt"), "--command", "true"], "nope.txt"),
+        ("missing --command", ["--range", "3"], "--command is required")]:
+    out = work / "usage.h5"
+    r = farm(out, 2, 1, *options)
+    lines = [l for l in r.stderr.strip().splitlines() if l]
+    check(f"{label}: exit 2, one line", r.returncode == 2 and len(lines) == 1 and needle in lines[0],
+          f"{r.returncode}: {r.stderr[-300:]}")
+    check(f"{label}: no output", not out.exists() and not partials(out))
+
+# SIGTERM to mpirun while items run: no orphaned commands, no partial.
+out = work / "term.h5"
+p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                      "farm", "--quiet", "--threads", "2", "--range", "8", "--command",
+                      "sleep 200 # gridmr-farm-term {}", "-o", str(out)],
+                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(3)
+running = subprocess.run(["pgrep", "-f", "gridmr-farm-term"], capture_output=True, text=True).stdout.split()
+check("SIGTERM: items running before the signal", len(running) >= 2, str(running))
+p.send_signal(signal.SIGTERM)
+try:
+    p.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+time.sleep(0.5)
+left = subprocess.run(["pgrep", "-f", "gridmr-farm-term"], capture_output=True, text=True).stdout.split()
+check("SIGTERM: exit 1", p.returncode == 1, str(p.returncode))
+check("SIGTERM: no orphaned commands", not left, str(left))
+check("SIGTERM: no output, no partial", not out.exists() and not partials(out))
+
+finish()
