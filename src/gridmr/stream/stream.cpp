@@ -75,6 +75,17 @@ std::string_view trim_value(std::string_view text) {
 }
 
 std::optional<std::int64_t> parse_integer(std::string_view text) {
+  if (text.size() <= 18 && !text.empty()) {  // the common case: a few digits, fits at once
+    std::int64_t value = 0;
+    std::size_t i = text.front() == '-' || text.front() == '+' ? 1 : 0;
+    bool digits = i < text.size();
+    for (std::size_t k = i; k < text.size() && digits; ++k) {
+      const unsigned d = static_cast<unsigned char>(text[k]) - '0';
+      digits = d < 10;
+      value = value * 10 + d;
+    }
+    if (digits) return text.front() == '-' ? -value : value;
+  }
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   std::int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -91,6 +102,7 @@ std::optional<double> parse_double(std::string_view text) {
 }
 
 std::int64_t integer_value(std::string_view raw) {
+  if (raw.size() == 1 && static_cast<unsigned>(raw[0] - '0') < 10) return raw[0] - '0';
   const std::string_view text = trim_value(raw);
   if (const auto v = parse_integer(text)) return *v;
   if (parse_double(text)) {
@@ -277,10 +289,10 @@ struct MeanFloat {
 
 // --- The map side: one mapper child per thread. ---
 
-using Record = std::function<void(std::string_view key, std::string_view value)>;
-
 // One map thread's mapper. It lives across units, and starts anew when the
 // thread's next unit is from another file (its environment names the file).
+// Each key<TAB>value line it prints goes to record(key, value).
+template <class Record>
 class MapperSession {
  public:
   MapperSession(const StreamConfig& config, const Plan& plan, int rank, int thread,
@@ -350,8 +362,9 @@ class MapperSession {
 
   void take_line(std::string_view line, const Record& record) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) fail("printed a line without a tab", line);
+    std::size_t tab = 0;  // keys are short: a plain loop beats a call to memchr
+    while (tab < line.size() && line[tab] != '\t') ++tab;
+    if (tab == line.size()) fail("printed a line without a tab", line);
     try {
       record(line.substr(0, tab), line.substr(tab + 1));
     } catch (const BadValue& e) {
@@ -413,8 +426,8 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
 #pragma omp parallel num_threads(threads)
   {
     const int thread = omp_get_thread_num();
-    const Record record = make_record(tables[thread]);
-    MapperSession session(config, plan, rank, thread, relay);
+    const auto record = make_record(tables[thread]);
+    MapperSession<decltype(record)> session(config, plan, rank, thread, relay);
     while (const auto unit = units.next(thread == 0)) {
       if (!failed) {
         try {
@@ -465,9 +478,9 @@ class NumericStream final : public JobRuntime {
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<Value>& table) {
-      return Record([&table](std::string_view key, std::string_view value) {
-        table.upsert(key, P::parse(value), &P::combine);
-      });
+      return [&table](std::string_view key, std::string_view value) {
+        table.upsert(key, P::parse(value), [](const Value& a, const Value& b) { return P::combine(a, b); });
+      };
     });
   }
   std::vector<TableView> map_tables() const override { return views(tables_); }
@@ -477,7 +490,7 @@ class NumericStream final : public JobRuntime {
     for_each_record(records, size, sizeof(Value), [&](std::string_view key, const char* bytes) {
       Value value;
       std::memcpy(&value, bytes, sizeof value);
-      reduced_.upsert(key, value, &P::combine);
+      reduced_.upsert(key, value, [](const Value& a, const Value& b) { return P::combine(a, b); });
     });
   }
   TableView reduced_table() const override { return reduced_.view(); }
@@ -535,13 +548,13 @@ class ListStream final : public JobRuntime {
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<std::uint64_t>& table) {
-      return Record([&table, buffer = std::string()](std::string_view key,
-                                                      std::string_view value) mutable {
-        buffer.clear();
-        escape_key(key, buffer);
-        buffer.append(value);
-        table.upsert(std::string_view(buffer), std::uint64_t{1}, add);
-      });
+      return [&table, buffer = std::make_shared<std::string>()](std::string_view key,
+                                                                 std::string_view value) {
+        buffer->clear();
+        escape_key(key, *buffer);
+        buffer->append(value);
+        table.upsert(std::string_view(*buffer), std::uint64_t{1}, add);
+      };
     });
   }
   std::vector<TableView> map_tables() const override { return views(tables_); }
