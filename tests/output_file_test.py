@@ -53,6 +53,33 @@ def main():
               proc.returncode == 2 and len(lines) == 1 and "exists" in lines[0]
               and dangling.is_symlink() and not (work / "nowhere.h5").exists(), proc.stderr)
 
+        # An output folder that rank 1 sees as another, empty folder (its own tmpfs
+        # mounted there, as a node-local folder of the same name on another node), or does
+        # not have at all: exit 2 with one line before any work, no hang, nothing left.
+        if os.geteuid() == 0:
+            for label, mount_at in [("a node-local folder of the same name", "shared"),
+                                    ("a folder rank 1 does not have", ".")]:
+                shared = work / "shared"
+                shared.mkdir(exist_ok=True)
+                out = shared / "n.h5"
+                base = ["wordcount", "--quiet", "-o", str(out), str(small)]
+                g_abs = os.path.abspath(g)
+                other = f"mount -t tmpfs none {work / mount_at} && exec {g_abs} " + " ".join(base)
+                command = ["mpirun", "-q", "--bind-to", "none", "-np", "1", g_abs, *base, ":",
+                           "-np", "1", "unshare", "-m", "sh", "-c", other]
+                try:
+                    proc = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=120)
+                    code, err = proc.returncode, proc.stderr
+                except subprocess.TimeoutExpired:
+                    code, err = None, "hung for 120 s"
+                lines = err.strip().splitlines()
+                check(f"output in {label}: exit 2 with one line", code == 2 and len(lines) == 1
+                      and "not shared" in lines[0] and "rank 1" in lines[0], err)
+                check(f"output in {label}: no output, probe or partial left",
+                      sorted(p.name for p in shared.iterdir()) == [], str(list(shared.iterdir())))
+        else:
+            print("skip: the unshared output folder needs root (mount namespaces)")
+
         # Two jobs with the same OUT at once, on different data: whichever exits 0
         # published its own data; the other fails with one line (exit 1: found only at
         # the commit) saying its result was not published; no partial file is left.

@@ -81,6 +81,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
     check_output_path(options);
     plan = make_plan(options, job);
   });
+  check_output_shared(cluster, options);
   share_plan(cluster, plan);
   pause_for_tests();
 

@@ -3,10 +3,16 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <exception>
 #include <cstdlib>
 #include <filesystem>
 
@@ -63,6 +69,45 @@ void check_output_space(const Cluster& cluster, const EngineOptions& options, st
                       options.output, format_bytes(needed), format_bytes(free), folder.string()));
     }
   });
+}
+
+void check_output_shared(const Cluster& cluster, const EngineOptions& options) {
+  if (cluster.size() == 1) return;
+  char probe[4096] = {};
+  agree(cluster, [&] {
+    if (!cluster.is_master()) return;
+    std::uint64_t bits = 0;
+    if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+      bits = static_cast<std::uint64_t>(::getpid()) << 20 ^ static_cast<std::uint64_t>(::time(nullptr));
+    }
+    const std::string name = fmt::format("{}.probe-{:016x}", options.output, bits);
+    if (name.size() >= sizeof probe) throw UsageError("output path is too long: " + quote_path(options.output));
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) throw UsageError(errno_message("cannot create", name, errno));
+    ::close(fd);
+    std::memcpy(probe, name.c_str(), name.size() + 1);
+  });
+  MPI_Bcast(probe, sizeof probe, MPI_CHAR, 0, cluster.comm());
+  std::exception_ptr error;
+  try {
+    agree(cluster, [&] {
+      if (cluster.is_master()) return;
+      // A file system shared over the network may take a moment to show a new file.
+      for (int attempt = 0; attempt < 30; ++attempt) {
+        struct stat st {};
+        if (::stat(probe, &st) == 0 && S_ISREG(st.st_mode)) return;
+        ::usleep(100'000);
+      }
+      throw UsageError(fmt::format(
+          "the output folder of {} is not shared: rank {} on {} cannot see the file {} that rank 0 "
+          "created there; -o must be on a file system that every node mounts",
+          quote_path(options.output), cluster.rank(), cluster.host(), quote_path(probe)));
+    });
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (cluster.is_master()) ::unlink(probe);
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace gridmr
