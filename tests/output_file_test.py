@@ -82,6 +82,29 @@ def main():
         else:
             print("skip: the unshared output folder needs root and mount namespaces")
 
+        # A file system that refuses renameat2's RENAME_NOREPLACE (NFS, FUSE), and one that
+        # refuses hard links too: the result is still published, and an OUT that appears
+        # during the run is still never replaced.
+        for mode in ("1", "2"):
+            env = dict(ENV, GRIDMR_DEBUG_NO_RENAME_NOREPLACE=mode)
+            out = work / f"norename{mode}.h5"
+            base = ["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x", "GRIDMR_DEBUG_NO_RENAME_NOREPLACE",
+                    "-x", "GRIDMR_DEBUG_MAP_DELAY_MS", os.path.abspath(g), "wordcount", "--quiet",
+                    "-o", str(out), str(small)]
+            proc = subprocess.run(base, capture_output=True, text=True, env=dict(env, GRIDMR_DEBUG_MAP_DELAY_MS="0"))
+            check(f"no RENAME_NOREPLACE (mode {mode}): published", proc.returncode == 0 and out.is_file()
+                  and words_of(read_result(out)[0])[1] == {b"alpha": 1, b"beta": 2} and not partials(out),
+                  proc.stderr)
+            out.unlink()
+            late = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=dict(env, GRIDMR_DEBUG_MAP_DELAY_MS="2000"))
+            time.sleep(1.0)
+            out.write_text("someone else's\n")
+            _, err = late.communicate(timeout=120)
+            check(f"no RENAME_NOREPLACE (mode {mode}): an OUT that appeared is kept, exit 1",
+                  late.returncode == 1 and out.read_text() == "someone else's\n"
+                  and "appeared during the run" in err and not partials(out), err)
+
         # Two jobs with the same OUT at once, on different data: whichever exits 0
         # published its own data; the other fails with one line (exit 1: found only at
         # the commit) saying its result was not published; no partial file is left.

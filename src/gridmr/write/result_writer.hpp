@@ -49,7 +49,7 @@ class ResultWriter {
   void set_attribute(const std::string& path, const std::string& name, std::string_view value);
 
   // Closes the file and renames OUT.partial to OUT (replacing an existing OUT
-  // only if `replace`). Throws UsageError if OUT appeared meanwhile.
+  // only if `replace`). Throws JobFailed (exit 1) if OUT appeared meanwhile.
   void commit(bool replace);
 
   int rank() const { return rank_; }
@@ -76,6 +76,7 @@ class ResultWriter {
   std::string path_;
   std::string partial_;  // OUT.partial-<16 random hex digits>, created by this job
   h5::Handle file_;
+  int publish(bool replace) const;
   bool committed_ = false;
   // A step failed: HDF5 1.10 cannot close a parallel file safely after that
   // (ranks take different paths inside H5Fclose and wait for each other), so
