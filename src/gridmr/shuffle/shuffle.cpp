@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <numeric>
 
 #include "gridmr/detail/records.hpp"
@@ -46,6 +47,68 @@ std::vector<std::vector<const Entry*>> entries_by_owner(std::span<const TableVie
   return by_owner;
 }
 
+// The records too large for a round: each sent alone, its size first, then
+// its bytes in pieces of at most 1 GiB (MPI counts are int), with Isend so
+// that no order of ranks can deadlock; the receiver passes each whole record on.
+void exchange_giants(MPI_Comm comm, const std::vector<std::vector<const Entry*>>& giants,
+                     std::size_t value_size,
+                     const std::function<void(const char* data, std::size_t size)>& receive,
+                     ShuffleStats& stats) {
+  constexpr int kTag = 11;
+  constexpr std::uint64_t kPiece = 1ull << 30;
+  int ranks = 1, me = 0;
+  MPI_Comm_size(comm, &ranks);
+  MPI_Comm_rank(comm, &me);
+  std::vector<std::uint64_t> out(ranks), in(ranks);
+  for (int d = 0; d < ranks; ++d) out[d] = giants[d].size();
+  MPI_Alltoall(out.data(), 1, MPI_UINT64_T, in.data(), 1, MPI_UINT64_T, comm);
+  if (std::all_of(out.begin(), out.end(), [](auto n) { return n == 0; }) &&
+      std::all_of(in.begin(), in.end(), [](auto n) { return n == 0; })) {
+    return;
+  }
+  std::vector<std::vector<char>> records;  // alive until every send is done
+  std::vector<std::uint64_t> sizes;
+  std::vector<MPI_Request> requests;
+  records.reserve(std::accumulate(out.begin(), out.end(), std::uint64_t{0}));
+  sizes.reserve(records.capacity());
+  for (int d = 0; d < ranks; ++d) {
+    for (const Entry* entry : giants[d]) {
+      records.emplace_back();
+      append_record(records.back(), entry->key(), entry + 1, value_size);
+      if (d == me) {
+        receive(records.back().data(), records.back().size());
+        continue;
+      }
+      sizes.push_back(records.back().size());
+      requests.emplace_back();
+      MPI_Isend(&sizes.back(), 1, MPI_UINT64_T, d, kTag, comm, &requests.back());
+      for (std::uint64_t at = 0; at < sizes.back(); at += kPiece) {
+        requests.emplace_back();
+        MPI_Isend(records.back().data() + at, static_cast<int>(std::min(kPiece, sizes.back() - at)),
+                  MPI_BYTE, d, kTag, comm, &requests.back());
+      }
+      stats.bytes_sent += sizes.back();
+    }
+  }
+  std::vector<char> record;
+  for (int s = 0; s < ranks; ++s) {
+    if (s == me) continue;
+    for (std::uint64_t k = 0; k < in[s]; ++k) {
+      std::uint64_t size = 0;
+      MPI_Recv(&size, 1, MPI_UINT64_T, s, kTag, comm, MPI_STATUS_IGNORE);
+      record.resize(size);
+      for (std::uint64_t at = 0; at < size; at += kPiece) {
+        MPI_Recv(record.data() + at, static_cast<int>(std::min(kPiece, size - at)), MPI_BYTE, s,
+                 kTag, comm, MPI_STATUS_IGNORE);
+      }
+      stats.bytes_received += size;
+      receive(record.data(), record.size());
+    }
+  }
+  MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+  ++stats.rounds;
+}
+
 }  // namespace
 
 std::uint64_t per_peer_round_bytes(std::uint64_t memory, int ranks) {
@@ -62,7 +125,14 @@ ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size
   MPI_Comm_size(comm, &ranks);
   MPI_Comm_rank(comm, &me);
   const std::uint64_t cap = per_peer_round_bytes(memory, ranks);
-  const std::uint64_t hard_limit = static_cast<std::uint64_t>(INT_MAX) / ranks;
+  // A round's buffers are indexed with int: a record beyond INT_MAX / ranks
+  // bytes (a 600 MB word on 4 ranks) goes point to point, in pieces, after the
+  // rounds. GRIDMR_DEBUG_SHUFFLE_HARD_LIMIT=N lowers the limit for the tests.
+  std::uint64_t hard_limit = static_cast<std::uint64_t>(INT_MAX) / ranks;
+  if (const char* limit = std::getenv("GRIDMR_DEBUG_SHUFFLE_HARD_LIMIT"); limit && *limit) {
+    hard_limit = std::min<std::uint64_t>(hard_limit, std::strtoull(limit, nullptr, 10));
+  }
+  std::vector<std::vector<const Entry*>> giants(ranks);
 
   const auto by_owner = entries_by_owner(tables, layout, partitioner);
   std::vector<std::size_t> cursor(ranks, 0);
@@ -78,12 +148,12 @@ ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size
       const auto& entries = by_owner[d];
       for (std::size_t& i = cursor[d]; i < entries.size(); ++i) {
         const std::size_t bytes = record_size(entries[i]->key(), value_size);
+        if (bytes > hard_limit) {
+          giants[d].push_back(entries[i]);
+          continue;
+        }
         const std::size_t used = send.size() - start;
         if (used != 0 && used + bytes > cap) break;  // the rest waits for the next round
-        if (bytes > hard_limit) {
-          throw RunError(fmt::format("a key of {} bytes is too long to shuffle on {} ranks",
-                                     entries[i]->key().size(), ranks));
-        }
         append_record(send, entries[i]->key(), entries[i] + 1,
                       value_size);  // the value follows the header
       }
@@ -108,6 +178,7 @@ ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size
     MPI_Allreduce(&more, &anyone_more, 1, MPI_INT, MPI_LOR, comm);
     if (!anyone_more) break;
   }
+  exchange_giants(comm, giants, value_size, receive, stats);
   return stats;
 }
 
