@@ -111,7 +111,8 @@ def main():
         proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--samples", "5e9", "--force", "-o",
                              str(work / "p.h5")])
         lines = [l for l in proc.stderr.splitlines() if l.startswith("gridmr: ")]
-        pattern = r"gridmr: \d+/\d+ units \(\d+%\), [\d.]+ (G|M) samples/s, ETA \d+ s$"
+        pattern = (r"gridmr: map \d+/\d+ units \(\d+%\), [\d.]+ (G|M) samples/s, "
+                   r"\d+:\d\d elapsed, ETA ((\d+:)?\d+:\d\d|--)$")
         check("a long run prints progress lines (units, rate, ETA)",
               proc.returncode == 0 and lines and all(re.match(pattern, l) for l in lines), str(lines))
         proc = mpirun(g, 2, ["montecarlo", "--quiet", "--threads", "1", "--samples", "5e9", "--force",

@@ -17,16 +17,15 @@ constexpr auto kPlainInterval = std::chrono::seconds(5);
 
 Progress::Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit)
     : total_units_(total_units), total_weight_(total_weight), unit_(std::move(weight_unit)) {
-  if (::isatty(STDERR_FILENO)) {
-    terminal_ = true;
-  } else if ((tty_ = std::fopen("/dev/tty", "we")) != nullptr) {
-    out_ = tty_;
-    terminal_ = true;
-  }
+  terminal_ = ::isatty(STDERR_FILENO) != 0;
 }
 
-Progress::~Progress() {
-  if (tty_ != nullptr) std::fclose(tty_);
+Progress::~Progress() = default;
+
+std::string Progress::duration(double seconds) {
+  const auto s = static_cast<std::uint64_t>(std::max(0.0, seconds) + 0.5);
+  if (s < 3600) return fmt::format("{}:{:02}", s / 60, s % 60);
+  return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
 std::string Progress::rate(double per_second, const std::string& unit) {
@@ -47,11 +46,11 @@ void Progress::update(std::uint64_t units, std::uint64_t weight) {
       total_weight_ > 0 ? static_cast<double>(weight) / static_cast<double>(total_weight_) : 1.0;
   std::string eta = "--";
   if (per_second > 0 && weight <= total_weight_) {
-    eta = fmt::format("{:.0f} s", static_cast<double>(total_weight_ - weight) / per_second);
+    eta = duration(static_cast<double>(total_weight_ - weight) / per_second);
   }
   const std::string line =
-      fmt::format("gridmr: {}/{} units ({:.0f}%), {}, ETA {}", units, total_units_,
-                  100 * std::min(1.0, fraction), rate(per_second, unit_), eta);
+      fmt::format("gridmr: map {}/{} units ({:.0f}%), {}, {} elapsed, ETA {}", units, total_units_,
+                  100 * std::min(1.0, fraction), rate(per_second, unit_), duration(seconds), eta);
   if (terminal_) {
     fmt::print(out_, "\r{}\x1b[K", line);
   } else {

@@ -12,10 +12,10 @@ namespace gridmr {
 // seconds otherwise (the log of a batch job). Silent for the first second, so
 // short runs print nothing.
 //
-// Where the line goes: under mpirun a rank's stderr is always a pipe, whether
-// or not mpirun's own stderr is a terminal. So: stderr if it is a terminal;
-// else the job's controlling terminal (/dev/tty), if it has one (then stderr,
-// maybe redirected to a file, stays clean); else plain lines on stderr.
+// The line always goes to stderr, so that a run whose stderr is redirected
+// keeps its progress in its log. Under mpirun a rank's stderr is a pipe even
+// when mpirun's is a terminal, so there the lines come every 5 s, one after
+// the other (drawing on /dev/tty instead left redirected logs empty).
 class Progress {
  public:
   Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit);
@@ -27,10 +27,11 @@ class Progress {
 
   // "812 MB/s" or "1.71 G samples/s": the figure a user reads.
   static std::string rate(double per_second, const std::string& unit);
+  // "0:42", "41:48", "2:03:07": a duration as a user reads it.
+  static std::string duration(double seconds);
 
  private:
   std::FILE* out_ = stderr;
-  std::FILE* tty_ = nullptr;  // /dev/tty, when that is where the line goes
   bool terminal_ = false;
   std::uint64_t total_units_, total_weight_;
   std::string unit_;
