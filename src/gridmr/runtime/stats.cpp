@@ -27,9 +27,13 @@ std::vector<RankStats> gather_stats(MPI_Comm comm, const RankStats& mine) {
 
 std::string format_stats_table(const std::vector<RankStats>& rows) {
   // Every column of the total row is the sum of the rows above it: units and
-  // bytes, but also seconds (time spent, all ranks together) and memory.
+  // bytes, but also seconds (time spent, all ranks together) and memory;
+  // except wall time, where it is the longest rank's: the job's.
   RankStats total{};
+  std::size_t host_width = 4;
   for (const RankStats& r : rows) {
+    host_width = std::max(host_width, std::string(r.host).size());
+    total.wall_seconds = std::max(total.wall_seconds, r.wall_seconds);
     total.units += r.units;
     total.map_seconds += r.map_seconds;
     total.shuffle_seconds += r.shuffle_seconds;
@@ -41,13 +45,15 @@ std::string format_stats_table(const std::vector<RankStats>& rows) {
   }
   const double units = std::max<double>(1, static_cast<double>(total.units));
   std::string out = fmt::format(
-      "{:>5}  {:<16} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "rank", "host",
-      "units", "%", "map s", "shuffle", "reduce", "write s", "sent", "received", "peak RSS");
+      "{:>5}  {:<{}} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "rank",
+      "host", host_width, "units", "%", "map s", "shuffle", "reduce", "write s", "wall s", "sent",
+      "received", "peak RSS");
   auto line = [&](const std::string& rank, const std::string& host, const RankStats& r) {
     out += fmt::format(
-        "{:>5}  {:<16} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} {:>10}\n",
-        rank, host.substr(0, 16), r.units, 100.0 * static_cast<double>(r.units) / units,
-        r.map_seconds, r.shuffle_seconds, r.reduce_seconds, r.write_seconds,
+        "{:>5}  {:<{}} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} "
+        "{:>10}\n",
+        rank, host, host_width, r.units, 100.0 * static_cast<double>(r.units) / units,
+        r.map_seconds, r.shuffle_seconds, r.reduce_seconds, r.write_seconds, r.wall_seconds,
         format_bytes(r.bytes_sent), format_bytes(r.bytes_received), format_bytes(r.peak_rss_bytes));
   };
   for (const RankStats& r : rows) line(std::to_string(r.rank), r.host, r);

@@ -24,6 +24,7 @@ struct RankStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t shuffle_rounds = 0;
   std::uint64_t peak_rss_bytes = 0;
+  double wall_seconds = 0;  // from the start of the job to the end of its write, on this rank
 };
 
 // Peak resident set size of this process so far.

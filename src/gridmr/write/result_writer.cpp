@@ -342,6 +342,7 @@ void ResultWriter::write_stats(const RankStats& mine) {
   field("bytes_received", offsetof(RankStats, bytes_received), H5T_NATIVE_UINT64);
   field("shuffle_rounds", offsetof(RankStats, shuffle_rounds), H5T_NATIVE_UINT64);
   field("peak_rss_bytes", offsetof(RankStats, peak_rss_bytes), H5T_NATIVE_UINT64);
+  field("wall_seconds", offsetof(RankStats, wall_seconds), H5T_NATIVE_DOUBLE);
   write_dataset("stats/ranks", row, row, &mine, 1);
 }
 

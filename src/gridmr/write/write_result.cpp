@@ -41,6 +41,7 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
   writer.set_attribute("/", "elapsed_seconds", seconds);
   stats.write_seconds = write_time.seconds();
   stats.peak_rss_bytes = peak_rss_bytes();
+  stats.wall_seconds = elapsed.seconds();
   writer.write_stats(stats);
   writer.commit(options.force);
   outcome_reported();  // the result stands: a late signal must not say otherwise
