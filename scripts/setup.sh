@@ -18,17 +18,28 @@ packages=(
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )
+sudo=""
+[[ $EUID -ne 0 ]] && sudo="sudo"
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
-  sudo=""
-  [[ $EUID -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Open MPI looks up this host's name at every start; where neither it nor
+# localhost resolves (a bare chroot or container without /etc/hosts), each
+# lookup waits for DNS and every mpirun takes seconds longer. Name them as
+# Debian's installer does.
+for name in localhost "$(hostname)"; do
+  if ! getent hosts "$name" >/dev/null; then
+    echo "setup: adding $name to /etc/hosts (it did not resolve)"
+    echo "127.0.0.1 $name" | $sudo tee -a /etc/hosts >/dev/null
+  fi
+done
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
