@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "gridmr/errors.hpp"
 #include "gridmr/output.hpp"
 #include "gridmr/runtime/failure.hpp"
 #include "gridmr/version.hpp"
@@ -51,6 +52,13 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
     ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
   }
 
+  // A finished run says so (issue 15: a success used to print nothing at all).
+  if (!options.quiet && cluster.is_master()) {
+    std::fprintf(stderr, "gridmr: wrote %s: %llu keys in %.2f s on %d rank%s x %d thread%s\n",
+                 quote_path(options.output).c_str(),
+                 static_cast<unsigned long long>(reduced.total_groups), seconds, cluster.size(),
+                 cluster.size() == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  }
   const auto rows = gather_stats(cluster.comm(), stats);
   if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
 }
