@@ -44,10 +44,10 @@ std::string format_stats_table(const std::vector<RankStats>& rows) {
     total.peak_rss_bytes += r.peak_rss_bytes;
   }
   const double units = std::max<double>(1, static_cast<double>(total.units));
-  std::string out = fmt::format(
-      "{:>5}  {:<{}} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "rank",
-      "host", host_width, "units", "%", "map s", "shuffle", "reduce", "write s", "wall s", "sent",
-      "received", "peak RSS");
+  std::string out =
+      fmt::format("{:>5}  {:<{}} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n",
+                  "rank", "host", host_width, "units", "%", "map s", "shuffle", "reduce", "write s",
+                  "wall s", "sent", "received", "peak RSS");
   auto line = [&](const std::string& rank, const std::string& host, const RankStats& r) {
     out += fmt::format(
         "{:>5}  {:<{}} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} "

@@ -85,8 +85,10 @@ bool is_simple_command(std::string_view command) {
   for (std::size_t i = 0; i < command.size(); ++i) {
     const char c = command[i];
     if (quote != 0) {
-      if (c == quote) quote = 0;
-      else if (quote == '"' && (c == '`' || c == '$' || c == '\\')) return false;
+      if (c == quote)
+        quote = 0;
+      else if (quote == '"' && (c == '`' || c == '$' || c == '\\'))
+        return false;
     } else if (c == '\'' || c == '"') {
       quote = c;
     } else if (std::string_view(";&|<>()`\n{}$\\").find(c) != std::string_view::npos) {
@@ -107,8 +109,8 @@ void StderrRelay::line(std::string_view what, std::string_view text) {
 void StderrRelay::report_suppressed() {
   const std::uint64_t n = lines_.load();
   if (n > max_) {
-    write_all_stderr(fmt::format("rank {}: {} more lines of children's stderr not shown\n", rank_,
-                                 n - max_));
+    write_all_stderr(
+        fmt::format("rank {}: {} more lines of children's stderr not shown\n", rank_, n - max_));
   }
 }
 
@@ -122,8 +124,8 @@ std::string ChildStatus::describe(double timeout_seconds) const {
   return fmt::format("exited with status {}", exit_code);
 }
 
-Child::Child(const std::string& command, const std::vector<std::string>& environment,
-             Limits limits, StderrRelay* relay, std::string what)
+Child::Child(const std::string& command, const std::vector<std::string>& environment, Limits limits,
+             StderrRelay* relay, std::string what)
     : limits_(limits), relay_(relay), what_(std::move(what)) {
   ignore_sigpipe_once();
   int in[2], out[2], err[2];
@@ -173,8 +175,8 @@ Child::Child(const std::string& command, const std::vector<std::string>& environ
   if (pid_ < 0) {
     close_fd(in_), close_fd(out_), close_fd(err_);
     reaped_ = true;
-    throw RunError(errno_message("cannot start " + what_ + " " + quote_path(command), "",
-                                 fork_errno));
+    throw RunError(
+        errno_message("cannot start " + what_ + " " + quote_path(command), "", fork_errno));
   }
   ::setpgid(pid_, pid_);  // also here: whichever runs first, the group exists before we kill it
   if (!register_child_group(pid_)) {
@@ -349,9 +351,9 @@ std::string host_name() {
 
 void check_command(const std::string& command, const std::string& option) {
   static const std::set<std::string, std::less<>> kShellWords = {
-      "!", "{", "(", ":", ".", "[", "alias", "case", "cd", "command", "echo", "eval", "export",
-      "false", "for", "if", "printf", "read", "set", "test", "true", "ulimit", "umask", "until",
-      "while"};
+      "!",       "{",    "(",    ":",      ".",     "[",     "alias", "case",   "cd",
+      "command", "echo", "eval", "export", "false", "for",   "if",    "printf", "read",
+      "set",     "test", "true", "ulimit", "umask", "until", "while"};
   std::vector<std::string> words;
   std::string word;
   for (char c : command) {
@@ -379,9 +381,11 @@ void check_command(const std::string& command, const std::string& option) {
   std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
   while (true) {
     const std::size_t colon = dirs.find(':');
-    std::string dir(dirs.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    if (is_executable_file(dir + "/" + program)) return;
+    const std::string_view dir = dirs.substr(0, colon);
+    std::string candidate = dir.empty() ? std::string(".") : std::string(dir);
+    candidate.push_back('/');
+    candidate.append(program);
+    if (is_executable_file(candidate)) return;
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
   }

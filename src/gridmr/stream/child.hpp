@@ -33,8 +33,8 @@ class StderrRelay {
 
 // How a child ended.
 struct ChildStatus {
-  int exit_code = 0;   // when it exited
-  int signal = 0;      // when a signal ended it (then exit_code is 128 + signal)
+  int exit_code = 0;  // when it exited
+  int signal = 0;     // when a signal ended it (then exit_code is 128 + signal)
   bool timed_out = false;
 
   bool ok() const { return signal == 0 && exit_code == 0 && !timed_out; }

@@ -14,7 +14,7 @@ namespace gridmr::stream {
 
 class ExactSum {
  public:
-  static constexpr int kLimbs = 34;       // 2176 bits, two's complement
+  static constexpr int kLimbs = 34;           // 2176 bits, two's complement
   static constexpr int kFractionBits = 1074;  // bit 0 weighs 2^-1074
 
   // Adds a finite double exactly.
@@ -43,8 +43,7 @@ class ExactSum {
   void add(const ExactSum& other) {
     unsigned char carry = 0;
     for (int i = 0; i < kLimbs; ++i) {
-      const unsigned __int128 s =
-          static_cast<unsigned __int128>(limb_[i]) + other.limb_[i] + carry;
+      const unsigned __int128 s = static_cast<unsigned __int128>(limb_[i]) + other.limb_[i] + carry;
       limb_[i] = static_cast<std::uint64_t>(s);
       carry = static_cast<unsigned char>(s >> 64);
     }
@@ -63,9 +62,8 @@ class ExactSum {
     // Below 2^64 ulps the conversion of the one limb rounds once, and the
     // scaling is exact (a normal result, or a subnormal one of < 53 bits).
     const double result =
-        high_bit < 64
-            ? std::ldexp(static_cast<double>(magnitude.limb_[0]), -kFractionBits)
-            : std::ldexp(round_top(magnitude, high_bit), high_bit - 63 - kFractionBits);
+        high_bit < 64 ? std::ldexp(static_cast<double>(magnitude.limb_[0]), -kFractionBits)
+                      : std::ldexp(round_top(magnitude, high_bit), high_bit - 63 - kFractionBits);
     return negative ? -result : result;
   }
 

@@ -2,6 +2,7 @@
 // handed out by rank 0 as work units, several at once per rank on its threads.
 // The result keeps every item's stdout and how it ended, in item order.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <mpi.h>
 #include <omp.h>
 
@@ -15,8 +16,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
@@ -179,27 +178,31 @@ class Farm final : public JobRuntime {
     if (all.failed == 0) return;
     ChildStatus status;
     status.exit_code = all.first_exit_code;
-    status.signal = all.first_exit_code > 128 && !all.first_timed_out ? all.first_exit_code - 128 : 0;
+    status.signal =
+        all.first_exit_code > 128 && !all.first_timed_out ? all.first_exit_code - 128 : 0;
     status.timed_out = all.first_timed_out != 0;
     std::string first = fmt::format("item {}", all.first_failed);
-    if (!config_.items.empty() && item_texts_ != nullptr && all.first_failed < item_texts_->size()) {
+    if (!config_.items.empty() && item_texts_ != nullptr &&
+        all.first_failed < item_texts_->size()) {
       first += " (" + quote_path((*item_texts_)[all.first_failed]) + ")";
     }
     std::string why = fmt::format("{} {}", first, status.describe(config_.timeout));
     if (all.first_stderr[0] != '\0') {
-      why += fmt::format("; its last stderr line: \"{}\"",
-                         std::string(all.first_stderr, strnlen(all.first_stderr, sizeof all.first_stderr)));
+      why += fmt::format(
+          "; its last stderr line: \"{}\"",
+          std::string(all.first_stderr, strnlen(all.first_stderr, sizeof all.first_stderr)));
     }
     if (static_cast<std::int64_t>(all.failed) > config_.max_failures) {
-      throw RunError(fmt::format("farm: {} of the items failed (more than --max-failures {}); "
-                                 "first: command {} for {}; no output written",
-                                 all.failed, config_.max_failures, quote_path(config_.command), why));
+      throw RunError(
+          fmt::format("farm: {} of the items failed (more than --max-failures {}); "
+                      "first: command {} for {}; no output written",
+                      all.failed, config_.max_failures, quote_path(config_.command), why));
     }
     if (world_rank() == 0) {
       std::fputs(fmt::format("gridmr: warning: {} item{} failed and {} recorded as such "
                              "(--max-failures {}); first: {}\n",
-                             all.failed, all.failed == 1 ? "" : "s",
-                             all.failed == 1 ? "is" : "are", config_.max_failures, why)
+                             all.failed, all.failed == 1 ? "" : "s", all.failed == 1 ? "is" : "are",
+                             config_.max_failures, why)
                      .c_str(),
                  stderr);
     }
@@ -267,7 +270,8 @@ class Farm final : public JobRuntime {
       status = child.finish(collect);
       last_stderr = child.last_stderr_line();
     } while (!status.ok() && static_cast<std::int64_t>(value.attempts) <= config_.retries);
-    value.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    value.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     value.exit_code = status.exit_code;
     value.timed_out = status.timed_out ? 1 : 0;
     if (!status.ok()) {

@@ -2,6 +2,7 @@
 // child, feeds it the lines of its units and reads key<TAB>value lines back.
 // Built-in reducers combine in the engine's key tables (before and after the
 // shuffle); `collect` and an external reducer keep every value.
+#include <fmt/format.h>
 #include <mpi.h>
 #include <omp.h>
 
@@ -15,8 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
@@ -55,7 +54,10 @@ std::string shown(std::string_view text) {
     if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
       out.push_back(static_cast<char>(c));
     } else {
-      out += c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\t' ? "\\t" : fmt::format("\\x{:02x}", c);
+      out += c == '"'    ? "\\\""
+             : c == '\\' ? "\\\\"
+             : c == '\t' ? "\\t"
+                         : fmt::format("\\x{:02x}", c);
     }
   }
   if (text.size() > 200) out += "...";
@@ -106,9 +108,10 @@ std::int64_t integer_value(std::string_view raw) {
   const std::string_view text = trim_value(raw);
   if (const auto v = parse_integer(text)) return *v;
   if (parse_double(text)) {
-    throw BadValue(fmt::format("value {} is not a 64-bit integer (use --values float for numbers "
-                               "with a decimal point or an exponent)",
-                               shown(raw)));
+    throw BadValue(
+        fmt::format("value {} is not a 64-bit integer (use --values float for numbers "
+                    "with a decimal point or an exponent)",
+                    shown(raw)));
   }
   throw BadValue(fmt::format("value {} is not a number", shown(raw)));
 }
@@ -124,7 +127,8 @@ Number float_value(std::string_view raw) {
   if (const auto v = parse_integer(text)) return {true, *v, static_cast<double>(*v)};
   const auto d = parse_double(text);
   if (!d) throw BadValue(fmt::format("value {} is not a number", shown(raw)));
-  if (!std::isfinite(*d)) throw BadValue(fmt::format("value {} is not a finite number", shown(raw)));
+  if (!std::isfinite(*d))
+    throw BadValue(fmt::format("value {} is not a finite number", shown(raw)));
   return {false, 0, *d};
 }
 
@@ -137,9 +141,8 @@ struct Int128 {
     return {static_cast<std::uint64_t>(v), static_cast<std::int64_t>(v >> 64)};
   }
   __int128 get() const {
-    return static_cast<__int128>((static_cast<unsigned __int128>(static_cast<std::uint64_t>(high))
-                                  << 64) |
-                                 low);
+    return static_cast<__int128>(
+        (static_cast<unsigned __int128>(static_cast<std::uint64_t>(high)) << 64) | low);
   }
 };
 
@@ -166,14 +169,16 @@ struct SumInt {
   static Value combine(Value a, Value b) { return Int128::of(a.get() + b.get()); }
   static void check(std::string_view key, const Value& v) {
     if (v.get() > INT64_MAX || v.get() < INT64_MIN) {
-      throw RunError(fmt::format("the sum for key {} does not fit in a 64-bit integer (use "
-                                 "--values float for a rounded sum)",
-                                 shown(key)));
+      throw RunError(
+          fmt::format("the sum for key {} does not fit in a 64-bit integer (use "
+                      "--values float for a rounded sum)",
+                      shown(key)));
     }
   }
   static void write(Output& out, std::span<const Value> values) {
     std::vector<std::int64_t> sums(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) sums[i] = static_cast<std::int64_t>(values[i].get());
+    for (std::size_t i = 0; i < values.size(); ++i)
+      sums[i] = static_cast<std::int64_t>(values[i].get());
     out.write<std::int64_t>("stream/values", sums);
   }
 };
@@ -332,9 +337,8 @@ class MapperSession {
         config_.mapper,
         std::vector<std::string>{
             fmt::format("GRIDMR_RANK={}", rank_), fmt::format("GRIDMR_THREAD={}", thread_),
-            fmt::format("GRIDMR_UNIT={}-{}", unit_.begin, unit_.end),
-            "GRIDMR_INPUT=" + path, fmt::format("GRIDMR_INPUT_INDEX={}", unit_.source),
-            "map_input_file=" + path},
+            fmt::format("GRIDMR_UNIT={}-{}", unit_.begin, unit_.end), "GRIDMR_INPUT=" + path,
+            fmt::format("GRIDMR_INPUT_INDEX={}", unit_.source), "map_input_file=" + path},
         Limits{config_.timeout, 0}, &relay_, "mapper");
     partial_.clear();
   }
@@ -342,7 +346,8 @@ class MapperSession {
   Child::OnOutput output_handler(const Record& record) {
     return [this, &record](std::string_view bytes) {
       while (!bytes.empty()) {
-        const auto* newline = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
+        const auto* newline =
+            static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
         if (newline == nullptr) {
           partial_.append(bytes);
           return;
@@ -384,10 +389,9 @@ class MapperSession {
   }
 
   [[noreturn]] void fail(const std::string& what, std::string_view line) {
-    std::string message = fmt::format("mapper {} {} (rank {}, thread {}, unit {} bytes {}-{})",
-                                      quote_path(config_.mapper), what, rank_, thread_,
-                                      quote_path(plan_.sources[unit_.source]), unit_.begin,
-                                      unit_.end);
+    std::string message = fmt::format(
+        "mapper {} {} (rank {}, thread {}, unit {} bytes {}-{})", quote_path(config_.mapper), what,
+        rank_, thread_, quote_path(plan_.sources[unit_.source]), unit_.begin, unit_.end);
     if (!line.empty() || what.find("line") != std::string::npos) {
       message += ": line " + shown(line);
     } else if (child_ && !child_->last_stderr_line().empty()) {
@@ -479,7 +483,8 @@ class NumericStream final : public JobRuntime {
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<Value>& table) {
       return [&table](std::string_view key, std::string_view value) {
-        table.upsert(key, P::parse(value), [](const Value& a, const Value& b) { return P::combine(a, b); });
+        table.upsert(key, P::parse(value),
+                     [](const Value& a, const Value& b) { return P::combine(a, b); });
       };
     });
   }
@@ -515,7 +520,8 @@ class NumericStream final : public JobRuntime {
              std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
              const std::byte*, const Plan&) const override {
     std::vector<Value> ordered(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(&ordered[i], values[i], sizeof(Value));
+    for (std::size_t i = 0; i < values.size(); ++i)
+      std::memcpy(&ordered[i], values[i], sizeof(Value));
     out.write_keys("stream/keys", keys);
     P::write(out, ordered);
     write_common_attributes(out, config_, total_keys);
@@ -549,7 +555,7 @@ class ListStream final : public JobRuntime {
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<std::uint64_t>& table) {
       return [&table, buffer = std::make_shared<std::string>()](std::string_view key,
-                                                                 std::string_view value) {
+                                                                std::string_view value) {
         buffer->clear();
         escape_key(key, *buffer);
         buffer->append(value);
@@ -560,11 +566,12 @@ class ListStream final : public JobRuntime {
   std::vector<TableView> map_tables() const override { return views(tables_); }
   void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
   void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(std::uint64_t), [&](std::string_view key, const char* bytes) {
-      std::uint64_t count;
-      std::memcpy(&count, bytes, sizeof count);
-      reduced_.upsert(key, count, add);
-    });
+    for_each_record(records, size, sizeof(std::uint64_t),
+                    [&](std::string_view key, const char* bytes) {
+                      std::uint64_t count;
+                      std::memcpy(&count, bytes, sizeof count);
+                      reduced_.upsert(key, count, add);
+                    });
   }
   TableView reduced_table() const override { return reduced_.view(); }
   void combine_into(std::byte* into, const std::byte* from) const override {
@@ -636,8 +643,7 @@ class ListStream final : public JobRuntime {
       if (cuts[t] == cuts[t + 1]) continue;
       try {
         reduce_slice(keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
-                     values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay,
-                     outputs_[t]);
+                     values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, outputs_[t]);
       } catch (...) {
 #pragma omp critical(gridmr_stream_reduce_error)
         if (!error) error = std::current_exception();
@@ -658,9 +664,9 @@ class ListStream final : public JobRuntime {
                 Limits{config_.timeout, 0}, &relay, "reducer");
     const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
     const auto fail = [&](const std::string& what) {
-      std::string message = fmt::format("reducer {} {} (rank {}, thread {}, keys {} to {})",
-                                        quote_path(config_.reducer), what, rank, thread,
-                                        shown(first), shown(last));
+      std::string message =
+          fmt::format("reducer {} {} (rank {}, thread {}, keys {} to {})",
+                      quote_path(config_.reducer), what, rank, thread, shown(first), shown(last));
       if (!child.last_stderr_line().empty()) {
         message += "; its last stderr line: " + shown(child.last_stderr_line());
       }

@@ -1,19 +1,19 @@
 // The output file's checks: before the run (the path) and before the write (the space).
 #include "gridmr/write/output_file.hpp"
 
-#include <fmt/format.h>
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <mpi.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
-#include <cstdlib>
 #include <filesystem>
 
 #include "gridmr/core/sizes.hpp"
@@ -78,10 +78,12 @@ void check_output_shared(const Cluster& cluster, const EngineOptions& options) {
     if (!cluster.is_master()) return;
     std::uint64_t bits = 0;
     if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
-      bits = static_cast<std::uint64_t>(::getpid()) << 20 ^ static_cast<std::uint64_t>(::time(nullptr));
+      bits = static_cast<std::uint64_t>(::getpid()) << 20 ^
+             static_cast<std::uint64_t>(::time(nullptr));
     }
     const std::string name = fmt::format("{}.probe-{:016x}", options.output, bits);
-    if (name.size() >= sizeof probe) throw UsageError("output path is too long: " + quote_path(options.output));
+    if (name.size() >= sizeof probe)
+      throw UsageError("output path is too long: " + quote_path(options.output));
     const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) throw UsageError(errno_message("cannot create", name, errno));
     ::close(fd);
