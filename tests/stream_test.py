@@ -283,4 +283,27 @@ check("SIGTERM: the job ends with exit 1", p.returncode == 1, f"{p.returncode}: 
 check("SIGTERM: no output, no partial", not out.exists() and not partials(out))
 check("SIGTERM: no orphaned mappers", not orphans(str(slow)), str(orphans(str(slow))))
 
+# SIGKILL to one rank while its mappers run: the job ends and no mapper survives (the
+# killed rank's children get SIGKILL from the kernel, PR_SET_PDEATHSIG; the others' from
+# their rank's SIGTERM handler).
+out = work / "kill.h5"
+p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                      "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
+                      "sleep 3031", "-o", str(out), args.inputs],
+                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(3)
+ranks = subprocess.run(["pgrep", "-f", "^" + os.path.abspath(args.gridmr) + " stream .*sleep 3031"],
+                       capture_output=True, text=True).stdout.split()
+check("SIGKILL to a rank: mappers running before", bool(orphans("sleep 3031")) and len(ranks) == 2, str(ranks))
+if ranks:
+    os.kill(int(ranks[-1]), signal.SIGKILL)
+try:
+    p.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+time.sleep(1)
+check("SIGKILL to a rank: the job fails", p.returncode not in (0, None), str(p.returncode))
+check("SIGKILL to a rank: no mapper left", not orphans("sleep 3031"), str(orphans("sleep 3031")))
+check("SIGKILL to a rank: no output, no partial", not out.exists() and not partials(out))
+
 finish()
