@@ -106,8 +106,45 @@ std::vector<TableView> views_of(const std::vector<Table>& tables) {
   return views;
 }
 
+// What every runtime built on combining key tables shares: one table per map
+// thread, the reduced table that the shuffle's rounds fold into, and
+// combine_into on value bytes. `Combine` combines two V (default-constructed).
+template <class V, class Combine>
+class TableRuntime : public JobRuntime {
+ public:
+  std::size_t value_size() const override { return sizeof(V); }
+  std::vector<TableView> map_tables() const override { return views_of(tables_); }
+  void free_map_tables() override { std::vector<KeyTable<V>>().swap(tables_); }
+
+  void reduce(const char* records, std::size_t size) override {
+    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes) {
+      V value;
+      std::memcpy(&value, bytes, sizeof value);
+      reduced_.upsert(key, value, Combine{});
+    });
+  }
+  TableView reduced_table() const override { return reduced_.view(); }
+
+  void combine_into(std::byte* into, const std::byte* from) const override {
+    V a, b;
+    std::memcpy(&a, into, sizeof a);
+    std::memcpy(&b, from, sizeof b);
+    a = Combine{}(a, b);
+    std::memcpy(into, &a, sizeof a);
+  }
+
+ protected:
+  std::vector<KeyTable<V>> tables_;  // one per map thread
+  KeyTable<V> reduced_;
+};
+
+// Counts (of grouped pairs, of collected values) add up.
+struct AddCounts {
+  std::uint64_t operator()(std::uint64_t a, std::uint64_t b) const { return a + b; }
+};
+
 template <Job J>
-class JobRuntimeFor final : public JobRuntime {
+class JobRuntimeFor final : public TableRuntime<typename J::Value, detail::CombineOf<J>> {
  public:
   using Value = typename J::Value;
   explicit JobRuntimeFor(const typename J::Config& config) : config_(config) {}
@@ -115,30 +152,10 @@ class JobRuntimeFor final : public JobRuntime {
   const char* name() const override { return J::name; }
   Input input() const override { return J::input; }
   Plan plan() const override { return plan_of<J>(config_); }
-  std::size_t value_size() const override { return sizeof(Value); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_units<J>(config_, plan, threads, units, tables_,
+    map_units<J>(config_, plan, threads, units, this->tables_,
                  [](KeyTable<Value>& table) { return Emit<J>(table); });
-  }
-  std::vector<TableView> map_tables() const override { return views_of(tables_); }
-  void free_map_tables() override { std::vector<KeyTable<Value>>().swap(tables_); }
-
-  void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(Value), [&](std::string_view key, const char* bytes) {
-      Value value;
-      std::memcpy(&value, bytes, sizeof value);
-      reduced_.upsert(key, value, detail::CombineOf<J>{});
-    });
-  }
-  TableView reduced_table() const override { return reduced_.view(); }
-
-  void combine_into(std::byte* into, const std::byte* from) const override {
-    Value a, b;
-    std::memcpy(&a, into, sizeof a);
-    std::memcpy(&b, from, sizeof b);
-    a = J::combine(a, b);
-    std::memcpy(into, &a, sizeof a);
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -159,8 +176,6 @@ class JobRuntimeFor final : public JobRuntime {
 
  private:
   typename J::Config config_;
-  std::vector<KeyTable<Value>> tables_;
-  KeyTable<Value> reduced_;
 };
 
 // What a grouped job's map calls: emit(key, value) adds the value to the key's group.
@@ -179,8 +194,7 @@ class GroupEmit {
     buffer_.resize(bytes.size() + sizeof(Element));
     std::memcpy(buffer_.data(), bytes.data(), bytes.size());
     detail::encode_ordered(static_cast<Element>(value), buffer_.data() + bytes.size());
-    table_.upsert(std::string_view(buffer_.data(), buffer_.size()), std::uint64_t{1},
-                  [](std::uint64_t a, std::uint64_t b) { return a + b; });
+    table_.upsert(std::string_view(buffer_.data(), buffer_.size()), std::uint64_t{1}, AddCounts{});
   }
 
  private:
@@ -193,7 +207,7 @@ class GroupEmit {
 // the engine partitions and sorts by the key part, so a key's values stay
 // together, in order.
 template <Job J>
-class GroupedRuntimeFor final : public JobRuntime {
+class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
  public:
   using Element = typename J::Value::element_type;
   explicit GroupedRuntimeFor(const typename J::Config& config) : config_(config) {}
@@ -201,31 +215,11 @@ class GroupedRuntimeFor final : public JobRuntime {
   const char* name() const override { return J::name; }
   Input input() const override { return J::input; }
   Plan plan() const override { return plan_of<J>(config_); }
-  std::size_t value_size() const override { return sizeof(std::uint64_t); }
   KeyLayout key_layout() const override { return {.suffix = sizeof(Element)}; }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_units<J>(config_, plan, threads, units, tables_,
+    map_units<J>(config_, plan, threads, units, this->tables_,
                  [](KeyTable<std::uint64_t>& table) { return GroupEmit<J>(table); });
-  }
-  std::vector<TableView> map_tables() const override { return views_of(tables_); }
-  void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
-
-  void reduce(const char* records, std::size_t size) override {
-    for_each_record(
-        records, size, sizeof(std::uint64_t), [&](std::string_view key, const char* bytes) {
-          std::uint64_t count;
-          std::memcpy(&count, bytes, sizeof count);
-          reduced_.upsert(key, count, [](std::uint64_t a, std::uint64_t b) { return a + b; });
-        });
-  }
-  TableView reduced_table() const override { return reduced_.view(); }
-  void combine_into(std::byte* into, const std::byte* from) const override {
-    std::uint64_t a, b;
-    std::memcpy(&a, into, sizeof a);
-    std::memcpy(&b, from, sizeof b);
-    a += b;
-    std::memcpy(into, &a, sizeof a);
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -258,8 +252,6 @@ class GroupedRuntimeFor final : public JobRuntime {
 
  private:
   typename J::Config config_;
-  std::vector<KeyTable<std::uint64_t>> tables_;
-  KeyTable<std::uint64_t> reduced_;
 };
 
 // The runtime for job J: grouped or combining, by its Value.

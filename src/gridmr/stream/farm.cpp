@@ -20,6 +20,7 @@
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/detail/runtime.hpp"
+#include "gridmr/detail/runtime_for.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/job.hpp"
 #include "gridmr/output.hpp"
@@ -90,14 +91,18 @@ std::string expand(const std::string& command, const std::string& item) {
   return result;
 }
 
-class Farm final : public JobRuntime {
+// fold() as the tables want it.
+struct FoldItems {
+  ItemValue operator()(const ItemValue& a, const ItemValue& b) const { return fold(a, b); }
+};
+
+class Farm final : public TableRuntime<ItemValue, FoldItems> {
  public:
   explicit Farm(FarmConfig config)
       : config_(std::move(config)), on_stdin_(config_.command.find("{}") == std::string::npos) {}
 
   const char* name() const override { return "farm"; }
   Input input() const override { return Input::kGenerated; }
-  std::size_t value_size() const override { return sizeof(ItemValue); }
   KeyLayout key_layout() const override { return {.prefix = 8}; }
   void check_on_every_rank() const override { check_command(config_.command, "--command"); }
 
@@ -146,29 +151,6 @@ class Farm final : public JobRuntime {
     relay.report_suppressed();
     if (error) std::rethrow_exception(error);
   }
-  std::vector<TableView> map_tables() const override {
-    std::vector<TableView> views;
-    for (const auto& table : tables_) views.push_back(table.view());
-    return views;
-  }
-  void free_map_tables() override { std::vector<KeyTable<ItemValue>>().swap(tables_); }
-
-  void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(ItemValue), [&](std::string_view key, const char* bytes) {
-      ItemValue value;
-      std::memcpy(&value, bytes, sizeof value);
-      reduced_.upsert(key, value, &fold);
-    });
-  }
-  TableView reduced_table() const override { return reduced_.view(); }
-  void combine_into(std::byte* into, const std::byte* from) const override {
-    ItemValue a, b;
-    std::memcpy(&a, into, sizeof a);
-    std::memcpy(&b, from, sizeof b);
-    a = fold(a, b);
-    std::memcpy(into, &a, sizeof a);
-  }
-
   // Too many failures: the job fails, naming the first failed item.
   void finish_reduce(std::span<const std::string_view>, std::span<const std::byte* const>,
                      const std::byte* total, int) override {
@@ -283,14 +265,12 @@ class Farm final : public JobRuntime {
     }
     key.assign(ordered_key(index).bytes, 8);
     key += output;
-    table.upsert(std::string_view(key), value, &fold);
+    table.upsert(std::string_view(key), value, FoldItems{});
   }
 
   FarmConfig config_;
   bool on_stdin_;
   const std::vector<std::string>* item_texts_ = nullptr;
-  std::vector<KeyTable<ItemValue>> tables_;
-  KeyTable<ItemValue> reduced_;
 };
 
 std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {

@@ -20,6 +20,7 @@
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/detail/runtime.hpp"
+#include "gridmr/detail/runtime_for.hpp"
 #include "gridmr/detail/text_reader.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/output.hpp"
@@ -454,12 +455,6 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
   if (error) std::rethrow_exception(error);
 }
 
-std::vector<TableView> views(const auto& tables) {
-  std::vector<TableView> result;
-  for (const auto& table : tables) result.push_back(table.view());
-  return result;
-}
-
 void write_common_attributes(Output& out, const StreamConfig& config, std::uint64_t keys) {
   out.attribute("stream", "mapper", config.mapper);
   out.attribute("stream", "reducer", config.reducer);
@@ -467,9 +462,17 @@ void write_common_attributes(Output& out, const StreamConfig& config, std::uint6
   out.attribute("stream", "keys", keys);
 }
 
+// P::combine as the tables want it.
+template <class P>
+struct CombineBy {
+  typename P::Value operator()(const typename P::Value& a, const typename P::Value& b) const {
+    return P::combine(a, b);
+  }
+};
+
 // A stream job with a built-in reducer on numbers (policy P).
 template <class P>
-class NumericStream final : public JobRuntime {
+class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>> {
  public:
   using Value = typename P::Value;
   explicit NumericStream(StreamConfig config) : config_(std::move(config)) {}
@@ -477,34 +480,14 @@ class NumericStream final : public JobRuntime {
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
-  std::size_t value_size() const override { return sizeof(Value); }
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<Value>& table) {
+    map_through_mappers(config_, plan, threads, units, this->tables_, [](KeyTable<Value>& table) {
       return [&table](std::string_view key, std::string_view value) {
-        table.upsert(key, P::parse(value),
-                     [](const Value& a, const Value& b) { return P::combine(a, b); });
+        table.upsert(key, P::parse(value), CombineBy<P>{});
       };
     });
-  }
-  std::vector<TableView> map_tables() const override { return views(tables_); }
-  void free_map_tables() override { std::vector<KeyTable<Value>>().swap(tables_); }
-
-  void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(Value), [&](std::string_view key, const char* bytes) {
-      Value value;
-      std::memcpy(&value, bytes, sizeof value);
-      reduced_.upsert(key, value, [](const Value& a, const Value& b) { return P::combine(a, b); });
-    });
-  }
-  TableView reduced_table() const override { return reduced_.view(); }
-  void combine_into(std::byte* into, const std::byte* from) const override {
-    Value a, b;
-    std::memcpy(&a, into, sizeof a);
-    std::memcpy(&b, from, sizeof b);
-    a = P::combine(a, b);
-    std::memcpy(into, &a, sizeof a);
   }
 
   void finish_reduce(std::span<const std::string_view> keys,
@@ -529,15 +512,13 @@ class NumericStream final : public JobRuntime {
 
  private:
   StreamConfig config_;
-  std::vector<KeyTable<Value>> tables_;
-  KeyTable<Value> reduced_;
 };
 
 // A stream job that keeps every value: `collect`, or an external reducer that
 // gets each key's values after the shuffle. Table keys are the escaped key
 // followed by a value's bytes, counted (so a key's values travel together and
 // come out sorted).
-class ListStream final : public JobRuntime {
+class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
  public:
   ListStream(StreamConfig config, bool external)
       : config_(std::move(config)), external_(external) {}
@@ -545,7 +526,6 @@ class ListStream final : public JobRuntime {
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
-  std::size_t value_size() const override { return sizeof(std::uint64_t); }
   KeyLayout key_layout() const override { return {.terminated = true}; }
   void check_on_every_rank() const override {
     check_command(config_.mapper, "--mapper");
@@ -559,29 +539,10 @@ class ListStream final : public JobRuntime {
         buffer->clear();
         escape_key(key, *buffer);
         buffer->append(value);
-        table.upsert(std::string_view(*buffer), std::uint64_t{1}, add);
+        table.upsert(std::string_view(*buffer), std::uint64_t{1}, AddCounts{});
       };
     });
   }
-  std::vector<TableView> map_tables() const override { return views(tables_); }
-  void free_map_tables() override { std::vector<KeyTable<std::uint64_t>>().swap(tables_); }
-  void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(std::uint64_t),
-                    [&](std::string_view key, const char* bytes) {
-                      std::uint64_t count;
-                      std::memcpy(&count, bytes, sizeof count);
-                      reduced_.upsert(key, count, add);
-                    });
-  }
-  TableView reduced_table() const override { return reduced_.view(); }
-  void combine_into(std::byte* into, const std::byte* from) const override {
-    std::uint64_t a, b;
-    std::memcpy(&a, into, sizeof a);
-    std::memcpy(&b, from, sizeof b);
-    a += b;
-    std::memcpy(into, &a, sizeof a);
-  }
-
   void finish_reduce(std::span<const std::string_view> keys,
                      std::span<const std::byte* const> values, const std::byte*,
                      int threads) override {
@@ -620,8 +581,6 @@ class ListStream final : public JobRuntime {
   }
 
  private:
-  static std::uint64_t add(std::uint64_t a, std::uint64_t b) { return a + b; }
-
   // This rank's keys cut into one slice per thread at key boundaries; each
   // slice goes through its own reducer child, fed key<TAB>value lines in order.
   void run_reducers(std::span<const std::string_view> keys,
@@ -741,8 +700,6 @@ class ListStream final : public JobRuntime {
 
   StreamConfig config_;
   bool external_;
-  std::vector<KeyTable<std::uint64_t>> tables_;
-  KeyTable<std::uint64_t> reduced_;
   std::vector<std::string> outputs_;  // each reducer's stdout, in slice order
 };
 
