@@ -85,6 +85,9 @@ if d is not None:
     check("montecarlo range: every item's output equals Python's", csr(d, "farm/stdout") == [item(i) for i in range(N)])
     check("montecarlo range: items are 0..N-1", csr(d, "farm/items") == [str(i).encode() for i in range(N)])
     pi = work / "montecarlo range-1-2.h5"
+    r = subprocess.run([args.gridmr, "show", str(pi), "--top", "3"], capture_output=True, text=True)
+    check("montecarlo range: gridmr show lists the items", r.returncode == 0 and f"{N} items, 0 failed" in r.stdout
+          and item(1).decode().strip() in r.stdout, r.stdout + r.stderr)
     r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True)
     check("montecarlo range: farm_pi.py reads the result", r.returncode == 0 and "pi ~ 3.1" in r.stdout, r.stdout + r.stderr)
 

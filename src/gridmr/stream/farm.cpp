@@ -25,6 +25,7 @@
 #include "gridmr/job.hpp"
 #include "gridmr/output.hpp"
 #include "gridmr/plan.hpp"
+#include "gridmr/result_file.hpp"
 #include "gridmr/stream/child.hpp"
 #include "gridmr/streaming.hpp"
 
@@ -290,6 +291,42 @@ std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {
 
 }  // namespace stream
 
+namespace stream {
+namespace {
+
+// `gridmr show` of a farm result: the counts, then the first `top` items with
+// how they ended and the first line of their stdout.
+void show_farm(const ResultFile& file, std::size_t top, std::FILE* out) {
+  const std::uint64_t items = file.uint_attribute("farm", "items");
+  std::fprintf(out, "farm:     %llu items, %llu failed; command %s\n",
+               static_cast<unsigned long long>(items),
+               static_cast<unsigned long long>(file.uint_attribute("farm", "failed")),
+               quote_path(file.string_attribute("farm", "command")).c_str());
+  const std::size_t n = std::min<std::uint64_t>(top, items);
+  if (n == 0) return;
+  const auto item_offsets = file.read_u64("farm/items/offsets");
+  const auto out_offsets = file.read_u64("farm/stdout/offsets");
+  const auto codes = file.read_doubles("farm/exit_code");
+  const auto attempts = file.read_u64("farm/attempts");
+  const auto seconds = file.read_doubles("farm/seconds");
+  std::fprintf(out, "first %zu:\n  %-20s %5s %8s %9s  %s\n", n, "item", "exit", "attempts",
+               "seconds", "stdout (first line)");
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string item =
+        file.read_bytes("farm/items/data", item_offsets[i], item_offsets[i + 1]).substr(0, 20);
+    std::string text = file.read_bytes("farm/stdout/data", out_offsets[i],
+                                       std::min(out_offsets[i + 1], out_offsets[i] + 200));
+    text = text.substr(0, text.find('\n')).substr(0, 60);
+    for (char& c : item) c = (c < 0x20 || c == 0x7f) ? '?' : c;
+    for (char& c : text) c = (c < 0x20 || c == 0x7f) ? '?' : c;
+    std::fprintf(out, "  %-20s %5.0f %8llu %9.3f  %s\n", item.c_str(), codes[i],
+                 static_cast<unsigned long long>(attempts[i]), seconds[i], text.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace stream
+
 JobEntry farm_command() {
   auto config = std::make_shared<stream::FarmConfig>();
   return JobEntry{
@@ -313,7 +350,7 @@ JobEntry farm_command() {
                      "and writes nothing");
       },
       [config] { return stream::make_farm(*config); },
-      {}};
+      stream::show_farm};
 }
 
 }  // namespace gridmr
