@@ -21,6 +21,14 @@ struct EngineOptions {
   bool quiet = false;
   bool stats = false;
   std::string command_line;
+  std::vector<std::string> arguments;  // argv[1..], for the checkpoint's fingerprint
+
+  // Checkpoint-restart (docs/cli.md): map output saved as it goes, reused by a rerun.
+  enum class Restart { kNever, kAuto, kRequire };
+  std::string checkpoint_dir;  // empty: no checkpoint
+  Restart restart = Restart::kAuto;
+  bool keep_checkpoint = false;
+  double checkpoint_interval = 60;  // seconds between two saves of one rank
 };
 
 // A job declares its options here, one call each, bound to a field of its

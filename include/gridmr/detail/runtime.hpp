@@ -25,6 +25,11 @@ class UnitSource {
   virtual std::optional<WorkUnit> next(bool communicates) = 0;
   // Every unit next() returned must be reported once mapped.
   virtual void done(const WorkUnit& unit) = 0;
+  // After done(), on the calling map thread: whether a checkpoint is due. If
+  // so the thread passes its table to save_checkpoint() (which records it with
+  // the units this thread reported done since its last save), then empties it.
+  virtual bool checkpoint_due() { return false; }
+  virtual void save_checkpoint(const TableView& table) { (void)table; }
 };
 
 // What the engine needs of a job: JobRuntimeFor<J> (runtime_for.hpp) makes
@@ -64,6 +69,13 @@ class JobRuntime {
   virtual void map(const Plan& plan, int threads, UnitSource& units) = 0;
   virtual std::vector<TableView> map_tables() const = 0;
   virtual void free_map_tables() = 0;
+
+  // Folds saved map output (records.hpp) of an earlier, interrupted run into
+  // this rank's map side, before map(): the shuffle takes it with the rest.
+  virtual void restore(const char* records, std::size_t size) = 0;
+  // Whether the map output can be saved unit by unit (a streaming mapper's
+  // output lags behind its input, so a unit done is not yet in the table).
+  virtual bool supports_checkpoint() const { return true; }
 
   // Folds a buffer of received records (records.hpp) into this rank's table.
   virtual void reduce(const char* records, std::size_t size) = 0;

@@ -94,6 +94,16 @@ void map_units(const typename J::Config& config, const Plan& plan, int threads, 
         }
       }
       units.done(*unit);
+      if (!failed && units.checkpoint_due()) {
+        try {
+          units.save_checkpoint(tables[omp_get_thread_num()].view());
+          tables[omp_get_thread_num()] = Table();
+        } catch (...) {
+#pragma omp critical(gridmr_map_error)
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
     }
   }
   if (error) std::rethrow_exception(error);
@@ -113,8 +123,23 @@ template <class V, class Combine>
 class TableRuntime : public JobRuntime {
  public:
   std::size_t value_size() const override { return sizeof(V); }
-  std::vector<TableView> map_tables() const override { return views_of(tables_); }
-  void free_map_tables() override { std::vector<KeyTable<V>>().swap(tables_); }
+  std::vector<TableView> map_tables() const override {
+    std::vector<TableView> views = views_of(tables_);
+    if (restored_.size() > 0) views.push_back(restored_.view());
+    return views;
+  }
+  void free_map_tables() override {
+    std::vector<KeyTable<V>>().swap(tables_);
+    restored_ = KeyTable<V>();
+  }
+
+  void restore(const char* records, std::size_t size) override {
+    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes) {
+      V value;
+      std::memcpy(&value, bytes, sizeof value);
+      restored_.upsert(key, value, Combine{});
+    });
+  }
 
   void reduce(const char* records, std::size_t size) override {
     for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes) {
@@ -135,6 +160,7 @@ class TableRuntime : public JobRuntime {
 
  protected:
   std::vector<KeyTable<V>> tables_;  // one per map thread
+  KeyTable<V> restored_;             // map output saved by an interrupted run
   KeyTable<V> reduced_;
 };
 

@@ -106,6 +106,7 @@ struct EngineOptionText {
   std::string unit_size = "16MiB";
   std::string memory = "1GiB";
   std::string schedule = "dynamic";
+  std::string restart = "auto";
 };
 
 void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
@@ -134,6 +135,22 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
       ->check(CLI::IsMember({"dynamic", "static"}))
       ->type_name("MODE");
   job.add_flag("--force", options.force, "Replace OUT if it exists");
+  job.add_option("--checkpoint", options.checkpoint_dir,
+                 "Save map output to DIR as the map goes; the same command run again after a "
+                 "failure skips the work already saved (on any number of ranks or threads)")
+      ->type_name("DIR");
+  job.add_option("--restart", text.restart,
+                 "With --checkpoint: auto = resume a checkpoint of this same run if DIR has one; "
+                 "never = start over (DIR is cleared); require = fail unless there is one "
+                 "(default: auto)")
+      ->check(CLI::IsMember({"never", "auto", "require"}))
+      ->type_name("MODE");
+  job.add_option("--checkpoint-interval", options.checkpoint_interval,
+                 "With --checkpoint: seconds between two saves of a rank (default: 60)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("SECONDS");
+  job.add_flag("--keep-checkpoint", options.keep_checkpoint,
+               "Keep the checkpoint after a successful run (it is removed otherwise)");
   job.add_flag("--quiet", options.quiet,
                "Print no progress (otherwise rank 0 shows units done, throughput and ETA on "
                "stderr for runs longer than a second)");
@@ -152,6 +169,9 @@ void finish_engine_options(EngineOptions& options, const EngineOptionText& text)
   options.unit_size = parse_size(text.unit_size, "--unit-size");
   options.memory = parse_size(text.memory, "--memory");
   options.schedule = text.schedule == "static" ? Schedule::kStatic : Schedule::kDynamic;
+  options.restart = text.restart == "never"     ? EngineOptions::Restart::kNever
+                    : text.restart == "require" ? EngineOptions::Restart::kRequire
+                                                : EngineOptions::Restart::kAuto;
 }
 
 std::string quoted_command_line(int argc, char** argv) {
@@ -227,6 +247,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   EngineOptions options;
   EngineOptionText option_text;
   options.command_line = quoted_command_line(argc, argv);
+  for (int i = 1; i < argc; ++i) options.arguments.emplace_back(argv[i]);
 
   std::vector<CLI::App*> commands;
   std::vector<std::unique_ptr<CliJobOptions>> job_options;

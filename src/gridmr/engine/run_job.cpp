@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "gridmr/checkpoint/checkpoint.hpp"
 #include "gridmr/plan/share.hpp"
 #include "gridmr/reduce/reduce.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -34,14 +35,22 @@ void pause_for_tests() {
 // Scatter and map: rank 0 hands out the units (all at once, or in batches on
 // request) while every rank maps what it gets into its threads' tables.
 void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan, int threads,
-                     JobRuntime& job, RankStats& stats) {
+                     JobRuntime& job, std::uint64_t fingerprint, RankStats& stats) {
   std::optional<Progress> progress;
   if (cluster.is_master() && !options.quiet) {
     progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit);
   }
   Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
                   progress ? &*progress : nullptr);
-  agree(cluster, [&] { job.map(plan, threads, units); });
+  if (options.checkpoint_dir.empty()) {
+    agree(cluster, [&] { job.map(plan, threads, units); });
+  } else {
+    CheckpointingUnits saving(units, options, job, fingerprint, cluster.rank(), threads);
+    agree(cluster, [&] {
+      job.map(plan, threads, saving);
+      saving.restore_written(job);
+    });
+  }
   stats.units = units.units_mapped();
   stats.input_bytes = units.weight_mapped();
 }
@@ -75,18 +84,21 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   const int threads = options.threads > 0 ? options.threads : cluster.default_threads();
 
   Plan plan;
+  CheckpointState checkpoint;
   agree(cluster, [&] {
     job.check_on_every_rank();
     if (!cluster.is_master()) return;
     check_output_path(options);
     plan = make_plan(options, job);
+    if (!options.checkpoint_dir.empty()) checkpoint = open_checkpoint(options, job, plan);
   });
   check_output_shared(cluster, options);
   share_plan(cluster, plan);
+  if (!options.checkpoint_dir.empty()) restore_checkpoint(cluster, job, checkpoint);
   pause_for_tests();
 
   Stopwatch map_time;
-  scatter_and_map(cluster, options, plan, threads, job, stats);
+  scatter_and_map(cluster, options, plan, threads, job, checkpoint.fingerprint, stats);
   stats.map_seconds = map_time.seconds();
 
   Stopwatch shuffle_time;
@@ -107,6 +119,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
 
   write_result(cluster, options, job, plan, reduced, threads, elapsed, stats);
+  if (cluster.is_master()) remove_checkpoint(options);  // the result is published
 }
 
 }  // namespace gridmr

@@ -147,6 +147,16 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
           }
         }
         units.done(*unit);
+        if (!failed && units.checkpoint_due()) {
+          try {
+            units.save_checkpoint(tables_[thread].view());
+            tables_[thread] = KeyTable<ItemValue>();
+          } catch (...) {
+#pragma omp critical(gridmr_farm_error)
+            if (!error) error = std::current_exception();
+            failed = true;
+          }
+        }
       }
     }
     relay.report_suppressed();

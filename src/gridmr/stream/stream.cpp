@@ -480,6 +480,7 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
+  bool supports_checkpoint() const override { return false; }
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -526,6 +527,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
+  bool supports_checkpoint() const override { return false; }
   KeyLayout key_layout() const override { return {.terminated = true}; }
   void check_on_every_rank() const override {
     check_command(config_.mapper, "--mapper");
