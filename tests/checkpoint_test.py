@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Checkpoint-restart (issue 16): a run interrupted by SIGTERM or by a killed rank, run again with
+the same command (on another number of ranks and threads), skips the units it saved and gives
+datasets identical to an uninterrupted run; farm items are not run twice; a checkpoint of another
+run is refused; --restart never/require and --keep-checkpoint; a job without checkpoint support."""
+import argparse
+import os
+import pathlib
+import signal
+import subprocess
+import tempfile
+import time
+
+from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, same_datasets
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--gridmr", required=True)
+parser.add_argument("--inputs", required=True)
+args = parser.parse_args()
+G = os.path.abspath(args.gridmr)
+
+
+def interrupted(np, job_args, kill, delay_ms=300, after=2.5):
+    """Starts a slowed-down run with a checkpoint, interrupts it with `kill` after `after` s."""
+    env = dict(ENV, GRIDMR_DEBUG_UNIT_DELAY_MS=str(delay_ms))
+    p = subprocess.Popen(["mpirun", "-q", "-np", str(np), "--bind-to", "none", "-x",
+                          "GRIDMR_DEBUG_UNIT_DELAY_MS", G, *job_args],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    kill(p)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+    return p.returncode
+
+
+def sigterm(p):
+    p.send_signal(signal.SIGTERM)
+
+
+def kill_a_rank(p):
+    ranks = subprocess.run(["pgrep", "-f", "^" + G + " "], capture_output=True, text=True).stdout.split()
+    if ranks:
+        os.kill(int(ranks[-1]), signal.SIGKILL)
+
+
+def runs(d):
+    return sorted(p.name for p in pathlib.Path(d).glob("run-*.run")) if pathlib.Path(d).is_dir() else []
+
+
+def units_mapped(datasets):
+    return int(datasets["stats/ranks"]["units"].sum())
+
+
+with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
+    work = pathlib.Path(work)
+    corpus = work / "corpus"
+    corpus.mkdir()
+    books = sorted(pathlib.Path(args.inputs).rglob("*.txt"))
+    for i in range(12):
+        (corpus / f"f{i:02}.txt").write_bytes(b"".join(b.read_bytes() for b in books))
+    wc = ["wordcount", "--quiet", "--unit-size", "256KiB"]
+
+    ref = work / "ref.h5"
+    r = mpirun(G, 2, [*wc, "-o", str(ref), str(corpus)])
+    check("word count reference: exit 0", r.returncode == 0, r.stderr)
+    reference = read_result(ref)[0]
+    total_units = units_mapped(reference)
+
+    # SIGTERM mid-run, then the same command on 3 ranks x 1 thread.
+    for label, kill, np_first, np_again in [("SIGTERM to mpirun", sigterm, 2, ["3", "--threads", "1"]),
+                                            ("SIGKILL to a rank", kill_a_rank, 3, ["2", "--threads", "2"])]:
+        ck = work / f"ck-{label.split()[0]}"
+        out = work / f"out-{label.split()[0]}.h5"
+        job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out), str(corpus)]
+        code = interrupted(np_first, job, kill)
+        saved = runs(ck)
+        check(f"{label}: the run fails and leaves run files", code != 0 and len(saved) > 0 and not out.exists(),
+              f"exit {code}, {len(saved)} run files")
+        r = mpirun(G, int(np_again[0]), [job[0], *np_again[1:], *job[1:]])
+        check(f"{label}: the rerun on {np_again[0]} ranks succeeds", r.returncode == 0, r.stderr)
+        if r.returncode == 0:
+            again = read_result(out)[0]
+            differ = same_datasets(reference, again)
+            check(f"{label}: datasets identical to an uninterrupted run", not differ, str(differ))
+            check(f"{label}: the rerun skipped the saved units",
+                  0 <= units_mapped(again) < total_units, f"{units_mapped(again)} of {total_units}")
+            check(f"{label}: the checkpoint is removed after success", not ck.exists(), str(runs(ck)))
+            check(f"{label}: no partial output left", not partials(out))
+
+    # Monte Carlo (generated units): the same.
+    mc = ["montecarlo", "--quiet", "--samples", "4e7", "--unit-samples", "1e6", "--seed", "7"]
+    mref = work / "mref.h5"
+    r = mpirun(G, 1, [*mc, "-o", str(mref)])
+    ck, out = work / "ck-mc", work / "mc.h5"
+    job = [*mc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out)]
+    code = interrupted(2, job, sigterm)
+    r = mpirun(G, 3, [*job])
+    check("Monte Carlo: interrupted, rerun on 3 ranks: identical",
+          code != 0 and r.returncode == 0 and not same_datasets(read_result(mref)[0], read_result(out)[0]),
+          f"first exit {code}; {r.stderr}")
+
+    # A farm: an item saved before the interruption is not run again.
+    marks = work / "marks"
+    marks.mkdir()
+    ck, out = work / "ck-farm", work / "farm.h5"
+    job = ["farm", "--quiet", "--range", "40", "--threads", "1", "--checkpoint", str(ck),
+           "--checkpoint-interval", "0.2", "--command", f"echo x >> {marks}/{{}}; echo item {{}}", "-o", str(out)]
+    code = interrupted(2, job, sigterm)
+    r = mpirun(G, 2, job)
+    ok = code != 0 and r.returncode == 0
+    if ok:
+        d = read_result(out)[0]
+        offsets, data = d["farm/stdout/offsets"], d["farm/stdout/data"].tobytes()
+        outputs = [data[offsets[i]:offsets[i + 1]] for i in range(40)]
+        ok = outputs == [f"item {i}\n".encode() for i in range(40)]
+    reruns = [p.name for p in marks.iterdir() if p.read_text().count("x") > 1]
+    saved_once = sum(1 for p in marks.iterdir() if p.read_text().count("x") == 1)
+    check("farm: interrupted and rerun: every item's output, in order", ok, f"{code} {r.stderr}")
+    # An item is run twice only if it finished after the last save of the interrupted run.
+    check("farm: saved items are not run again", saved_once > 0 and len(reruns) < 40, f"rerun: {len(reruns)}")
+
+    # Another run's checkpoint is refused; --restart=never starts over.
+    ck, out = work / "ck-other", work / "other.h5"
+    job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out)]
+    interrupted(2, [*job, str(corpus)], sigterm)
+    (corpus / "f00.txt").touch()  # same bytes, another mtime: another input set
+    r = mpirun(G, 2, [*job, str(corpus)])
+    lines = r.stderr.strip().splitlines()
+    check("a checkpoint of another run: exit 2, one line", r.returncode == 2 and len(lines) == 1
+          and "another run" in lines[0] and runs(ck), r.stderr)
+    r = mpirun(G, 2, [*job, "--restart=never", str(corpus)])
+    check("--restart=never: starts over and succeeds", r.returncode == 0
+          and not same_datasets(reference, read_result(out)[0]) and units_mapped(read_result(out)[0]) == total_units,
+          r.stderr)
+    r = mpirun(G, 2, [*wc, "--checkpoint", str(work / "ck-none"), "--restart", "require", "-o",
+                      str(work / "req.h5"), str(corpus)])
+    check("--restart=require without a checkpoint: exit 2, one line",
+          r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no checkpoint" in r.stderr, r.stderr)
+    r = mpirun(G, 2, [*wc, "--checkpoint", str(work / "ck-keep"), "--checkpoint-interval", "0",
+                      "--keep-checkpoint", "-o", str(work / "keep.h5"), str(corpus)])
+    check("--keep-checkpoint keeps the run files", r.returncode == 0 and runs(work / "ck-keep"), r.stderr)
+    r = mpirun(G, 2, ["stream", "--quiet", "--mapper", "cat", "--checkpoint", str(work / "ck-s"), "-o",
+                      str(work / "s.h5"), str(corpus)])
+    check("stream with --checkpoint: exit 2, one line", r.returncode == 2 and "does not support" in r.stderr,
+          r.stderr)
+finish()
