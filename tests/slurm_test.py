@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The sbatch scripts on a real single-node Slurm (slurm/local/): word count, Monte Carlo and
-the job array checked with an independent reader, a cancelled long job leaving nothing, and
-requests Slurm can never satisfy failing at once. Starts and stops the local cluster."""
+the job array checked with an independent reader, a cancelled long job leaving nothing,
+requests Slurm can never satisfy failing at once, and a checkpointed job that finishes over
+requeues near its time limit. Starts and stops the local cluster."""
 import argparse
 import math
 import os
@@ -143,6 +144,47 @@ def main():
             check("the job with a killed rank is FAILED", job_state(job) == "FAILED", job_state(job))
             check("the job with a killed rank leaves no output",
                   not list(work.glob("dead.h5*")), str(list(work.glob("dead.h5*"))))
+
+            # checkpointed.sbatch: a job longer than its time limit finishes over requeues,
+            # resuming from its checkpoint, with the result of an uninterrupted run. Each unit
+            # is slowed down (GRIDMR_DEBUG_UNIT_DELAY_MS) so that the work takes ~36 s, and the
+            # signal is due 55 s before a 1-minute limit (slurmctld checks time limits every
+            # 30 s or so, so it comes 5-35 s into each run). Slurm delays a requeued job's
+            # start; the test releases it at once (scontrol update StartTime=now).
+            corpus = work / "corpus"
+            corpus.mkdir()
+            books = sorted((repo / "inputs").rglob("*.txt"))
+            for i in range(30):
+                (corpus / f"f{i:02}.txt").write_bytes(b"".join(b.read_bytes() for b in books))
+            expected = expected_counts([str(corpus)])
+            job = sh("sbatch", "--parsable", "--time=1", "--signal=B:USR1@55",
+                     f"--output={work}/ckpt-%j.out", f"--chdir={work}",
+                     str(repo / "slurm/checkpointed.sbatch"), "wordcount", "--unit-size", "256KiB",
+                     "-o", str(work / "ckpt.h5"), str(corpus),
+                     env=dict(env, GRIDMR_DEBUG_UNIT_DELAY_MS="600", GRIDMR_CHECKPOINT_INTERVAL="1")
+                     ).stdout.strip()
+            start, restarts, state = time.time(), 0, ""
+            while time.time() - start < 300:
+                info = sh("scontrol", "show", "job", job, check_rc=False).stdout.split()
+                fields = dict(w.split("=", 1) for w in info if "=" in w)
+                state, restarts = fields.get("JobState", ""), int(fields.get("Restarts", "0"))
+                if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"):
+                    break
+                if state == "PENDING" and restarts > 0:
+                    sh("scontrol", "update", f"JobId={job}", "StartTime=now", check_rc=False)
+                time.sleep(2)
+            log = (work / f"ckpt-{job}.out").read_text(errors="replace")
+            check("checkpointed.sbatch: completes after at least one requeue",
+                  state == "COMPLETED" and restarts >= 1 and "requeueing" in log,
+                  f"{state}, {restarts} restarts\n{log[-800:]}")
+            if state == "COMPLETED":
+                datasets, _ = read_result(work / "ckpt.h5")
+                check("checkpointed.sbatch: exact counts", words_of(datasets)[1] == expected)
+                mapped = int(datasets["stats/ranks"]["units"].sum())
+                check("checkpointed.sbatch: the last run mapped only what was left",
+                      0 <= mapped < 120, f"{mapped} of 120 units")
+                check("checkpointed.sbatch: the checkpoint is removed",
+                      not list(work.glob("gridmr-checkpoint-*")), str(list(work.glob("gridmr-checkpoint-*"))))
     finally:
         sh(str(repo / "slurm/local/stop.sh"), check_rc=False)
     finish()
