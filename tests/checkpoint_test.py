@@ -2,7 +2,8 @@
 """Checkpoint-restart (issue 16): a run interrupted by SIGTERM or by a killed rank, run again with
 the same command (on another number of ranks and threads), skips the units it saved and gives
 datasets identical to an uninterrupted run; farm items are not run twice; a checkpoint of another
-run is refused; --restart never/require and --keep-checkpoint; a job without checkpoint support."""
+run is refused; a damaged run file (checksum, truncation) is refused; --restart never/require and
+--keep-checkpoint; a job without checkpoint support."""
 import argparse
 import os
 import pathlib
@@ -121,6 +122,33 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
     check("farm: interrupted and rerun: every item's output, in order", ok, f"{code} {r.stderr}")
     # An item is run twice only if it finished after the last save of the interrupted run.
     check("farm: saved items are not run again", saved_once > 0 and len(reruns) < 40, f"rerun: {len(reruns)}")
+
+    # A damaged run file (one byte changed, or cut short) is refused, never used.
+    ck, out = work / "ck-bad", work / "bad.h5"
+    job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out), str(corpus)]
+    interrupted(2, job, sigterm)
+    saved = runs(ck)
+    if len(saved) >= 2:
+        flipped = ck / saved[0]
+        data = bytearray(flipped.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        flipped.write_bytes(bytes(data))
+        r = mpirun(G, 2, job)
+        check("a run file with one byte changed: exit 2, one line naming it",
+              r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "damaged (checksum)" in r.stderr
+              and saved[0] in r.stderr and not out.exists(), r.stderr)
+        flipped.unlink()
+        cut = ck / saved[1]
+        cut.write_bytes(cut.read_bytes()[:-20])
+        r = mpirun(G, 2, job)
+        check("a run file cut short: exit 2, one line naming it",
+              r.returncode == 2 and "damaged" in r.stderr and saved[1] in r.stderr and not out.exists(), r.stderr)
+        cut.unlink()
+        r = mpirun(G, 2, job)
+        check("without the damaged files the rerun is exact",
+              r.returncode == 0 and not same_datasets(reference, read_result(out)[0]), r.stderr)
+    else:
+        check("the interrupted run saved at least two run files", False, str(saved))
 
     # Another run's checkpoint is refused; --restart=never starts over.
     ck, out = work / "ck-other", work / "other.h5"

@@ -171,6 +171,7 @@ struct RunHeader {
   std::vector<WorkUnit> units;
   std::uint64_t records_at = 0;  // offset of the records
   std::uint64_t records = 0;     // their bytes
+  std::uint64_t checksum = 0;    // FNV-1a of the units and the records
 };
 
 // Reads a run file's header and checks that the file is whole.
@@ -200,8 +201,31 @@ RunHeader read_run_header(const std::string& path) {
   h.records_at = static_cast<std::uint64_t>(in.tellg());
   in.seekg(static_cast<std::streamoff>(h.records_at + h.records));
   in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(&h.checksum), 8);
   if (!in || std::memcmp(magic, kEndMagic, 8) != 0) throw damaged("truncated");
+  in.peek();
+  if (!in.eof()) throw damaged("bytes after its end");
   return h;
+}
+
+// A run file's records, after checking them against the file's checksum.
+std::vector<char> read_run_records(const std::string& path) {
+  const RunHeader h = read_run_header(path);
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.records_at));
+  std::vector<char> records(h.records);
+  in.read(records.data(), static_cast<std::streamsize>(h.records));
+  if (!in) throw RunError(errno_message("--checkpoint: cannot read", path, errno));
+  Fingerprint sum;
+  sum.add(h.units.data(), h.units.size() * sizeof(WorkUnit));
+  sum.add(records.data(), records.size());
+  if (sum.h != h.checksum) {
+    throw UsageError(
+        fmt::format("--checkpoint: run file {} is damaged (checksum); remove the "
+                    "checkpoint, or run with --restart=never",
+                    quote_path(path)));
+  }
+  return records;
 }
 
 }  // namespace
@@ -275,15 +299,9 @@ void restore_checkpoint(const Cluster& cluster, JobRuntime& job, CheckpointState
   boost::mpi::broadcast(world, state.fingerprint, 0);
   boost::mpi::broadcast(world, state.files, 0);
   agree(cluster, [&] {
-    std::vector<char> records;
     for (std::size_t i = static_cast<std::size_t>(cluster.rank()); i < state.files.size();
          i += static_cast<std::size_t>(cluster.size())) {
-      const RunHeader h = read_run_header(state.files[i]);
-      std::ifstream in(state.files[i], std::ios::binary);
-      in.seekg(static_cast<std::streamoff>(h.records_at));
-      records.resize(h.records);
-      in.read(records.data(), static_cast<std::streamsize>(h.records));
-      if (!in) throw RunError(errno_message("--checkpoint: cannot read", state.files[i], errno));
+      const std::vector<char> records = read_run_records(state.files[i]);
       job.restore(records.data(), records.size());
     }
   });
@@ -371,15 +389,20 @@ void CheckpointingUnits::save_checkpoint(const TableView& table) {
   put(&value_size, 8);
   put(&count, 8);
   put(units.data(), units.size() * sizeof(WorkUnit));
+  Fingerprint sum;
+  sum.add(units.data(), units.size() * sizeof(WorkUnit));
   std::uint64_t records = 0;
   table.for_each(
       [&](std::string_view key, const std::byte*) { records += record_size(key, value_size_); });
   put(&records, 8);
   table.for_each([&](std::string_view key, const std::byte* value) {
+    const std::size_t at = buffer.size();
     append_record(buffer, key, value, value_size_);
+    sum.add(buffer.data() + at, buffer.size() - at);
     flush(false);
   });
   put(kEndMagic, 8);
+  put(&sum.h, 8);
   flush(true);
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     ::unlink(partial.c_str());
@@ -395,14 +418,8 @@ void CheckpointingUnits::save_checkpoint(const TableView& table) {
 }
 
 void CheckpointingUnits::restore_written(JobRuntime& job) const {
-  std::vector<char> records;
   for (const std::string& path : written_) {
-    const RunHeader h = read_run_header(path);
-    std::ifstream in(path, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(h.records_at));
-    records.resize(h.records);
-    in.read(records.data(), static_cast<std::streamsize>(h.records));
-    if (!in) throw RunError(errno_message("--checkpoint: cannot read", path, errno));
+    const std::vector<char> records = read_run_records(path);
     job.restore(records.data(), records.size());
   }
 }
