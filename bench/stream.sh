@@ -60,7 +60,7 @@ for ((r = 1; r <= repeats; r++)); do
   g_wall=$(best "$g_wall" "$w")
   read -r w _ <<<"$(measure "$py bench/pool_wordcount.py $small 2 > $work/pool.txt")"
   p_wall=$(best "$p_wall" "$w")
-  read -r w _ <<<"$(measure "$mapper < $small | LC_ALL=C sort -S 1G --parallel=2 | $py bench/sum_reducer.py > $work/pipe.txt")"
+  read -r w _ <<<"$(measure "$mapper < $small | LC_ALL=C sort -S 1G --parallel=2 | $py examples/python/sum_reducer.py > $work/pipe.txt")"
   s_wall=$(best "$s_wall" "$w")
 done
 # The three agree: same number of distinct words and the same total.

@@ -116,6 +116,13 @@ if d is not None:
           f"{len(got)} vs {len(want)} keys")
     check("external: keys sorted", keys == sorted(keys))
 
+# --- A combiner (the same Python sum reducer) before the shuffle: the same result. ---
+d = run_configs("combiner", f"{PY} {EX}/wordcount_mapper.py", f"{PY} {EX}/sum_reducer.py",
+                extra=["--combiner", f"{PY} {EX}/sum_reducer.py"], configs=CONFIGS[:2])
+if d is not None:
+    got = dict(zip(csr(d, "stream/keys"), (int(v) for v in csr(d, "stream/values"))))
+    check("combiner: counts equal an independent count", got == expected_counts([args.inputs]))
+
 # --- Numeric reducers, exact, on key<TAB>value lines passed through `cat`. ---
 rng = random.Random(7)
 numbers = work / "numbers.txt"
@@ -247,6 +254,10 @@ failure("missing --mapper", 2, ["--mapper is required"], "")
 failure("bad --values", 2, ["--values"], "cat", extra=["--values", "complex"])
 failure("missing reducer program", 2, ["--reducer", "gridmr-no-such-reducer"], "cat",
         reducer="gridmr-no-such-reducer")
+failure("--combiner with a built-in reducer", 2, ["--combiner", "external --reducer"], "cat",
+        extra=["--combiner", "cat"])
+failure("combiner exits 5", 1, ["combiner", "exited with status 5"], "awk '{print $1 \"\\t1\"}'",
+        reducer="cat", extra=["--combiner", f"{PY} -c 'import sys; sys.stdin.read(); sys.exit(5)'"])
 failure("line without a tab", 1, ["without a tab", "unit", "bytes"], "cat")
 failure("mapper exits 3", 1, ["exited with status 3", "stderr line", "it broke"],
         f"{PY} -c 'import sys; sys.stdin.read(); sys.stderr.write(\"it broke\\n\"); sys.exit(3)'")

@@ -40,8 +40,27 @@ struct StreamConfig {
   std::string mapper;
   std::string reducer = "sum";
   std::string values = "int";
-  double timeout = 0;  // seconds a mapper or reducer may go without reading or writing
+  std::string combiner;  // with an external reducer: a command run on each map thread's output
+  double timeout = 0;    // seconds a mapper or reducer may go without reading or writing
 };
+
+// Calls f(key, value, has_tab) for each line of a child's output (a last line
+// without a newline counts; a '\r' before the newline is dropped).
+template <class F>
+void for_each_output_line(std::string_view rest, F&& f) {
+  while (!rest.empty()) {
+    const std::size_t newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) {
+      f(line, std::string_view(), false);
+    } else {
+      f(line.substr(0, tab), line.substr(tab + 1), true);
+    }
+  }
+}
 
 int world_rank() {
   int rank = 0;
@@ -532,6 +551,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   void check_on_every_rank() const override {
     check_command(config_.mapper, "--mapper");
     if (external_) check_command(config_.reducer, "--reducer");
+    if (!config_.combiner.empty()) check_command(config_.combiner, "--combiner");
   }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -544,6 +564,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
         table.upsert(std::string_view(*buffer), std::uint64_t{1}, AddCounts{});
       };
     });
+    if (!config_.combiner.empty()) run_combiners(threads);
   }
   void finish_reduce(std::span<const std::string_view> keys,
                      std::span<const std::byte* const> values, const std::byte*,
@@ -603,7 +624,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     for (int t = 0; t < threads; ++t) {
       if (cuts[t] == cuts[t + 1]) continue;
       try {
-        reduce_slice(keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
+        pipe_through(config_.reducer, "reducer", keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
                      values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, outputs_[t]);
       } catch (...) {
 #pragma omp critical(gridmr_stream_reduce_error)
@@ -614,20 +635,24 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     if (error) std::rethrow_exception(error);
   }
 
-  void reduce_slice(std::span<const std::string_view> keys,
+  // Feeds keys (sorted table keys: escaped key and value) to `command` as
+  // key<TAB>value lines, each as often as its count, and collects its stdout.
+  // `role` ("reducer", "combiner") names it in messages.
+  void pipe_through(const std::string& command, const char* role,
+                    std::span<const std::string_view> keys,
                     std::span<const std::byte* const> values, int rank, int thread,
                     StderrRelay& relay, std::string& output) const {
     const KeyLayout layout = key_layout();
     const std::string first = unescape_key(layout.part(keys.front()));
     const std::string last = unescape_key(layout.part(keys.back()));
-    Child child(config_.reducer,
+    Child child(command,
                 {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread)},
-                Limits{config_.timeout, 0}, &relay, "reducer");
+                Limits{config_.timeout, 0}, &relay, role);
     const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
     const auto fail = [&](const std::string& what) {
       std::string message =
-          fmt::format("reducer {} {} (rank {}, thread {}, keys {} to {})",
-                      quote_path(config_.reducer), what, rank, thread, shown(first), shown(last));
+          fmt::format("{} {} {} (rank {}, thread {}, keys {} to {})", role, quote_path(command),
+                      what, rank, thread, shown(first), shown(last));
       if (!child.last_stderr_line().empty()) {
         message += "; its last stderr line: " + shown(child.last_stderr_line());
       }
@@ -668,6 +693,51 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     if (!status.ok()) fail(status.describe(config_.timeout));
   }
 
+  // Each map thread's output goes through the combiner (sorted key<TAB>value
+  // lines in, key<TAB>value lines out) and its table is replaced by what the
+  // combiner printed: less to shuffle when the combiner folds a key's values.
+  void run_combiners(int threads) {
+    const int rank = world_rank();
+    StderrRelay relay(rank);
+    std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      try {
+        std::vector<std::pair<std::string_view, const std::byte*>> entries;
+        tables_[t].view().for_each([&](std::string_view key, const std::byte* value) {
+          entries.emplace_back(key, value);
+        });
+        if (entries.empty()) continue;
+        std::sort(entries.begin(), entries.end());
+        std::vector<std::string_view> keys;
+        std::vector<const std::byte*> values;
+        for (const auto& [key, value] : entries) keys.push_back(key), values.push_back(value);
+        std::string output;
+        pipe_through(config_.combiner, "combiner", keys, values, rank, t, relay, output);
+        KeyTable<std::uint64_t> combined;
+        std::string buffer;
+        for_each_output_line(output, [&](std::string_view key, std::string_view value, bool tab) {
+          if (!tab) {
+            throw RunError(
+                fmt::format("combiner {} printed a line without a tab (rank {}, "
+                            "thread {}): line {}",
+                            quote_path(config_.combiner), rank, t, shown(key)));
+          }
+          buffer.clear();
+          escape_key(key, buffer);
+          buffer.append(value);
+          combined.upsert(std::string_view(buffer), std::uint64_t{1}, AddCounts{});
+        });
+        tables_[t] = std::move(combined);
+      } catch (...) {
+#pragma omp critical(gridmr_stream_combine_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    relay.report_suppressed();
+    if (error) std::rethrow_exception(error);
+  }
+
   // The reducers' lines as key<TAB>value (no tab: all key), stably sorted by key.
   void write_reduced(Output& out) const {
     struct Line {
@@ -675,19 +745,9 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     };
     std::vector<Line> lines;
     for (const std::string& output : outputs_) {
-      std::string_view rest = output;
-      while (!rest.empty()) {
-        const std::size_t newline = rest.find('\n');
-        std::string_view line = rest.substr(0, newline);
-        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        const std::size_t tab = line.find('\t');
-        if (tab == std::string_view::npos) {
-          lines.push_back({line, {}});
-        } else {
-          lines.push_back({line.substr(0, tab), line.substr(tab + 1)});
-        }
-      }
+      for_each_output_line(output, [&](std::string_view key, std::string_view value, bool) {
+        lines.push_back({key, value});
+      });
     }
     std::stable_sort(lines.begin(), lines.end(),
                      [](const Line& a, const Line& b) { return a.key < b.key; });
@@ -705,6 +765,14 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   std::vector<std::string> outputs_;  // each reducer's stdout, in slice order
 };
 
+// Whether --reducer names a command rather than a built-in reducer.
+bool external(const std::string& reducer) {
+  for (const char* builtin : {"sum", "min", "max", "count", "mean", "collect"}) {
+    if (reducer == builtin) return false;
+  }
+  return true;
+}
+
 std::unique_ptr<JobRuntime> make_stream(const StreamConfig& config) {
   if (config.mapper.empty()) throw UsageError("stream: --mapper is required");
   if (config.values != "int" && config.values != "float") {
@@ -715,6 +783,11 @@ std::unique_ptr<JobRuntime> make_stream(const StreamConfig& config) {
   }
   const bool real = config.values == "float";
   const std::string& r = config.reducer;
+  if (!config.combiner.empty() && !external(r)) {
+    throw UsageError(
+        "--combiner: needs an external --reducer (the built-in reducers combine "
+        "in gridmr's own tables already)");
+  }
   if (r == "count") return std::make_unique<NumericStream<CountValues>>(config);
   if (r == "sum") {
     if (real) return std::make_unique<NumericStream<SumFloat>>(config);
@@ -759,6 +832,10 @@ JobEntry stream_command() {
             .text("--values", config->values,
                   "int: values are exact 64-bit integers; float: integers or decimals, summed "
                   "exactly and rounded once")
+            .text("--combiner", config->combiner,
+                  "With a --reducer command: a command run on each map thread's output before the "
+                  "shuffle, like the reducer (sorted key<TAB>value lines in, key<TAB>value lines "
+                  "out)")
             .number("--timeout", config->timeout,
                     "Seconds a mapper or reducer may go without reading or writing before it is "
                     "killed; 0: no limit");
