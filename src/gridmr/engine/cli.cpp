@@ -212,6 +212,7 @@ int run(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
 
 int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
+  avoid_locked_file_pointers();
   boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
   const Cluster cluster(MPI_COMM_WORLD);
   h5::silence_default_error_printing();

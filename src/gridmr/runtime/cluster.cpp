@@ -35,6 +35,10 @@ bool job_on_one_node() {
 
 }  // namespace
 
+void avoid_locked_file_pointers() {
+  ::setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);  // never overrides the user's choice
+}
+
 bool prefer_shared_memory_transport() {
   if (std::getenv("OMPI_MCA_pml") != nullptr || !job_on_one_node()) return false;
   return ::setenv("OMPI_MCA_pml", "ob1", 0) == 0;

@@ -15,6 +15,13 @@ namespace gridmr {
 // no use inside one node. Returns whether it chose.
 bool prefer_shared_memory_transport();
 
+// Before MPI_Init, unless the user chose: Open MPI's I/O layer (OMPIO) must not
+// use its `lockedfile` shared-file-pointer component, which HDF5 never needs.
+// It crashes (a buffer overflow in Open MPI 4.1) when the output path is longer
+// than about 225 bytes, and leaves `OUT.partial-...lock` files behind when a
+// multi-host run fails.
+void avoid_locked_file_pointers();
+
 class Cluster {
  public:
   explicit Cluster(MPI_Comm comm);

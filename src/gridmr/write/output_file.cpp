@@ -49,6 +49,19 @@ void check_output_path(const EngineOptions& options) {
   if (::access(parent.c_str(), W_OK) != 0) {
     throw UsageError(errno_message("cannot write output in", parent.string(), errno));
   }
+  // The job writes OUT.partial-<16 hex digits> (and OUT.probe-<16 hex digits>)
+  // next to OUT: their names must fit too, or the run would fail at its end.
+  constexpr std::size_t kSuffix = sizeof(".partial-0123456789abcdef") - 1;
+  const long name_max = ::pathconf(parent.c_str(), _PC_NAME_MAX);
+  const std::string name = fs::path(out).filename().string();
+  if (name_max > 0 && name.size() + kSuffix > static_cast<std::size_t>(name_max)) {
+    throw UsageError(fmt::format("output file name is too long: {} bytes, at most {} here",
+                                 name.size(), static_cast<std::size_t>(name_max) - kSuffix));
+  }
+  if (out.size() + kSuffix >= 4096) {
+    throw UsageError(
+        fmt::format("output path is too long: {} bytes, at most {}", out.size(), 4095 - kSuffix));
+  }
 }
 
 void check_output_space(const Cluster& cluster, const EngineOptions& options, std::uint64_t bytes) {
