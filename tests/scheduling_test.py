@@ -113,8 +113,11 @@ def main():
         lines = [l for l in proc.stderr.splitlines() if l.startswith("gridmr: ")]
         pattern = (r"gridmr: map \d+/\d+ units \(\d+%\), [\d.]+ (G|M) samples/s, "
                    r"\d+:\d\d elapsed, ETA ((\d+:)?\d+:\d\d|--)$")
-        check("a long run prints progress lines (units, rate, ETA), then what it wrote",
-              proc.returncode == 0 and len(lines) >= 2 and all(re.match(pattern, l) for l in lines[:-1])
+        phase = (r"gridmr: (shuffle done in \d+ rounds? \([\d.]+ s\)|reduce done: \d+ keys "
+                 r"\([\d.]+ s\); writing), \d+:\d\d elapsed$")
+        check("a long run prints progress lines (units, rate, ETA), its phases, then what it wrote",
+              proc.returncode == 0 and len(lines) >= 4 and all(re.match(pattern, l) for l in lines[:-3])
+              and all(re.match(phase, l) for l in lines[-3:-1])
               and re.match(r"gridmr: wrote '.*p\.h5': \d+ keys in [\d.]+ s on 2 ranks x 1 thread$", lines[-1]),
               str(lines))
         proc = mpirun(g, 2, ["montecarlo", "--quiet", "--threads", "1", "--samples", "5e9", "--force",

@@ -1,6 +1,7 @@
 // Running one job: plan, scatter, map, shuffle, reduce, write.
 #include "gridmr/engine/run_job.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -74,6 +75,15 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
   return moved;
 }
 
+// Rank 0, on runs past their first second (as the map's progress): one line
+// when a phase after the map ends, so that no phase of a long run is silent.
+void note_phase(const Cluster& cluster, const EngineOptions& options, const Stopwatch& elapsed,
+                const std::string& what) {
+  if (options.quiet || !cluster.is_master() || elapsed.seconds() < 1.0) return;
+  std::fprintf(stderr, "gridmr: %s, %s elapsed\n", what.c_str(),
+               Progress::duration(elapsed.seconds()).c_str());
+}
+
 }  // namespace
 
 void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
@@ -108,6 +118,9 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   stats.bytes_sent = moved.bytes_sent;
   stats.bytes_received = moved.bytes_received;
   stats.shuffle_rounds = moved.rounds;
+  note_phase(cluster, options, elapsed,
+             fmt::format("shuffle done in {} round{} ({:.2f} s)", moved.rounds,
+                         moved.rounds == 1 ? "" : "s", shuffle_time.seconds()));
 
   Stopwatch reduce_time;
   SortedResult reduced = sort_by_key(job.reduced_table(), job.key_layout());
@@ -117,6 +130,9 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
                       reduced.total.empty() ? nullptr : reduced.total.data(), threads);
   });
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
+  note_phase(cluster, options, elapsed,
+             fmt::format("reduce done: {} keys ({:.2f} s); writing", reduced.total_groups,
+                         reduce_time.seconds()));
 
   write_result(cluster, options, job, plan, reduced, threads, elapsed, stats);
   if (cluster.is_master()) remove_checkpoint(options);  // the result is published
