@@ -73,8 +73,9 @@ class JobRuntime {
   // Folds saved map output (records.hpp) of an earlier, interrupted run into
   // this rank's map side, before map(): the shuffle takes it with the rest.
   virtual void restore(const char* records, std::size_t size) = 0;
-  // Whether the map output can be saved unit by unit (a streaming mapper's
-  // output lags behind its input, so a unit done is not yet in the table).
+  // Whether the map output can be saved unit by unit. A runtime whose output
+  // lags behind its units (a streaming mapper's) must first bring the table up
+  // to date when a save is due, as the streaming runtime does.
   virtual bool supports_checkpoint() const { return true; }
 
   // Folds a buffer of received records (records.hpp) into this rank's table.

@@ -461,6 +461,18 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
         }
       }
       units.done(*unit);
+      // A checkpoint must hold the whole output of the units it names: the
+      // mapper may still hold some, so it ends first (the next unit starts a
+      // new one), then the table is saved.
+      if (!failed && units.checkpoint_due()) {
+        try {
+          session.finish(record);
+          units.save_checkpoint(tables[thread].view());
+          tables[thread] = Table();
+        } catch (...) {
+          note_error();
+        }
+      }
     }
     if (!failed) {
       try {
@@ -499,7 +511,6 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
-  bool supports_checkpoint() const override { return false; }
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -546,7 +557,6 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
-  bool supports_checkpoint() const override { return false; }
   KeyLayout key_layout() const override { return {.terminated = true}; }
   void check_on_every_rank() const override {
     check_command(config_.mapper, "--mapper");
