@@ -71,6 +71,21 @@ Plan plan_of(const typename J::Config& config) {
   }
 }
 
+// After a map thread reported a unit done: if a checkpoint is due, brings the
+// table up to date (`flush`: a streaming mapper's late output), saves it with
+// the thread's units, and empties it.
+template <class Table, class Flush>
+void save_if_due(UnitSource& units, Table& table, Flush&& flush) {
+  if (!units.checkpoint_due()) return;
+  flush();
+  units.save_checkpoint(table.view());
+  table = Table();
+}
+template <class Table>
+void save_if_due(UnitSource& units, Table& table) {
+  save_if_due(units, table, [] {});
+}
+
 template <class J, class Table, class MakeEmit>
 void map_units(const typename J::Config& config, const Plan& plan, int threads, UnitSource& units,
                std::vector<Table>& tables, MakeEmit make_emit) {
@@ -94,10 +109,9 @@ void map_units(const typename J::Config& config, const Plan& plan, int threads, 
         }
       }
       units.done(*unit);
-      if (!failed && units.checkpoint_due()) {
+      if (!failed) {
         try {
-          units.save_checkpoint(tables[omp_get_thread_num()].view());
-          tables[omp_get_thread_num()] = Table();
+          save_if_due(units, tables[omp_get_thread_num()]);
         } catch (...) {
 #pragma omp critical(gridmr_map_error)
           if (!error) error = std::current_exception();

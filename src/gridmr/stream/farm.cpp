@@ -147,10 +147,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
           }
         }
         units.done(*unit);
-        if (!failed && units.checkpoint_due()) {
+        if (!failed) {
           try {
-            units.save_checkpoint(tables_[thread].view());
-            tables_[thread] = KeyTable<ItemValue>();
+            save_if_due(units, tables_[thread]);
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
             if (!error) error = std::current_exception();

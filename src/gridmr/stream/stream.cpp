@@ -464,11 +464,9 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
       // A checkpoint must hold the whole output of the units it names: the
       // mapper may still hold some, so it ends first (the next unit starts a
       // new one), then the table is saved.
-      if (!failed && units.checkpoint_due()) {
+      if (!failed) {
         try {
-          session.finish(record);
-          units.save_checkpoint(tables[thread].view());
-          tables[thread] = Table();
+          save_if_due(units, tables[thread], [&] { session.finish(record); });
         } catch (...) {
           note_error();
         }
