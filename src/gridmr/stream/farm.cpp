@@ -126,6 +126,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
     tables_ = std::vector<KeyTable<ItemValue>>(threads);
+    items_ = &plan.sources;  // for finish_reduce's message: the plan outlives the job's phases
     const int rank = world_rank();
     StderrRelay relay(rank);
     std::exception_ptr error;
@@ -174,9 +175,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         all.first_exit_code > 128 && !all.first_timed_out ? all.first_exit_code - 128 : 0;
     status.timed_out = all.first_timed_out != 0;
     std::string first = fmt::format("item {}", all.first_failed);
-    if (!config_.items.empty() && item_texts_ != nullptr &&
-        all.first_failed < item_texts_->size()) {
-      first += " (" + quote_path((*item_texts_)[all.first_failed]) + ")";
+    if (!config_.items.empty() && items_ != nullptr && all.first_failed < items_->size()) {
+      first += " (" + quote_path((*items_)[all.first_failed]) + ")";
     }
     std::string why = fmt::format("{} {}", first, status.describe(config_.timeout));
     if (all.first_stderr[0] != '\0') {
@@ -236,12 +236,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
   }
 
-  void set_items(const std::vector<std::string>* items) { item_texts_ = items; }
-
  private:
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
                 std::string& key, KeyTable<ItemValue>& table) {
-    if (item_texts_ == nullptr && !config_.items.empty()) item_texts_ = &plan.sources;
     const std::string item = config_.items.empty() ? std::to_string(index) : plan.sources[index];
     const std::string command = on_stdin_ ? config_.command : expand(config_.command, item);
     const std::string input = on_stdin_ ? item + "\n" : std::string();
@@ -280,7 +277,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
   FarmConfig config_;
   bool on_stdin_;
-  const std::vector<std::string>* item_texts_ = nullptr;
+  const std::vector<std::string>* items_ = nullptr;  // the plan's items (every rank has them)
 };
 
 std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {
