@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`gridmr montecarlo` under mpirun: estimates within 5 standard errors of pi, unit hits
-recomputed by an independent Philox4x32-10 in Python, identical results for any number of
-ranks and threads, and usage errors for bad values."""
+recomputed by an independent ARS-7 (the default) and Philox4x32-10 in Python, the generator
+recorded in the file, identical results for any number of ranks and threads, and usage errors
+for bad values."""
 import argparse
 import math
 import pathlib
@@ -23,12 +24,65 @@ def philox4x32_10(counter, k0, k1):
     return x0, x1, x2, x3
 
 
-def hits(seed, begin, end):
+# ARS-7 (Salmon et al., SC'11; Random123's ars4x32 with 7 rounds), written from the AES
+# specification (FIPS-197): the S-box from inverses in GF(2^8), ShiftRows, MixColumns.
+def gf_mul(a, b):
+    product = 0
+    while b:
+        if b & 1:
+            product ^= a
+        a = ((a << 1) ^ (0x11B if a & 0x80 else 0)) & 0xFF
+        b >>= 1
+    return product
+
+
+def make_sbox():
+    inverse = [0] * 256
+    for x in range(1, 256):
+        inverse[x] = next(y for y in range(1, 256) if gf_mul(x, y) == 1)
+    rotl = lambda v, n: ((v << n) | (v >> (8 - n))) & 0xFF
+    return [inverse[x] ^ rotl(inverse[x], 1) ^ rotl(inverse[x], 2) ^ rotl(inverse[x], 3)
+            ^ rotl(inverse[x], 4) ^ 0x63 for x in range(256)]
+
+
+SBOX = make_sbox()
+TIMES2 = [gf_mul(x, 2) for x in range(256)]
+WEYL = (0x9E3779B97F4A7C15, 0xBB67AE8584CAA73B)  # added to the two 64-bit key halves per round
+
+
+def aes_round(state, key, last):
+    """AESENC (or AESENCLAST): state and key are 16 bytes, byte 4c + r in column c, row r."""
+    s = [SBOX[state[4 * ((c + r) % 4) + r]] for c in range(4) for r in range(4)]
+    if not last:
+        mixed = []
+        for c in range(4):
+            a = s[4 * c:4 * c + 4]
+            mixed += [TIMES2[a[r]] ^ TIMES2[a[(r + 1) % 4]] ^ a[(r + 1) % 4] ^ a[(r + 2) % 4] ^ a[(r + 3) % 4]
+                      for r in range(4)]
+        s = mixed
+    return [x ^ k for x, k in zip(s, key)]
+
+
+def ars4x32_7(counter, key):
+    to_bytes = lambda words: [(w >> (8 * i)) & 0xFF for w in words for i in range(4)]
+    state = [x ^ k for x, k in zip(to_bytes(counter), to_bytes(key))]
+    lo, hi = key[0] | key[1] << 32, key[2] | key[3] << 32
+    for r in range(1, 8):
+        lo, hi = (lo + WEYL[0]) % 2 ** 64, (hi + WEYL[1]) % 2 ** 64
+        state = aes_round(state, to_bytes((lo & MASK, lo >> 32, hi & MASK, hi >> 32)), r == 7)
+    return tuple(sum(state[4 * w + i] << (8 * i) for i in range(4)) for w in range(4))
+
+
+def hits(seed, begin, end, generator="ars"):
     """Hits of samples [begin, end) as README documents the stream."""
     total = 0
     for s in range(begin, end):
         b = s // 2
-        w = philox4x32_10((b & MASK, b >> 32, STREAM, 0), seed & MASK, seed >> 32)
+        counter = (b & MASK, b >> 32, STREAM, 0)
+        if generator == "philox":
+            w = philox4x32_10(counter, seed & MASK, seed >> 32)
+        else:
+            w = ars4x32_7(counter, (seed & MASK, seed >> 32, 0, 0))
         u, v = (w[0], w[1]) if s % 2 == 0 else (w[2], w[3])
         total += u * u + v * v < 2 ** 64
     return total
@@ -65,16 +119,22 @@ def main():
                   and mc["units"] == math.ceil(n / 16777216) == len(datasets["montecarlo/unit_hits"]))
             check(f"seed {seed}: unit_hits sum to hits", int(datasets["montecarlo/unit_hits"].sum()) == h)
 
-        # Independent recomputation of chosen units, with odd unit sizes that split Philox blocks.
-        for unit in (1000, 999):
-            datasets, attrs = run(g, work, 3, 2, ["--samples", "100001", "--seed", "77",
-                                                  "--unit-samples", str(unit)], f"u{unit}.h5")
+        # Independent recomputation of chosen units, with odd unit sizes that split blocks,
+        # for the default generator and for Philox, which made the results of gridmr < 0.6.
+        for generator, unit in (("ars", 1000), ("ars", 999), ("philox", 1000), ("philox", 999)):
+            chosen = [] if generator == "ars" else ["--generator", generator]
+            datasets, attrs = run(g, work, 3, 2, ["--samples", "100001", "--seed", "77", *chosen,
+                                                  "--unit-samples", str(unit)], f"u{unit}{generator}.h5")
+            recorded = attrs["montecarlo"]["generator"]
+            recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+            check(f"{generator}: the file records the generator",
+                  recorded == {"ars": "ars4x32-7", "philox": "philox4x32-10"}[generator], recorded)
             unit_hits = datasets["montecarlo/unit_hits"]
             units = math.ceil(100001 / unit)
             for i in (0, 1, 2, units // 2, units - 1):
-                want = hits(77, i * unit, min(100001, (i + 1) * unit))
-                check(f"unit-samples {unit}: unit {i} hits equal Python's Philox", unit_hits[i] == want,
-                      f"{unit_hits[i]} vs {want}")
+                want = hits(77, i * unit, min(100001, (i + 1) * unit), generator)
+                check(f"{generator}, unit-samples {unit}: unit {i} hits equal Python's {generator}",
+                      unit_hits[i] == want, f"{unit_hits[i]} vs {want}")
 
         # Identical datasets for any number of ranks and threads.
         reference = None
@@ -90,7 +150,8 @@ def main():
 
         # Usage errors: exit 2, one line, no output.
         for bad in (["--samples", "0"], ["--samples", "-5"], ["--unit-samples", "0"],
-                    ["--samples", "1.5"], ["--seed", "-1"], ["--samples", "1e30"]):
+                    ["--samples", "1.5"], ["--seed", "-1"], ["--samples", "1e30"],
+                    ["--generator", "xoshiro"]):
             out = pathlib.Path(work) / "bad.h5"
             proc = mpirun(g, 2, ["montecarlo", *bad, "-o", str(out)], timeout=60)
             lines = proc.stderr.splitlines()

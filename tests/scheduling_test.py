@@ -107,8 +107,9 @@ def main():
             check(f"static scatter in rounds of {round_units} unit(s) per rank, np={np}: every unit "
                   f"mapped once, exact counts", ok, proc.stderr.strip())
 
-        # Progress: plain lines when stderr is not a terminal; nothing with --quiet.
-        proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--samples", "5e9", "--force", "-o",
+        # Progress: plain lines when stderr is not a terminal; nothing with --quiet. The run
+        # must last a few seconds (about 3 s with VAES, 7 s without).
+        proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--samples", "1.5e10", "--force", "-o",
                              str(work / "p.h5")])
         lines = [l for l in proc.stderr.splitlines() if l.startswith("gridmr: ")]
         pattern = (r"gridmr: map \d+/\d+ units \(\d+%\), [\d.]+ (G|M) samples/s, "

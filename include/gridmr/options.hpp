@@ -54,6 +54,9 @@ class JobOptions {
                            const std::string& help) = 0;
   virtual JobOptions& text(const std::string& name, std::string& value,
                            const std::string& help) = 0;
+  // One of `choices`, as typed; anything else is a usage error listing them.
+  virtual JobOptions& choice(const std::string& name, std::string& value,
+                             const std::vector<std::string>& choices, const std::string& help) = 0;
   // On when given, off otherwise.
   virtual JobOptions& flag(const std::string& name, bool& value, const std::string& help) = 0;
 };

@@ -21,6 +21,7 @@ class ResultFile {
 
   const std::string& path() const { return path_; }
   bool has(const std::string& object) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
   std::string string_attribute(const std::string& object, const std::string& name) const;
   std::uint64_t uint_attribute(const std::string& object, const std::string& name) const;
   double double_attribute(const std::string& object, const std::string& name) const;

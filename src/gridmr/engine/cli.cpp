@@ -57,6 +57,15 @@ class CliJobOptions final : public JobOptions {
         ->type_name("TEXT");
     return *this;
   }
+  JobOptions& choice(const std::string& name, std::string& value,
+                     const std::vector<std::string>& choices, const std::string& help) override {
+    std::string listed;
+    for (const auto& c : choices) listed += (listed.empty() ? "" : "|") + c;
+    app_.add_option(name, value, with_default(help, value))
+        ->type_name(listed)
+        ->check(CLI::IsMember(choices));
+    return *this;
+  }
   JobOptions& flag(const std::string& name, bool& value, const std::string& help) override {
     app_.add_flag(name, value, help);
     return *this;

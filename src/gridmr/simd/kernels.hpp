@@ -28,6 +28,8 @@ std::size_t list_word_edges(const std::uint64_t* mask, std::size_t size, bool in
 // block in [first, last) of the stream keyed by `seed` (jobs/montecarlo_kernel.cpp
 // defines the stream).
 std::uint64_t philox_block_hits(std::uint64_t first, std::uint64_t last, std::uint64_t seed);
+// The same with ARS-7 blocks (gridmr/simd/ars.hpp defines the generator).
+std::uint64_t ars_block_hits(std::uint64_t first, std::uint64_t last, std::uint64_t seed);
 
 // The target the kernels run on ("avx3_dl", "avx2", ...: Highway's names in
 // lower case), and every target compiled in that this CPU supports, best first.

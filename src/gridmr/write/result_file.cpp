@@ -11,6 +11,9 @@ ResultFile::~ResultFile() = default;
 ResultFile::ResultFile(ResultFile&&) noexcept = default;
 
 bool ResultFile::has(const std::string& object) const { return reader_->has(object); }
+bool ResultFile::has_attribute(const std::string& object, const std::string& name) const {
+  return reader_->has_attribute(object, name);
+}
 std::string ResultFile::string_attribute(const std::string& object, const std::string& name) const {
   return reader_->string_attribute(object, name);
 }

@@ -46,6 +46,10 @@ h5::Handle open_attribute(hid_t file, const std::string& object, const std::stri
 }
 }  // namespace
 
+bool ResultReader::has_attribute(const std::string& object, const std::string& name) const {
+  return has(object) && H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
 std::string ResultReader::string_attribute(const std::string& object,
                                            const std::string& name) const {
   h5::Handle attribute = open_attribute(file_, object, name, path_);

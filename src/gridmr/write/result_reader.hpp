@@ -19,6 +19,7 @@ class ResultReader {
   std::uint64_t uint_attribute(const std::string& object, const std::string& name) const;
   double double_attribute(const std::string& object, const std::string& name) const;
   bool has(const std::string& object) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
 
   std::vector<std::uint64_t> read_u64(const std::string& dataset) const;
   // Any numeric dataset, converted to double.
