@@ -14,8 +14,9 @@ packages=(
   libfmt-dev                                   # formatting
   libhwy-dev                                   # Google Highway: SIMD kernels chosen at run time
   doctest-dev python3-h5py python3-numpy       # tests
-  librandom123-dev                             # tests: Random123's own Philox, the reference for ours
+  librandom123-dev                             # tests: Random123's own Philox and ARS, the references for ours
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
+  iproute2                                     # tests: three hosts in network namespaces (multihost)
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
 )
 sudo=""

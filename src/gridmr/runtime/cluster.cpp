@@ -35,8 +35,13 @@ bool job_on_one_node() {
 
 }  // namespace
 
+// HDF5 never uses MPI-IO's shared file pointers, yet Open MPI's OMPIO opens
+// them with every file: `lockedfile` makes OUT.partial-...lock (and crashes on
+// paths over ~225 bytes), `individual` makes OUT.partial-....data.N and
+// .metadata.N per rank across nodes. A rank killed by a signal leaves them
+// behind. Only `sm` (one node, no files there) stays allowed.
 void avoid_locked_file_pointers() {
-  ::setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);  // never overrides the user's choice
+  ::setenv("OMPI_MCA_sharedfp", "^lockedfile,individual", 0);  // never overrides the user's
 }
 
 bool prefer_shared_memory_transport() {

@@ -34,6 +34,10 @@ volatile std::sig_atomic_t g_outcome_reported = 0;
 volatile std::sig_atomic_t g_published = 0;
 volatile std::sig_atomic_t g_signal_noted = 0;
 char g_output[4096] = {};
+// What rank 0 says when SIGTERM ends a job of several ranks: mpirun ends every
+// rank that way when one of them or its node fails, and names which in its own
+// message (which `mpirun -q` hides).
+volatile std::sig_atomic_t g_several_ranks = 0;
 
 void remove_partial_output() {
   if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
@@ -61,9 +65,12 @@ extern "C" void on_termination_signal(int signal) {
   kill_child_groups();
   remove_partial_output();
   if (g_is_master && !g_outcome_reported) {
-    const char* text = signal == SIGINT
-                           ? "gridmr: error: interrupted (SIGINT); no output written\n"
-                           : "gridmr: error: terminated (SIGTERM); no output written\n";
+    const char* text =
+        signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
+        : g_several_ranks
+            ? "gridmr: error: terminated (SIGTERM); no output written (mpirun stops every rank "
+              "this way when a rank or a node fails: its message names which)\n"
+            : "gridmr: error: terminated (SIGTERM); no output written\n";
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
   }
   ::_exit(kRunFailure);
@@ -82,6 +89,7 @@ void forget_partial_output() { g_partial_output[0] = '\0'; }
 
 void install_termination_handlers(const Cluster& cluster) {
   g_is_master = cluster.is_master();
+  g_several_ranks = cluster.size() > 1;
   struct sigaction action {};
   action.sa_handler = on_termination_signal;
   sigemptyset(&action.sa_mask);

@@ -2,11 +2,13 @@
 #include "gridmr/write/write_result.hpp"
 
 #include <mpi.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "gridmr/core/sizes.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/output.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -44,6 +46,11 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
   stats.peak_rss_bytes = peak_rss_bytes();
   stats.wall_seconds = elapsed.seconds();
   writer.write_stats(stats);
+  // GRIDMR_DEBUG_BEFORE_COMMIT_MS=N: wait N ms with the whole result in the
+  // partial file, so that tests can signal or break a job during its write.
+  if (const char* ms = std::getenv("GRIDMR_DEBUG_BEFORE_COMMIT_MS"); ms != nullptr && *ms != '\0') {
+    ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
+  }
   writer.commit(options.force);
   outcome_reported();  // the result stands: a late signal must not say otherwise
   // GRIDMR_DEBUG_AFTER_COMMIT_MS=N: wait N ms here, so that tests can signal a
@@ -52,12 +59,18 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
     ::usleep(static_cast<useconds_t>(std::atoi(ms)) * 1000);
   }
 
-  // A finished run says so (issue 15: a success used to print nothing at all).
+  // A finished run says so, in one line on stdout: what, how big, how long.
   if (!options.quiet && cluster.is_master()) {
-    std::fprintf(stderr, "gridmr: wrote %s: %llu keys in %.2f s on %d rank%s x %d thread%s\n",
-                 quote_path(options.output).c_str(),
+    struct stat written {};
+    const std::string size =
+        ::stat(options.output.c_str(), &written) == 0
+            ? " (" + format_bytes(static_cast<std::uint64_t>(written.st_size)) + ")"
+            : std::string();
+    std::fprintf(stdout, "gridmr: wrote %s%s: %llu keys in %.2f s on %d rank%s x %d thread%s\n",
+                 quote_path(options.output).c_str(), size.c_str(),
                  static_cast<unsigned long long>(reduced.total_groups), seconds, cluster.size(),
                  cluster.size() == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+    std::fflush(stdout);
   }
   const auto rows = gather_stats(cluster.comm(), stats);
   if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
