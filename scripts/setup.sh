@@ -17,7 +17,7 @@ packages=(
   librandom123-dev                             # tests: Random123's own Philox and ARS, the references for ours
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
   iproute2                                     # tests: three hosts in network namespaces (multihost)
-  libbenchmark-dev gnuplot-nox                 # benchmarks (bench/): micro-benchmarks, plots
+  libbenchmark-dev gnuplot-nox                 # benchmarks (bench/) and `gridmr plot`: micro-benchmarks, plots
 )
 sudo=""
 [[ $EUID -ne 0 ]] && sudo="sudo"

@@ -101,6 +101,11 @@ def main():
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"):
         print("skipped: needs root and the ip and unshare tools (iproute2, util-linux)")
         sys.exit(77)
+    # A throw-away network namespace first: where even that is refused (a container, a chroot),
+    # skip before `ip netns add`, which would leave a bind mount of /run/netns behind.
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
+        print("skipped: cannot make network namespaces here (unshare --net failed)")
+        sys.exit(77)
     with tempfile.TemporaryDirectory(prefix="gridmr-multihost-") as tmp:
         work = pathlib.Path(tmp)
         cluster = Cluster(work)

@@ -124,6 +124,53 @@ def main():
         proc = mpirun(g, 2, ["montecarlo", "--quiet", "--threads", "1", "--samples", "5e9", "--force",
                              "-o", str(work / "p.h5")])
         check("--quiet prints no progress", proc.returncode == 0 and proc.stderr == "", proc.stderr)
+        check("--quiet prints no summary line either", proc.stdout == "", proc.stdout)
+        long_mc = ["montecarlo", "--threads", "1", "--samples", "1e10", "--force", "-o", str(work / "p.h5")]
+        proc = mpirun(g, 2, [*long_mc, "--progress", "none"])
+        check("--progress none: no progress, and the summary line on stdout",
+              proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("gridmr: wrote "),
+              proc.stderr + proc.stdout)
+        proc = mpirun(g, 2, [*long_mc, "--progress", "tty"])
+        # (Python's text mode reads the carriage return as a newline; the erase-line code stays.)
+        check("--progress tty: the line is redrawn in place even through a pipe",
+              proc.returncode == 0 and "gridmr: map " in proc.stderr and "\x1b[K" in proc.stderr,
+              repr(proc.stderr[:300]))
+        # The phases' start times in /stats/ranks, and `gridmr plot` drawing them.
+        out = work / "timeline.h5"
+        proc = mpirun(g, 3, ["wordcount", "--threads", "1", "--unit-size", "64KiB", "--quiet", "-o", str(out),
+                             args.inputs])
+        stats = read_result(out)[0]["stats/ranks"]
+        ordered = all(r["map_start_seconds"] <= r["shuffle_start_seconds"] <= r["reduce_start_seconds"]
+                      <= r["write_start_seconds"] <= r["write_start_seconds"] + r["write_seconds"]
+                      <= r["wall_seconds"] + 1e-6 for r in stats)
+        check("/stats/ranks: the phases start in order on every rank, and end by the wall time",
+              proc.returncode == 0 and len(stats) == 3 and ordered, str(stats))
+        png = work / "timeline.png"
+        proc = subprocess.run([g, "plot", str(out), "-o", str(png)], capture_output=True, text=True, env=ENV)
+        made = png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+        check("gridmr plot writes a PNG picture and says so on stdout",
+              proc.returncode == 0 and made and proc.stdout.startswith("gridmr: wrote "),
+              f"exit {proc.returncode}: {proc.stderr.strip()} {proc.stdout.strip()}")
+        before = png.read_bytes() if png.exists() else b""
+        proc = subprocess.run([g, "plot", str(out), "-o", str(png)], capture_output=True, text=True, env=ENV)
+        check("gridmr plot does not replace a picture without --force: exit 2, one line",
+              proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and png.read_bytes() == before,
+              proc.stderr.strip())
+        proc = subprocess.run([g, "plot", str(out), "-o", str(png), "--force"], capture_output=True, text=True,
+                              env=ENV)
+        check("gridmr plot --force replaces it", proc.returncode == 0, proc.stderr.strip())
+        (work / "not.h5").write_text("not hdf5\n")
+        proc = subprocess.run([g, "plot", str(work / "not.h5"), "-o", str(work / "n.png")], capture_output=True,
+                              text=True, env=ENV)
+        check("gridmr plot of a file that is not a result: exit 2, one line, no picture",
+              proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and not (work / "n.png").exists(),
+              proc.stderr.strip())
+        check("gridmr plot leaves no partial picture", not list(work.glob("*.png.partial*")),
+              str(list(work.glob("*.png.partial*"))))
+        proc = mpirun(g, 2, [*long_mc, "--progress", "sometimes"])
+        lines = proc.stderr.splitlines()
+        check("--progress with an unknown mode is a usage error",
+              proc.returncode == 2 and len(lines) == 1 and "--progress" in lines[0], str(lines))
     finish()
 
 

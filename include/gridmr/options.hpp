@@ -18,7 +18,11 @@ struct EngineOptions {
   std::uint64_t memory = 1ull << 30;  // per rank, bounds a shuffle round
   Schedule schedule = Schedule::kDynamic;
   bool force = false;
-  bool quiet = false;
+  bool quiet = false;  // no progress and no summary line
+  // Progress on rank 0's stderr: kAuto redraws one line on a terminal and prints
+  // plain lines otherwise; kTty always redraws, kPlain always prints lines.
+  enum class Progress { kAuto, kTty, kPlain, kNone };
+  Progress progress = Progress::kAuto;
   bool stats = false;
   std::string command_line;
   std::vector<std::string> arguments;  // argv[1..], for the checkpoint's fingerprint

@@ -54,7 +54,7 @@ struct Fingerprint {
 // fingerprint, so that a rerun may use other ranks, threads or memory.
 bool is_run_option(std::string_view arg, bool& takes_value) {
   static const char* const kWithValue[] = {"--threads", "--schedule", "--memory",
-                                           "--checkpoint-interval", "--restart"};
+                                           "--checkpoint-interval", "--restart", "--progress"};
   static const char* const kFlags[] = {"--quiet", "--stats", "--force", "--keep-checkpoint"};
   for (const char* name : kWithValue) {
     if (arg == name) return takes_value = true;

@@ -11,6 +11,7 @@
 
 #include "gridmr/core/sizes.hpp"
 #include "gridmr/engine/run_job.hpp"
+#include "gridmr/engine/plot.hpp"
 #include "gridmr/engine/show.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/main.hpp"
@@ -116,6 +117,7 @@ struct EngineOptionText {
   std::string memory = "1GiB";
   std::string schedule = "dynamic";
   std::string restart = "auto";
+  std::string progress = "auto";
 };
 
 void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
@@ -161,8 +163,12 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
   job.add_flag("--keep-checkpoint", options.keep_checkpoint,
                "Keep the checkpoint after a successful run (it is removed otherwise)");
   job.add_flag("--quiet", options.quiet,
-               "Print no progress (otherwise rank 0 shows units done, throughput and ETA on "
-               "stderr for runs longer than a second)");
+               "Print no progress and no summary line (errors only)");
+  job.add_option("--progress", text.progress,
+                 "Progress on stderr for runs longer than a second: auto (one line redrawn on a "
+                 "terminal, plain lines every 5 s otherwise), tty, plain or none (default: auto)")
+      ->check(CLI::IsMember({"auto", "tty", "plain", "none"}))
+      ->type_name("MODE");
   job.add_flag("--stats", options.stats, "Print a table of per-rank statistics at the end");
   if (input != Input::kGenerated) {
     job.add_option("INPUT", options.inputs,
@@ -178,6 +184,12 @@ void finish_engine_options(EngineOptions& options, const EngineOptionText& text)
   options.unit_size = parse_size(text.unit_size, "--unit-size");
   options.memory = parse_size(text.memory, "--memory");
   options.schedule = text.schedule == "static" ? Schedule::kStatic : Schedule::kDynamic;
+  using P = EngineOptions::Progress;
+  options.progress = options.quiet                  ? P::kNone
+                     : text.progress == "tty"      ? P::kTty
+                     : text.progress == "plain"    ? P::kPlain
+                     : text.progress == "none"     ? P::kNone
+                                                   : P::kAuto;
   options.restart = text.restart == "never"     ? EngineOptions::Restart::kNever
                     : text.restart == "require" ? EngineOptions::Restart::kRequire
                                                 : EngineOptions::Restart::kAuto;
@@ -222,6 +234,7 @@ int run(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
 int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
   avoid_locked_file_pointers();
+  yield_when_oversubscribed();
   boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
   const Cluster cluster(MPI_COMM_WORLD);
   h5::silence_default_error_printing();
@@ -281,6 +294,17 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
       ->check(CLI::NonNegativeNumber)
       ->type_name("N");
 
+  std::string plot_path, plot_png;
+  bool plot_force = false;
+  CLI::App* plot_command =
+      app.add_subcommand("plot", "Draw a run's timeline per rank (map, shuffle, reduce, write) and "
+                                 "the units each rank mapped, as a PNG (needs gnuplot)");
+  plot_command->add_option("file", plot_path, "Result file (HDF5)")->required()->type_name("OUT.h5");
+  plot_command->add_option("-o,--output", plot_png, "The picture to write; required")
+      ->required()
+      ->type_name("PNG");
+  plot_command->add_flag("--force", plot_force, "Replace an existing picture");
+
   try {
     app.parse(argc, argv);
     finish_engine_options(options, option_text);
@@ -308,6 +332,19 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     if (!cluster.is_master()) return kSuccess;
     try {
       show_result(show_path, static_cast<std::size_t>(show_top), jobs, stdout);
+      return kSuccess;
+    } catch (const std::exception& e) {
+      std::string message;
+      const int code = exit_code_of(std::current_exception(), message);
+      print_error(message);
+      return code;
+    }
+  }
+  if (plot_command->parsed()) {
+    if (!cluster.is_master()) return kSuccess;
+    try {
+      plot_result(plot_path, plot_png, plot_force);
+      std::printf("gridmr: wrote %s\n", quote_path(plot_png).c_str());
       return kSuccess;
     } catch (const std::exception& e) {
       std::string message;

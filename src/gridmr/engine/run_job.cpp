@@ -38,8 +38,11 @@ void pause_for_tests() {
 void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan, int threads,
                      JobRuntime& job, std::uint64_t fingerprint, RankStats& stats) {
   std::optional<Progress> progress;
-  if (cluster.is_master() && !options.quiet) {
-    progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit);
+  if (cluster.is_master() && options.progress != EngineOptions::Progress::kNone) {
+    progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit,
+                     options.progress == EngineOptions::Progress::kAuto
+                         ? std::nullopt
+                         : std::optional<bool>(options.progress == EngineOptions::Progress::kTty));
   }
   Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
                   progress ? &*progress : nullptr);
@@ -79,7 +82,10 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
 // when a phase after the map ends, so that no phase of a long run is silent.
 void note_phase(const Cluster& cluster, const EngineOptions& options, const Stopwatch& elapsed,
                 const std::string& what) {
-  if (options.quiet || !cluster.is_master() || elapsed.seconds() < 1.0) return;
+  if (options.progress == EngineOptions::Progress::kNone || !cluster.is_master() ||
+      elapsed.seconds() < 1.0) {
+    return;
+  }
   std::fprintf(stderr, "gridmr: %s, %s elapsed\n", what.c_str(),
                Progress::duration(elapsed.seconds()).c_str());
 }
@@ -108,10 +114,12 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   pause_for_tests();
 
   Stopwatch map_time;
+  stats.map_start = elapsed.seconds();
   scatter_and_map(cluster, options, plan, threads, job, checkpoint.fingerprint, stats);
   stats.map_seconds = map_time.seconds();
 
   Stopwatch shuffle_time;
+  stats.shuffle_start = elapsed.seconds();
   double fold_seconds = 0;
   const ShuffleStats moved = shuffle_and_fold(cluster, options, job, fold_seconds);
   stats.shuffle_seconds = shuffle_time.seconds() - fold_seconds;
@@ -123,6 +131,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
                          moved.rounds == 1 ? "" : "s", shuffle_time.seconds()));
 
   Stopwatch reduce_time;
+  stats.reduce_start = elapsed.seconds();
   SortedResult reduced = sort_by_key(job.reduced_table(), job.key_layout());
   learn_totals(cluster, job, reduced);
   agree(cluster, [&] {

@@ -44,6 +44,13 @@ void avoid_locked_file_pointers() {
   ::setenv("OMPI_MCA_sharedfp", "^lockedfile,individual", 0);  // never overrides the user's
 }
 
+bool yield_when_oversubscribed() {
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (local == nullptr || std::getenv("OMPI_MCA_mpi_yield_when_idle") != nullptr) return false;
+  if (std::atoi(local) <= cores_on_node()) return false;
+  return ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0) == 0;
+}
+
 bool prefer_shared_memory_transport() {
   if (std::getenv("OMPI_MCA_pml") != nullptr || !job_on_one_node()) return false;
   return ::setenv("OMPI_MCA_pml", "ob1", 0) == 0;

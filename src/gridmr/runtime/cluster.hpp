@@ -22,6 +22,13 @@ bool prefer_shared_memory_transport();
 // multi-host run fails.
 void avoid_locked_file_pointers();
 
+// Before MPI_Init, unless the user chose: when this node runs more ranks than
+// it has cores (oversubscribed, or ranks bound to shared cores by a rankfile),
+// ranks waiting in MPI yield the core (mpi_yield_when_idle) instead of
+// spinning on it, which would starve the rank that has work. Open MPI does so
+// by itself only when it counts more ranks than slots. Returns whether it chose.
+bool yield_when_oversubscribed();
+
 class Cluster {
  public:
   explicit Cluster(MPI_Comm comm);

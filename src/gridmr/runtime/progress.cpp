@@ -15,9 +15,10 @@ constexpr auto kTerminalInterval = std::chrono::milliseconds(250);
 constexpr auto kPlainInterval = std::chrono::seconds(5);
 }  // namespace
 
-Progress::Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit)
+Progress::Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit,
+                   std::optional<bool> redraw)
     : total_units_(total_units), total_weight_(total_weight), unit_(std::move(weight_unit)) {
-  terminal_ = ::isatty(STDERR_FILENO) != 0;
+  terminal_ = redraw.value_or(::isatty(STDERR_FILENO) != 0);
 }
 
 Progress::~Progress() = default;

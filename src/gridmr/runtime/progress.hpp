@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace gridmr {
@@ -18,7 +19,10 @@ namespace gridmr {
 // the other (drawing on /dev/tty instead left redirected logs empty).
 class Progress {
  public:
-  Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit);
+  // `redraw`: one line redrawn in place (--progress tty) or plain lines
+  // (--progress plain); unset: redraw when stderr is a terminal.
+  Progress(std::uint64_t total_units, std::uint64_t total_weight, std::string weight_unit,
+           std::optional<bool> redraw = std::nullopt);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;

@@ -25,6 +25,12 @@ struct RankStats {
   std::uint64_t shuffle_rounds = 0;
   std::uint64_t peak_rss_bytes = 0;
   double wall_seconds = 0;  // from the start of the job to the end of its write, on this rank
+  // When each phase began, in seconds from the start of the job on this rank
+  // (ranks start together, in MPI_Init): the timeline `gridmr plot` draws.
+  double map_start = 0;
+  double shuffle_start = 0;
+  double reduce_start = 0;
+  double write_start = 0;
 };
 
 // Peak resident set size of this process so far.

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "gridmr/errors.hpp"
 
@@ -100,6 +102,60 @@ std::vector<double> ResultReader::read_doubles(const std::string& path) const {
   if (n > 0) {
     h5::check_status(
         H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), what);
+  }
+  return values;
+}
+
+namespace {
+// The dataset of records and its number of rows, if it has `field`.
+bool open_field(hid_t file, const std::string& path, const std::string& field,
+                const std::string& what, h5::Handle& dataset, std::size_t& rows) {
+  dataset = h5::dataset(H5Dopen2(file, path.c_str(), H5P_DEFAULT), what);
+  h5::Handle type = h5::type(H5Dget_type(dataset), what);
+  if (H5Tget_class(type) != H5T_COMPOUND || H5Tget_member_index(type, field.c_str()) < 0) {
+    return false;
+  }
+  h5::Handle space = h5::space(H5Dget_space(dataset), what);
+  rows = static_cast<std::size_t>(std::max<hssize_t>(0, H5Sget_simple_extent_npoints(space)));
+  return true;
+}
+}  // namespace
+
+std::vector<double> ResultReader::read_field_doubles(const std::string& path,
+                                                     const std::string& field) const {
+  const std::string what = fmt::format("cannot read '{}' of '{}' in {}", field, path, quote_path(path_));
+  h5::Handle dataset;
+  std::size_t rows = 0;
+  if (!open_field(file_, path, field, what, dataset, rows)) return {};
+  std::vector<double> values(rows);
+  h5::Handle memory = h5::type(H5Tcreate(H5T_COMPOUND, sizeof(double)), what);
+  h5::check_status(H5Tinsert(memory, field.c_str(), 0, H5T_NATIVE_DOUBLE), what);
+  if (rows > 0) {
+    h5::check_status(H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), what);
+  }
+  return values;
+}
+
+std::vector<std::string> ResultReader::read_field_strings(const std::string& path,
+                                                          const std::string& field) const {
+  const std::string what = fmt::format("cannot read '{}' of '{}' in {}", field, path, quote_path(path_));
+  constexpr std::size_t kWidth = 256;
+  h5::Handle dataset;
+  std::size_t rows = 0;
+  if (!open_field(file_, path, field, what, dataset, rows)) return {};
+  h5::Handle text = h5::type(H5Tcopy(H5T_C_S1), what);
+  h5::check_status(H5Tset_size(text, kWidth), what);
+  h5::check_status(H5Tset_strpad(text, H5T_STR_NULLTERM), what);
+  h5::Handle memory = h5::type(H5Tcreate(H5T_COMPOUND, kWidth), what);
+  h5::check_status(H5Tinsert(memory, field.c_str(), 0, text), what);
+  std::vector<char> buffer(rows * kWidth + 1, '\0');
+  if (rows > 0) {
+    h5::check_status(H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), what);
+  }
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const char* cell = buffer.data() + i * kWidth;
+    values.emplace_back(cell, strnlen(cell, kWidth));
   }
   return values;
 }

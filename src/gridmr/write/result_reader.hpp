@@ -24,6 +24,12 @@ class ResultReader {
   std::vector<std::uint64_t> read_u64(const std::string& dataset) const;
   // Any numeric dataset, converted to double.
   std::vector<double> read_doubles(const std::string& dataset) const;
+  // One field of a table of records (a compound dataset, as /stats/ranks):
+  // numbers converted to double, or fixed-size strings. A missing field is an
+  // empty vector.
+  std::vector<double> read_field_doubles(const std::string& dataset, const std::string& field) const;
+  std::vector<std::string> read_field_strings(const std::string& dataset,
+                                              const std::string& field) const;
   hid_t id() const { return file_; }
   std::uint64_t dataset_size(const std::string& dataset) const;
   // Bytes [begin, end) of a uint8 dataset (a RunError if that is not inside it).

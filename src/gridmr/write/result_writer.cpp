@@ -343,6 +343,10 @@ void ResultWriter::write_stats(const RankStats& mine) {
   field("shuffle_rounds", offsetof(RankStats, shuffle_rounds), H5T_NATIVE_UINT64);
   field("peak_rss_bytes", offsetof(RankStats, peak_rss_bytes), H5T_NATIVE_UINT64);
   field("wall_seconds", offsetof(RankStats, wall_seconds), H5T_NATIVE_DOUBLE);
+  field("map_start_seconds", offsetof(RankStats, map_start), H5T_NATIVE_DOUBLE);
+  field("shuffle_start_seconds", offsetof(RankStats, shuffle_start), H5T_NATIVE_DOUBLE);
+  field("reduce_start_seconds", offsetof(RankStats, reduce_start), H5T_NATIVE_DOUBLE);
+  field("write_start_seconds", offsetof(RankStats, write_start), H5T_NATIVE_DOUBLE);
   write_dataset("stats/ranks", row, row, &mine, 1);
 }
 

@@ -22,6 +22,7 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
                   const Plan& plan, const SortedResult& reduced, int threads,
                   const Stopwatch& elapsed, RankStats& stats) {
   Stopwatch write_time;
+  stats.write_start = elapsed.seconds();
   // Keys, their offsets and one value each, plus room for metadata and /stats.
   std::uint64_t bytes = 0;
   for (const auto key : reduced.keys)
