@@ -11,8 +11,9 @@
 #   scripts/netns-cluster.sh down            remove everything "up" made
 #
 # Every host gets its own host name (UTS namespace), /etc/hosts naming all hosts,
-# and a folder of its own at $GRIDMR_NETNS_DIR/local (a private tmpfs): a
-# node-local folder of the same name on every host. Everything else is shared,
+# a folder of its own at $GRIDMR_NETNS_DIR/local (a private tmpfs): a
+# node-local folder of the same name on every host. Everything else is shared
+# (/sys too, with the cgroup file systems slurmd needs),
 # as a cluster's shared file system would be. `run` applies the TCP keepalive
 # settings that README's "Running across nodes" recommends, so that a dead host
 # or a cut link ends the job in about ten seconds.
@@ -58,7 +59,7 @@ done
 host=\$1; shift
 ns=\$(awk -v h="\$host" '\$1 == h || \$2 == h { print \$2; exit }' "$table")
 [ -n "\$ns" ] || { echo "netns agent: unknown host '\$host'" >&2; exit 255; }
-exec ip netns exec "\$ns" unshare --uts -- sh -c '
+exec nsenter --net=/run/netns/"\$ns" unshare --mount --uts -- sh -c '
   hostname "\$1" && mount --bind "\$2" /etc/hosts && mount -t tmpfs -o size=64m local "\$3" || exit 255
   exec bash -c "\$4"' agent "\$ns" "$hosts" "$base/local" "\$*"
 EOF

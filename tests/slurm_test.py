@@ -2,7 +2,8 @@
 """The sbatch scripts on a real single-node Slurm (slurm/local/): word count, Monte Carlo and
 the job array checked with an independent reader, a cancelled long job leaving nothing,
 requests Slurm can never satisfy failing at once, and a checkpointed job that finishes over
-requeues near its time limit. Starts and stops the local cluster."""
+requeues near its time limit; then --nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh).
+Starts and stops the local clusters."""
 import argparse
 import math
 import os
@@ -187,7 +188,53 @@ def main():
                       not list(work.glob("gridmr-checkpoint-*")), str(list(work.glob("gridmr-checkpoint-*"))))
     finally:
         sh(str(repo / "slurm/local/stop.sh"), check_rc=False)
+    multi_node(repo, binary, env)
     finish()
+
+
+def multi_node(repo, binary, env):
+    """--nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh: one slurmd per network namespace,
+    real TCP between them): word count and Monte Carlo, ranks on both nodes, results identical
+    to a one-node run. Skipped where namespaces cannot be made."""
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
+        print("skipped: multi-node Slurm (cannot make network namespaces here)")
+        return
+    nodes = str(repo / "slurm/local/nodes.sh")
+    tag = f"s{os.getpid() % 100000}n"
+    node_env = dict(env, GRIDMR_SLURM_NODES_DIR=f"/tmp/gridmr-slurm-nodes-{tag}", GRIDMR_NETNS_PREFIX=tag,
+                    GRIDMR_NETNS_NET=f"10.78.{os.getpid() % 250 + 1}")
+    proc = sh(nodes, "start", timeout=300, env=node_env, check_rc=False)
+    if proc.returncode != 0:
+        check("a Slurm of two nodes starts", False, proc.stdout + proc.stderr)
+        sh(nodes, "stop", env=node_env, check_rc=False)
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="gridmr-slurm-nodes-test-") as work:
+            work = pathlib.Path(work)
+            sbatch = [nodes, "run", "sbatch", "--wait", "--nodes=2", f"--output={work}/%j.out", f"--chdir={work}"]
+            inputs = [str(repo / "inputs")]
+            proc = sh(*sbatch, "--ntasks=2", str(repo / "slurm/wordcount.sbatch"), "-o", str(work / "wc.h5"),
+                      *inputs, env=node_env, check_rc=False)
+            logs = "".join(p.read_text(errors="replace") for p in work.glob("*.out"))
+            check("--nodes=2: wordcount.sbatch succeeds", proc.returncode == 0, proc.stderr.strip() + logs)
+            if proc.returncode == 0:
+                datasets, _ = read_result(work / "wc.h5")
+                hosts = {h.decode() for h in datasets["stats/ranks"]["host"]}
+                check("--nodes=2: wordcount.sbatch counts exactly, with a rank on each node",
+                      words_of(datasets)[1] == expected_counts(inputs) and hosts == {tag + "1", tag + "2"},
+                      str(hosts))
+            mc = ["--samples", "4e8", "--unit-samples", "1e7", "--seed", "11"]
+            proc = sh(*sbatch, "--ntasks=4", str(repo / "slurm/montecarlo.sbatch"), "-o", str(work / "mc.h5"),
+                      *mc, env=node_env, check_rc=False)
+            check("--nodes=2: montecarlo.sbatch with 4 ranks succeeds", proc.returncode == 0, proc.stderr.strip())
+            local = subprocess.run([binary, "montecarlo", "--threads", "1", "--quiet", *mc, "-o", str(work / "mc1.h5")],
+                                   capture_output=True, text=True)
+            if proc.returncode == 0 and local.returncode == 0:
+                a, b = read_result(work / "mc.h5")[0], read_result(work / "mc1.h5")[0]
+                check("--nodes=2: Monte Carlo identical to a one-rank run",
+                      (a["montecarlo/unit_hits"] == b["montecarlo/unit_hits"]).all())
+    finally:
+        sh(nodes, "stop", env=node_env, check_rc=False)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 # that already run (started by this script) are kept. Run as root.
 #   GRIDMR_SLURM_DIR   state, spool, logs, pid files (default /tmp/gridmr-slurm)
 #   GRIDMR_SLURM_WAIT  seconds to wait for the node to become idle (default 60)
+# With --only-munge it installs the packages and starts munged, and stops there.
 set -euo pipefail
 dir=${GRIDMR_SLURM_DIR:-/tmp/gridmr-slurm}
 wait_s=${GRIDMR_SLURM_WAIT:-60}
@@ -86,6 +87,9 @@ else
   cp /run/munge/munged.pid "$dir/run/munged.pid"  # ours: stop.sh may stop it
   say "munged started"
 fi
+
+# --only-munge: the packages and munged alone (slurm/local/nodes.sh runs its own daemons).
+[[ ${1:-} == --only-munge ]] && exit 0
 
 # slurm.conf for this machine as slurmd sees it.
 hardware=$(slurmd -C | head -1)
