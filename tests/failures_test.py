@@ -84,7 +84,12 @@ def signal_test(g, work, label, np, send, needle):
         problems.append(f"expected one line with {needle!r}, got {lines!r}")
     if took > 10:
         problems.append(f"took {took:.1f} s")
-    time.sleep(1)
+    # No rank outlives mpirun: a scheduler that sees the job end must find nothing running.
+    ended = time.time()
+    while ranks_of(out) and time.time() - ended < 1.0:
+        time.sleep(0.02)
+    if time.time() - ended > 0.5:
+        problems.append(f"ranks outlived mpirun by {time.time() - ended:.2f} s")
     if ranks_of(out):
         problems.append(f"ranks left running: {ranks_of(out)}")
         for pid in ranks_of(out):
@@ -143,10 +148,33 @@ def main():
         signal_test(g, work, "SIGKILL to one rank", 3, lambda job, ranks: os.kill(ranks[-1], signal.SIGKILL), None)
         signal_test(g, work, "SIGTERM to mpirun", 2, lambda job, ranks: job.send_signal(signal.SIGTERM),
                     "terminated (SIGTERM)")
+        signal_test(g, work, "SIGKILL to mpirun", 2, lambda job, ranks: job.send_signal(signal.SIGKILL), None)
         signal_test(g, work, "SIGINT to mpirun", 2, lambda job, ranks: job.send_signal(signal.SIGINT),
                     "gridmr: error:")
         signal_test(g, work, "SIGTERM to one rank", 2, lambda job, ranks: os.kill(ranks[-1], signal.SIGTERM),
                     "terminated (SIGTERM)")
+
+        # mpirun killed while the result waits in its partial file (held there 3 s): the ranks
+        # see their launcher go and end; the result is never published after the job "failed".
+        out = work / "killed-before-commit.h5"
+        text = work / "commit-input.txt"
+        text.write_text("alpha beta gamma delta\n" * 1000)
+        job = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x", "GRIDMR_DEBUG_BEFORE_COMMIT_MS",
+                                g, "wordcount", "--threads", "1", "-o", str(out), str(text)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env=dict(ENV, GRIDMR_DEBUG_BEFORE_COMMIT_MS="3000"))
+        deadline = time.time() + 30
+        while time.time() < deadline and not partials(out):
+            time.sleep(0.02)
+        in_write = bool(partials(out))
+        time.sleep(0.3)
+        job.send_signal(signal.SIGKILL)
+        job.communicate(timeout=30)
+        time.sleep(4)  # past the moment the commit would have come
+        left = [p.name for p in work.glob(out.name + "*")]
+        alive = subprocess.run(["pgrep", "-f", f"gridmr wordcount .*{out}"], capture_output=True, text=True).stdout.split()
+        check("SIGKILL to mpirun during the write: nothing published, nothing left, no rank running",
+              in_write and not left and not alive, f"in the write: {in_write}, left: {left}, ranks: {alive}")
 
         # Inputs that change between planning and reading.
         for change in ("vanishes", "shrinks"):
@@ -166,7 +194,8 @@ def main():
             else:
                 os.truncate(victim, 1000)
             stdout, stderr = job.communicate(timeout=60)
-            needle = "No such file or directory" if change == "vanishes" else "changed during the run"
+            needle = ("No such file or directory" if change == "vanishes"
+                      else "changed during the run: it has 1000 bytes now, but the job planned to read byte ")
             expect_failure(f"a file that {change} between planning and reading", 
                            subprocess.CompletedProcess(job.args, job.returncode, stdout, stderr), 1,
                            needle, [out, *partials(out)])

@@ -151,7 +151,7 @@ def main():
             # is slowed down (GRIDMR_DEBUG_UNIT_DELAY_MS) so that the work takes ~36 s, and the
             # signal is due 55 s before a 1-minute limit (slurmctld checks time limits every
             # 30 s or so, so it comes 5-35 s into each run). Slurm delays a requeued job's
-            # start; the test releases it at once (scontrol update StartTime=now).
+            # start; the test releases it 6 s after the requeue (scontrol update StartTime=now).
             corpus = work / "corpus"
             corpus.mkdir()
             books = sorted((repo / "inputs").rglob("*.txt"))
@@ -164,15 +164,21 @@ def main():
                      "-o", str(work / "ckpt.h5"), str(corpus),
                      env=dict(env, GRIDMR_DEBUG_UNIT_DELAY_MS="600", GRIDMR_CHECKPOINT_INTERVAL="1")
                      ).stdout.strip()
-            start, restarts, state = time.time(), 0, ""
+            start, restarts, state, pending_since = time.time(), 0, "", None
             while time.time() - start < 300:
                 info = sh("scontrol", "show", "job", job, check_rc=False).stdout.split()
                 fields = dict(w.split("=", 1) for w in info if "=" in w)
                 state, restarts = fields.get("JobState", ""), int(fields.get("Restarts", "0"))
                 if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"):
                     break
+                # Released 6 s after the requeue, not at once: a requeued job started within
+                # a second can die with "Job credential revoked" (its last run still ending).
                 if state == "PENDING" and restarts > 0:
-                    sh("scontrol", "update", f"JobId={job}", "StartTime=now", check_rc=False)
+                    pending_since = pending_since or time.time()
+                    if time.time() - pending_since > 6:
+                        sh("scontrol", "update", f"JobId={job}", "StartTime=now", check_rc=False)
+                else:
+                    pending_since = None
                 time.sleep(2)
             log = (work / f"ckpt-{job}.out").read_text(errors="replace")
             check("checkpointed.sbatch: completes after at least one requeue",

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,11 +49,15 @@ void TextReader::finish_pending(std::uint64_t offset) {
   }
 }
 
-void TextReader::throw_shrunk(std::uint64_t size) const {
-  throw RunError(
-      fmt::format("{} changed during the run: it ends at byte {}, but was longer when "
-                  "the job was planned",
-                  quote_path(path_), size));
+void TextReader::throw_shrunk(std::uint64_t offset) const {
+  // Name the file's size now (where it really ends), not the offset the read
+  // was at, which may lie far past it.
+  struct stat st {};
+  const std::string now = ::fstat(fd_, &st) == 0
+                              ? fmt::format("it has {} bytes now", static_cast<std::uint64_t>(st.st_size))
+                              : std::string("it is shorter now");
+  throw RunError(fmt::format("{} changed during the run: {}, but the job planned to read byte {}",
+                             quote_path(path_), now, offset));
 }
 
 namespace {

@@ -10,7 +10,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "gridmr/errors.hpp"
@@ -87,6 +89,12 @@ void register_partial_output(const std::string& path) {
 
 void forget_partial_output() { g_partial_output[0] = '\0'; }
 
+namespace {
+pid_t g_launcher = 0;  // the parent that started this rank; 0 for a singleton run
+}  // namespace
+
+bool launcher_gone() { return g_launcher != 0 && ::getppid() != g_launcher; }
+
 void install_termination_handlers(const Cluster& cluster) {
   g_is_master = cluster.is_master();
   g_several_ranks = cluster.size() > 1;
@@ -95,6 +103,18 @@ void install_termination_handlers(const Cluster& cluster) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  // A rank started by mpirun, orted or srun watches its parent: once it is
+  // gone, so is the job (mpirun killed, or ended early after a SIGTERM).
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                        std::getenv("SLURM_STEP_ID") != nullptr ||
+                        std::getenv("PMIX_RANK") != nullptr;
+  if (launched && g_launcher == 0) {
+    g_launcher = ::getppid();
+    std::thread([] {
+      while (!launcher_gone()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ::kill(::getpid(), SIGTERM);
+    }).detach();
+  }
 }
 
 void outcome_reported() { g_outcome_reported = 1; }

@@ -51,8 +51,14 @@ void register_partial_output(const std::string& path);
 void forget_partial_output();
 
 // SIGTERM and SIGINT remove the partial output, print one line (rank 0) and
-// exit with kRunFailure at once.
+// exit with kRunFailure at once. Under a launcher (mpirun, orted, srun's
+// slurmstepd), a rank whose launcher is gone (killed, or ended after a
+// SIGTERM) ends the same way within a tenth of a second, instead of running on
+// (and perhaps publishing a result after the job was reported as failed).
 void install_termination_handlers(const Cluster& cluster);
+
+// Whether this rank's launcher has gone (its parent changed); false without one.
+bool launcher_gone();
 
 // Last resort for a failure inside a collective phase: print one line from
 // this rank, remove the partial output, and take every rank down.

@@ -428,7 +428,8 @@ void ResultWriter::commit(bool replace) {
   // Every rank has closed its part of the file; only then may it carry the final name.
   int error = 0;
   if (rank_ == 0) {
-    error = publish(replace);
+    // A job whose launcher is gone has been reported as failed: never publish it.
+    error = launcher_gone() ? ECANCELED : publish(replace);
     if (error == 0) result_published(path_);  // before anything else can happen on rank 0
   }
   MPI_Bcast(&error, 1, MPI_INT, 0, comm_);
@@ -439,6 +440,10 @@ void ResultWriter::commit(bool replace) {
                     fmt::format("output {} appeared during the run (another job?); the result was "
                                 "not published (use --force to replace it)",
                                 quote_path(path_)));
+  }
+  if (error == ECANCELED) {
+    throw JobFailed(kRunFailure, "mpirun (or srun) ended before the result was written; the "
+                                 "result was not published");
   }
   if (error != 0) {
     throw JobFailed(kRunFailure, errno_message("cannot rename the result to", path_, error) +
