@@ -67,6 +67,9 @@ EOF
 }
 
 up() {
+  # `ip netns add` runs `mount --make-rslave /`: a chroot whose root is no mount point refuses
+  # it half-way (leaving a bind mount of /run/netns). Say so before.
+  mountpoint -q / || { say "the root is not a mount point (a chroot?): ip netns cannot work here"; exit 1; }
   mkdir -p "$base/local" "$base/tmp"
   touch "$state"
   make_ns "$bridge_ns"

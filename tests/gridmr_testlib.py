@@ -33,10 +33,10 @@ def partials(out):
     return sorted(out.parent.glob(out.name + ".partial*"))
 
 
-def mpirun(gridmr, np, args, timeout=300):
-    """Runs `mpirun -np N gridmr ARGS`; returns the CompletedProcess (text output)."""
+def mpirun(gridmr, np, args, timeout=300, env=None):
+    """Runs `mpirun -np N gridmr ARGS` (in `env`, default ENV); returns the CompletedProcess."""
     command = ["mpirun", "-q", "-np", str(np), "--bind-to", "none", os.path.abspath(gridmr), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or ENV)
 
 
 def read_result(path):

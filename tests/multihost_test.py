@@ -78,6 +78,12 @@ class Cluster:
             time.sleep(0.2)
 
 
+def namespaces_possible():
+    """Whether `ip netns add` can work here, found without making a named namespace."""
+    return (subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+            and subprocess.run(["mountpoint", "-q", "/"], capture_output=True).returncode == 0)
+
+
 def wait_for(predicate, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,10 +107,11 @@ def main():
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"):
         print("skipped: needs root and the ip and unshare tools (iproute2, util-linux)")
         sys.exit(77)
-    # A throw-away network namespace first: where even that is refused (a container, a chroot),
-    # skip before `ip netns add`, which would leave a bind mount of /run/netns behind.
-    if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
-        print("skipped: cannot make network namespaces here (unshare --net failed)")
+    # Probe first, and skip before `ip netns add` where it would fail half-way and leave a bind
+    # mount of /run/netns behind: it needs network namespaces (a throw-away one must work) and
+    # a root that is a mount point (it runs `mount --make-rslave /`, which a chroot refuses).
+    if not namespaces_possible():
+        print("skipped: cannot make named network namespaces here (unshare --net, or / is no mount point)")
         sys.exit(77)
     with tempfile.TemporaryDirectory(prefix="gridmr-multihost-") as tmp:
         work = pathlib.Path(tmp)

@@ -135,6 +135,15 @@ def main():
         check("--progress tty: the line is redrawn in place even through a pipe",
               proc.returncode == 0 and "gridmr: map " in proc.stderr and "\x1b[K" in proc.stderr,
               repr(proc.stderr[:300]))
+        # A shuffle in many rounds on a run already past its first second says so as it goes.
+        proc = mpirun(g, 2, ["wordcount", "--threads", "1", "--memory", "64KiB", "--force", "-o",
+                             str(work / "rounds.h5"), args.inputs], env=dict(ENV, GRIDMR_DEBUG_MAP_DELAY_MS="1200"))
+        rounds = [l for l in proc.stderr.splitlines() if l.startswith("gridmr: shuffle round ")]
+        check("a long shuffle prints a line as its rounds go (round, bytes received, elapsed)",
+              proc.returncode == 0 and rounds and all(
+                  re.match(r"gridmr: shuffle round [2-9]\d*, [\d.]+ (B|KiB|MiB|GiB) received by rank 0, \d+:\d\d "
+                           r"elapsed$", l) for l in rounds), proc.stderr)
+
         # The phases' start times in /stats/ranks, and `gridmr plot` drawing them.
         out = work / "timeline.h5"
         proc = mpirun(g, 3, ["wordcount", "--threads", "1", "--unit-size", "64KiB", "--quiet", "-o", str(out),

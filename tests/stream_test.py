@@ -272,6 +272,16 @@ failure("reducer exits 4", 1, ["reducer", "exited with status 4"], "cat",
         reducer=f"{PY} -c 'import sys; sys.stdin.read(); sys.exit(4)'",
         inputs=[str(int_lines)])
 
+# Compound commands (a pipeline, a list) run under a guardian that ends as the shell did.
+failure("compound mapper exits 6", 1, ["exited with status 6"], "cat >/dev/null; exit 6")
+failure("compound mapper killed by a signal", 1, ["killed by SIGKILL"], "cat >/dev/null; kill -KILL $$")
+r = stream(work / "pipeline.h5", "cat | cat", "sum", np=2, threads=2, inputs=[str(int_lines)])
+plain = stream(work / "plain.h5", "cat", "sum", np=2, threads=2, inputs=[str(int_lines)])
+check("a pipeline as the mapper gives what its commands give alone",
+      r.returncode == 0 and plain.returncode == 0
+      and not same_datasets(read_result(work / "pipeline.h5")[0], read_result(work / "plain.h5")[0]),
+      r.stderr[-300:])
+
 # SIGTERM to mpirun mid-run: every mapper dies, no partial.
 slow = work / "slow_mapper.py"
 slow.write_text("import sys, time\n# gridmr-slow-marker\nfor l in sys.stdin:\n    time.sleep(0.01)\n"
@@ -316,5 +326,27 @@ time.sleep(1)
 check("SIGKILL to a rank: the job fails", p.returncode not in (0, None), str(p.returncode))
 check("SIGKILL to a rank: no mapper left", not orphans("sleep 3031"), str(orphans("sleep 3031")))
 check("SIGKILL to a rank: no output, no partial", not out.exists() and not partials(out))
+
+# The same with a compound mapper, whose grandchildren (sleep, cat) the kernel would not
+# kill with the shell: the guardian of the process group kills them all.
+out = work / "kill-compound.h5"
+p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                      "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
+                      "sleep 3032 | cat", "-o", str(out), args.inputs],
+                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(3)
+ranks = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+check("SIGKILL to a rank, compound mapper: mappers running before",
+      bool(orphans("sleep 3032")) and len(ranks) == 2, str(ranks))
+if ranks:
+    os.kill(int(ranks[-1]), signal.SIGKILL)
+try:
+    p.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+time.sleep(1)
+check("SIGKILL to a rank, compound mapper: the job fails", p.returncode not in (0, None), str(p.returncode))
+check("SIGKILL to a rank, compound mapper: no process of the pipeline left",
+      not orphans("sleep 3032"), str(orphans("sleep 3032")))
 
 finish()

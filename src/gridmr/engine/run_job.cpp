@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gridmr/checkpoint/checkpoint.hpp"
+#include "gridmr/core/sizes.hpp"
 #include "gridmr/plan/share.hpp"
 #include "gridmr/reduce/reduce.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -59,10 +60,30 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
   stats.input_bytes = units.weight_mapped();
 }
 
+// Rank 0, on runs past their first second: a line at most every 5 s while the
+// shuffle goes on in rounds (from the second), so that a long shuffle is not silent.
+void note_round(const Cluster& cluster, const EngineOptions& options, const Stopwatch& elapsed,
+                std::size_t bytes) {
+  static std::uint64_t rounds = 0, received = 0;
+  static double last_line = -5.0;  // the first line may come as soon as the run is 1 s old
+  ++rounds;
+  received += bytes;
+  const double now = elapsed.seconds();
+  // From the second round on: a shuffle of one round has its own end line.
+  if (options.progress == EngineOptions::Progress::kNone || !cluster.is_master() || rounds < 2 ||
+      now < 1.0 || now - last_line < 5.0) {
+    return;
+  }
+  last_line = now;
+  std::fprintf(stderr, "gridmr: shuffle round %llu, %s received by rank 0, %s elapsed\n",
+               static_cast<unsigned long long>(rounds), format_bytes(received).c_str(),
+               Progress::duration(now).c_str());
+}
+
 // Shuffle, with the reduce folding each round as it arrives: every key goes
 // to the rank that owns its range (splitters sampled from all ranks' tables).
 ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& options, JobRuntime& job,
-                              double& fold_seconds) {
+                              const Stopwatch& elapsed, double& fold_seconds) {
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(),
@@ -73,6 +94,7 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
                 Stopwatch fold;
                 job.reduce(data, size);
                 fold_seconds += fold.seconds();
+                note_round(cluster, options, elapsed, size);
               });
   job.free_map_tables();
   return moved;
@@ -121,7 +143,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   Stopwatch shuffle_time;
   stats.shuffle_start = elapsed.seconds();
   double fold_seconds = 0;
-  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, fold_seconds);
+  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, elapsed, fold_seconds);
   stats.shuffle_seconds = shuffle_time.seconds() - fold_seconds;
   stats.bytes_sent = moved.bytes_sent;
   stats.bytes_received = moved.bytes_received;

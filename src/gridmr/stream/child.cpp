@@ -146,24 +146,66 @@ Child::Child(const std::string& command, const std::vector<std::string>& environ
   envp.push_back(nullptr);
   // A simple command replaces the shell (exec), so that its exit status and
   // signal are its own, and it is the group's only process.
-  std::string script = is_simple_command(command) ? "exec " : "";
+  std::string script = is_simple_command(command) ? "exec " : "";  // see `simple` below
   script.append(command);
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
   const pid_t parent = ::getpid();
 
+  const bool simple = is_simple_command(command);
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Only async-signal-safe calls from here on (fork, sigwaitinfo, waitpid, kill, _exit).
     ::setpgid(0, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGUSR1, SIGCHLD}) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    if (!simple) {
+      // A compound command (a pipeline, a list) runs under a guardian: this
+      // process, the leader of the command's process group. If the rank dies,
+      // even by SIGKILL, the kernel tells the guardian (PR_SET_PDEATHSIG), and it
+      // kills the whole group, grandchildren included; otherwise it waits for
+      // the shell and ends as the shell did (same exit code, same signal).
+      sigset_t watched;
+      ::sigemptyset(&watched);
+      ::sigaddset(&watched, SIGUSR1);
+      ::sigaddset(&watched, SIGCHLD);
+      ::sigprocmask(SIG_SETMASK, &watched, nullptr);
+      ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
+      ::prctl(PR_SET_NAME, "gridmr-guard");  // in ps and top
+      if (::getppid() != parent) ::_exit(127);
+      const pid_t shell = ::fork();
+      if (shell == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the guardian is gone: so is the shell
+        ::dup2(in[0], STDIN_FILENO);
+        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(err[1], STDERR_FILENO);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::close_range(3, UINT_MAX, 0);
+        ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
+        ::_exit(127);
+      }
+      ::close_range(0, UINT_MAX, 0);  // the pipes belong to the shell alone
+      if (shell < 0) ::_exit(127);
+      for (;;) {
+        siginfo_t info;
+        if (::sigwaitinfo(&watched, &info) < 0) continue;
+        if (info.si_signo == SIGUSR1) ::kill(0, SIGKILL);  // the rank died: the whole group
+        int status = 0;
+        if (::waitpid(shell, &status, WNOHANG) != shell) continue;
+        if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+        const int signal = WTERMSIG(status);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::kill(::getpid(), signal);  // end as the shell did
+        ::_exit(128 + signal);
+      }
+    }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the rank was killed: do not outlive it
     if (::getppid() != parent) ::_exit(127);
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s : {SIGPIPE, SIGTERM, SIGINT}) ::sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::close_range(3, UINT_MAX, 0);  // MPI's sockets and shared memory stay with the rank
     ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
