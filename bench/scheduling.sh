@@ -2,9 +2,9 @@
 # Load balancing: 3 ranks on 2 cores, ranks 0 and 1 sharing core 0 (an Open MPI rankfile),
 # so two ranks run at half speed. Static scheduling gives each rank a third of the work and
 # waits for the slow pair; dynamic lets the fast rank take more. Same input, same run.
-# Usage: bench/scheduling.sh [SAMPLES] [REPEATS]    (defaults: 6e9 3)
+# Usage: bench/scheduling.sh [SAMPLES] [REPEATS]    (defaults: 1.5e10 3)
 set -euo pipefail
-samples=${1:-6e9}
+samples=${1:-1.5e10}
 repeats=${2:-3}
 source "$(dirname "$0")/common.sh"
 host=$(hostname)

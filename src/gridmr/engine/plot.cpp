@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -162,6 +163,7 @@ void run_gnuplot(const std::string& text) {
     ::_exit(127);
   }
   ::close(in[0]);
+  ::signal(SIGPIPE, SIG_IGN);  // gnuplot ending early is reported by its status, not by SIGPIPE
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(in[1], text.data() + done, text.size() - done);
