@@ -306,47 +306,30 @@ check("SIGTERM: no orphaned mappers", not orphans(str(slow)), str(orphans(str(sl
 
 # SIGKILL to one rank while its mappers run: the job ends and no mapper survives (the
 # killed rank's children get SIGKILL from the kernel, PR_SET_PDEATHSIG; the others' from
-# their rank's SIGTERM handler).
-out = work / "kill.h5"
-p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
-                      "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
-                      "sleep 3031", "-o", str(out), args.inputs],
-                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-time.sleep(3)
-ranks = subprocess.run(["pgrep", "-f", "^" + os.path.abspath(args.gridmr) + " stream .*sleep 3031"],
-                       capture_output=True, text=True).stdout.split()
-check("SIGKILL to a rank: mappers running before", bool(orphans("sleep 3031")) and len(ranks) == 2, str(ranks))
-if ranks:
-    os.kill(int(ranks[-1]), signal.SIGKILL)
-try:
-    p.communicate(timeout=60)
-except subprocess.TimeoutExpired:
-    p.kill()
-time.sleep(1)
-check("SIGKILL to a rank: the job fails", p.returncode not in (0, None), str(p.returncode))
-check("SIGKILL to a rank: no mapper left", not orphans("sleep 3031"), str(orphans("sleep 3031")))
-check("SIGKILL to a rank: no output, no partial", not out.exists() and not partials(out))
+# their rank's SIGTERM handler). With a compound mapper the kernel would kill only the shell,
+# not its children (sleep, cat): the guardian of the process group kills them all.
+def kill_a_rank(label, mapper, marker):
+    out = work / "kill.h5"
+    p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                          "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
+                          mapper, "-o", str(out), args.inputs],
+                         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    ranks = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    check(f"{label}: mappers running before", bool(orphans(marker)) and len(ranks) == 2, str(ranks))
+    if ranks:
+        os.kill(int(ranks[-1]), signal.SIGKILL)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    time.sleep(1)
+    check(f"{label}: the job fails", p.returncode not in (0, None), str(p.returncode))
+    check(f"{label}: no process of the mapper left", not orphans(marker), str(orphans(marker)))
+    check(f"{label}: no output, no partial", not out.exists() and not partials(out))
 
-# The same with a compound mapper, whose grandchildren (sleep, cat) the kernel would not
-# kill with the shell: the guardian of the process group kills them all.
-out = work / "kill-compound.h5"
-p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
-                      "stream", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--mapper",
-                      "sleep 3032 | cat", "-o", str(out), args.inputs],
-                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-time.sleep(3)
-ranks = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
-check("SIGKILL to a rank, compound mapper: mappers running before",
-      bool(orphans("sleep 3032")) and len(ranks) == 2, str(ranks))
-if ranks:
-    os.kill(int(ranks[-1]), signal.SIGKILL)
-try:
-    p.communicate(timeout=60)
-except subprocess.TimeoutExpired:
-    p.kill()
-time.sleep(1)
-check("SIGKILL to a rank, compound mapper: the job fails", p.returncode not in (0, None), str(p.returncode))
-check("SIGKILL to a rank, compound mapper: no process of the pipeline left",
-      not orphans("sleep 3032"), str(orphans("sleep 3032")))
+
+kill_a_rank("SIGKILL to a rank", "sleep 3031", "sleep 3031")
+kill_a_rank("SIGKILL to a rank, compound mapper", "sleep 3032 | cat", "sleep 3032")
 
 finish()

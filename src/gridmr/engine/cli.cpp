@@ -328,30 +328,28 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     return kRunFailure;
   }
 
-  if (show_command->parsed()) {
+  // `show` and `plot` read a file on rank 0 alone; an error is one line and its exit code.
+  const auto on_rank_zero = [&](auto&& action) -> int {
     if (!cluster.is_master()) return kSuccess;
     try {
-      show_result(show_path, static_cast<std::size_t>(show_top), jobs, stdout);
+      action();
       return kSuccess;
-    } catch (const std::exception& e) {
+    } catch (const std::exception&) {
       std::string message;
       const int code = exit_code_of(std::current_exception(), message);
       print_error(message);
       return code;
     }
+  };
+  if (show_command->parsed()) {
+    return on_rank_zero(
+        [&] { show_result(show_path, static_cast<std::size_t>(show_top), jobs, stdout); });
   }
   if (plot_command->parsed()) {
-    if (!cluster.is_master()) return kSuccess;
-    try {
+    return on_rank_zero([&] {
       plot_result(plot_path, plot_png, plot_force);
       std::printf("gridmr: wrote %s\n", quote_path(plot_png).c_str());
-      return kSuccess;
-    } catch (const std::exception& e) {
-      std::string message;
-      const int code = exit_code_of(std::current_exception(), message);
-      print_error(message);
-      return code;
-    }
+    });
   }
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (!commands[i]->parsed()) continue;
