@@ -3,9 +3,11 @@ Python Monte Carlo example against the same function run in Python, identical
 datasets at several rank and thread counts, retries, --max-failures, timeouts,
 usage errors, and SIGTERM (no orphaned commands, no partial)."""
 import argparse
+import atexit
 import os
 import pathlib
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ args = parser.parse_args()
 PY = "/usr/bin/python3"
 EX = pathlib.Path(args.examples).resolve()
 work = pathlib.Path(tempfile.mkdtemp(prefix="gridmr-farm-"))
+atexit.register(shutil.rmtree, work, True)  # the scratch folder goes, whatever the outcome
 # Datasets that must not depend on the ranks: all but where and how long items ran.
 PER_RUN = ("farm/rank", "farm/seconds")
 

@@ -3,11 +3,13 @@ independent Python computations, identical datasets at several rank, thread and
 unit-size counts, exact numeric reducers (math.fsum for doubles), and every
 failure: a clear line, the right exit code, no output, no partial, no orphan."""
 import argparse
+import atexit
 import collections
 import math
 import os
 import pathlib
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ args = parser.parse_args()
 PY = "/usr/bin/python3"
 EX = pathlib.Path(args.examples).resolve()
 work = pathlib.Path(tempfile.mkdtemp(prefix="gridmr-stream-"))
+atexit.register(shutil.rmtree, work, True)  # the scratch folder goes, whatever the outcome
 
 # (ranks, threads, unit size): results must not depend on any of them.
 CONFIGS = [(1, 1, "16MiB"), (2, 2, "64KiB"), (3, 2, "5000")]
