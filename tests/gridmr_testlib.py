@@ -39,6 +39,14 @@ def mpirun(gridmr, np, args, timeout=300, env=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or ENV)
 
 
+def named_netns_possible():
+    """Whether `ip netns add` can work here, found without making a named namespace (a failed
+    one leaves a bind mount of /run/netns behind): network namespaces must be allowed, and the
+    root must be a mount point (`ip` runs `mount --make-rslave /`, which a chroot refuses)."""
+    return (subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+            and subprocess.run(["mountpoint", "-q", "/"], capture_output=True).returncode == 0)
+
+
 def read_result(path):
     """Every dataset (as numpy arrays) and attribute of a result file, by path."""
     datasets, attributes = {}, {}

@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 
-from gridmr_testlib import (ENV, check, expected_counts, finish, mpirun, read_result,
-                            same_datasets, words_of)
+from gridmr_testlib import (ENV, check, expected_counts, finish, mpirun, named_netns_possible,
+                            read_result, same_datasets, words_of)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CLUSTER = REPO / "scripts" / "netns-cluster.sh"
@@ -78,12 +78,6 @@ class Cluster:
             time.sleep(0.2)
 
 
-def namespaces_possible():
-    """Whether `ip netns add` can work here, found without making a named namespace."""
-    return (subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
-            and subprocess.run(["mountpoint", "-q", "/"], capture_output=True).returncode == 0)
-
-
 def wait_for(predicate, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,7 +104,7 @@ def main():
     # Probe first, and skip before `ip netns add` where it would fail half-way and leave a bind
     # mount of /run/netns behind: it needs network namespaces (a throw-away one must work) and
     # a root that is a mount point (it runs `mount --make-rslave /`, which a chroot refuses).
-    if not namespaces_possible():
+    if not named_netns_possible():
         print("skipped: cannot make named network namespaces here (unshare --net, or / is no mount point)")
         sys.exit(77)
     with tempfile.TemporaryDirectory(prefix="gridmr-multihost-") as tmp:

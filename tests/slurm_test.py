@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from gridmr_testlib import check, expected_counts, finish, read_result, words_of
+from gridmr_testlib import check, expected_counts, finish, named_netns_possible, read_result, words_of
 
 
 
@@ -204,9 +204,7 @@ def multi_node(repo, binary, env):
     """--nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh: one slurmd per network namespace,
     real TCP between them): word count and Monte Carlo, ranks on both nodes, results identical
     to a one-node run. Skipped where namespaces cannot be made."""
-    # As tests/multihost_test.py: `ip netns add` needs namespaces and a root that is a mount point.
-    if (subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0
-            or subprocess.run(["mountpoint", "-q", "/"], capture_output=True).returncode != 0):
+    if not named_netns_possible():
         print("skipped: multi-node Slurm (cannot make named network namespaces here)")
         return
     nodes = str(repo / "slurm/local/nodes.sh")

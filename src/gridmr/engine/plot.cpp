@@ -13,11 +13,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 #include <vector>
 
 #include "gridmr/errors.hpp"
 #include "gridmr/result_file.hpp"
+#include "gridmr/stream/child.hpp"
 #include "gridmr/write/result_reader.hpp"
 
 namespace gridmr {
@@ -32,18 +32,6 @@ struct Rank {
 
 constexpr const char* kPhases[] = {"map", "shuffle", "reduce", "write"};
 constexpr const char* kColours[] = {"#4477aa", "#ee6677", "#228833", "#ccbb44"};
-
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path != nullptr ? path : "/usr/bin:/bin";
-  while (true) {
-    const std::size_t colon = rest.find(':');
-    const std::string dir(rest.substr(0, colon));
-    if (::access(((dir.empty() ? "." : dir) + "/" + program).c_str(), X_OK) == 0) return true;
-    if (colon == std::string_view::npos) return false;
-    rest.remove_prefix(colon + 1);
-  }
-}
 
 // A string for gnuplot's double quotes (noenhanced text: only " and \ matter).
 std::string quoted(const std::string& text) {
@@ -195,7 +183,7 @@ void plot_result(const std::string& path, const std::string& png, bool force) {
   if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     throw UsageError(fmt::format("the folder of {} does not exist", quote_path(png)));
   }
-  if (!on_path("gnuplot")) {
+  if (!stream::found_on_path("gnuplot")) {
     throw RunError("gridmr plot needs gnuplot on PATH (Debian: apt install gnuplot-nox)");
   }
   bool laid_end_to_end = false;

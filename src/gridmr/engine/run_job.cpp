@@ -62,21 +62,24 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
 
 // Rank 0, on runs past their first second: a line at most every 5 s while the
 // shuffle goes on in rounds (from the second), so that a long shuffle is not silent.
+struct ShuffleProgress {
+  std::uint64_t rounds = 0, received = 0;
+  double last_line = -5.0;  // the first line may come as soon as the run is 1 s old
+};
+
 void note_round(const Cluster& cluster, const EngineOptions& options, const Stopwatch& elapsed,
-                std::size_t bytes) {
-  static std::uint64_t rounds = 0, received = 0;
-  static double last_line = -5.0;  // the first line may come as soon as the run is 1 s old
-  ++rounds;
-  received += bytes;
+                std::size_t bytes, ShuffleProgress& so_far) {
+  ++so_far.rounds;
+  so_far.received += bytes;
   const double now = elapsed.seconds();
   // From the second round on: a shuffle of one round has its own end line.
-  if (options.progress == EngineOptions::Progress::kNone || !cluster.is_master() || rounds < 2 ||
-      now < 1.0 || now - last_line < 5.0) {
+  if (options.progress == EngineOptions::Progress::kNone || !cluster.is_master() ||
+      so_far.rounds < 2 || now < 1.0 || now - so_far.last_line < 5.0) {
     return;
   }
-  last_line = now;
+  so_far.last_line = now;
   std::fprintf(stderr, "gridmr: shuffle round %llu, %s received by rank 0, %s elapsed\n",
-               static_cast<unsigned long long>(rounds), format_bytes(received).c_str(),
+               static_cast<unsigned long long>(so_far.rounds), format_bytes(so_far.received).c_str(),
                Progress::duration(now).c_str());
 }
 
@@ -88,13 +91,14 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(),
       sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.key_layout()));
+  ShuffleProgress so_far;
   const ShuffleStats moved =
       shuffle(cluster.comm(), tables, job.value_size(), job.key_layout(), partitioner,
               options.memory, [&](const char* data, std::size_t size) {
                 Stopwatch fold;
                 job.reduce(data, size);
                 fold_seconds += fold.seconds();
-                note_round(cluster, options, elapsed, size);
+                note_round(cluster, options, elapsed, size, so_far);
               });
   job.free_map_tables();
   return moved;

@@ -419,6 +419,12 @@ void check_command(const std::string& command, const std::string& option) {
     }
     return;
   }
+  if (found_on_path(program)) return;
+  throw UsageError(fmt::format("{}: command {} not found on PATH (on {})", option,
+                               quote_path(program), host_name()));
+}
+
+bool found_on_path(const std::string& program) {
   const char* path = std::getenv("PATH");
   std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
   while (true) {
@@ -427,12 +433,10 @@ void check_command(const std::string& command, const std::string& option) {
     std::string candidate = dir.empty() ? std::string(".") : std::string(dir);
     candidate.push_back('/');
     candidate.append(program);
-    if (is_executable_file(candidate)) return;
-    if (colon == std::string_view::npos) break;
+    if (is_executable_file(candidate)) return true;
+    if (colon == std::string_view::npos) return false;
     dirs.remove_prefix(colon + 1);
   }
-  throw UsageError(fmt::format("{}: command {} not found on PATH (on {})", option,
-                               quote_path(program), host_name()));
 }
 
 std::string shell_quote(std::string_view text) {

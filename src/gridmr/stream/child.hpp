@@ -97,6 +97,9 @@ class Child {
 // naming `option` and the program.
 void check_command(const std::string& command, const std::string& option);
 
+// Whether `program` (a name without '/') is an executable file in a folder of PATH.
+bool found_on_path(const std::string& program);
+
 // `text` in single quotes for /bin/sh: the item of a farm, say.
 std::string shell_quote(std::string_view text);
 
