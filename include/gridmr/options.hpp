@@ -15,7 +15,8 @@ struct EngineOptions {
   std::vector<std::string> inputs;  // files and directories (jobs that read files)
   int threads = 0;                  // 0: the cluster's default
   std::uint64_t unit_size = 16ull << 20;
-  std::uint64_t memory = 1ull << 30;  // per rank, bounds a shuffle round
+  std::uint64_t memory = 1ull << 30;  // per rank: map tables, shuffle rounds, reduce table
+  std::string scratch;                // where tables spill; empty: default_scratch_folder()
   Schedule schedule = Schedule::kDynamic;
   bool force = false;
   bool quiet = false;  // no progress and no summary line

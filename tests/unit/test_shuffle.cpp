@@ -83,7 +83,7 @@ TEST_CASE("one rank shuffles every pair to itself, in many rounds with a tiny bu
   gridmr::KeyTable<std::uint64_t> merged;
   const std::vector<gridmr::TableView> views{tables[0].view(), tables[1].view()};
   const auto stats =
-      gridmr::shuffle(MPI_COMM_WORLD, views, 8, {}, p, 256, [&](const char* d, std::size_t n) {
+      gridmr::shuffle(MPI_COMM_WORLD, {views, {}}, 8, {}, p, 256, [&](const char* d, std::size_t n) {
         gridmr::for_each_record(d, n, 8, [&](std::string_view k, const char* bytes) {
           std::uint64_t v;
           std::memcpy(&v, bytes, sizeof v);

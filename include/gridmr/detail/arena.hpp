@@ -22,6 +22,9 @@ class Arena {
     return {out, bytes.size()};
   }
 
+  // Bytes held by the arena's blocks.
+  std::size_t bytes() const { return held_; }
+
  private:
   void grow(std::size_t at_least);
 
@@ -29,6 +32,7 @@ class Arena {
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* next_ = nullptr;
   std::size_t free_ = 0;
+  std::size_t held_ = 0;
 };
 
 }  // namespace gridmr

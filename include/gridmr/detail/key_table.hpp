@@ -309,6 +309,20 @@ class KeyTable {
   }
   bool empty() const { return size_ == 0; }
 
+  // Bytes the table holds: its slots and its long keys.
+  std::size_t memory_bytes() const { return capacity() * sizeof(Entry) + arena_.bytes(); }
+  // Keys the table can hold before it grows next.
+  std::size_t grows_at() const {
+    return capacity() * (capacity() < kLargeTable ? 2 : 3) / 4;
+  }
+  // Empties the table, keeping its slots (a spilled table fills again at once).
+  void clear() {
+    if (size_ == 0) return;
+    std::memset(static_cast<void*>(slots_.get()), 0, capacity() * sizeof(Entry));
+    arena_ = Arena();
+    size_ = 0;
+  }
+
   // Iteration over the occupied slots, in table order.
   class const_iterator {
    public:
@@ -388,8 +402,8 @@ class KeyTable {
     }
   }
 
+  static constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
   void added() {
-    constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
     const std::size_t quarters = capacity() < kLargeTable ? 2 : 3;
     if (++size_ * 4 > capacity() * quarters) rehash(capacity() * 2);
   }

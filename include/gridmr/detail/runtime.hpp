@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <climits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -30,6 +33,50 @@ class UnitSource {
   // the units this thread reported done since its last save), then empties it.
   virtual bool checkpoint_due() { return false; }
   virtual void save_checkpoint(const TableView& table) { (void)table; }
+  // Whether save_checkpoint() saves anything: then a table that outgrows its
+  // memory is saved (and so taken out of memory) instead of spilled.
+  virtual bool saves_checkpoints() const { return false; }
+};
+
+// Where tables go when they outgrow --memory (the engine's spill, spill.hpp):
+// a table's pairs become a sorted run in the scratch folder, and the table is
+// emptied. Both calls are safe from any map thread.
+class Spiller {
+ public:
+  virtual ~Spiller() = default;
+  // Bytes a map thread's table may hold (slots and long keys); max if it never spills.
+  virtual std::size_t map_table_bytes() const = 0;
+  // Bytes the reduce table may hold.
+  virtual std::size_t reduce_table_bytes() const = 0;
+  // Whether a map table may spill in the middle of a unit (not with a
+  // checkpoint, which must hold whole units: see spill_map).
+  virtual bool spills_within_units() const = 0;
+  virtual void spill_map(const TableView& table) = 0;
+  virtual void spill_reduce(const TableView& table) = 0;
+};
+
+// Keys a table of `stride`-byte slots may hold within `bytes`: a table of n
+// keys holds up to 8n/3 slots, and 4n while it grows; a spill sorts it with
+// 48 bytes per key.
+inline std::size_t spill_limit(std::size_t bytes, std::size_t stride) {
+  if (bytes == SIZE_MAX) return SIZE_MAX;
+  return std::max<std::size_t>(64, bytes / (4 * stride + 48));
+}
+
+// This rank's reduced pairs in key order when they did not fit in memory:
+// read in passes, each from the start.
+class PairSource {
+ public:
+  class Cursor {
+   public:
+    virtual ~Cursor() = default;
+    // The next pair; key and value stay valid until the next call.
+    virtual bool next(std::string_view& key, const std::byte*& value) = 0;
+  };
+  virtual ~PairSource() = default;
+  virtual std::uint64_t size() const = 0;       // pairs
+  virtual std::uint64_t key_bytes() const = 0;  // bytes of all their keys
+  virtual std::unique_ptr<Cursor> open() const = 0;
 };
 
 // What the engine needs of a job: JobRuntimeFor<J> (runtime_for.hpp) makes
@@ -78,6 +125,10 @@ class JobRuntime {
   // to date when a save is due, as the streaming runtime does.
   virtual bool supports_checkpoint() const { return true; }
 
+  // Tables that outgrow their share of --memory spill through `spiller` (set
+  // before restore() and map(); null: they never spill).
+  void set_spiller(Spiller* spiller) { spiller_ = spiller; }
+
   // Folds a buffer of received records (records.hpp) into this rank's table.
   virtual void reduce(const char* records, std::size_t size) = 0;
   virtual TableView reduced_table() const = 0;
@@ -92,6 +143,19 @@ class JobRuntime {
                      std::span<const std::byte* const> values, std::uint64_t total_keys,
                      std::uint64_t total_groups, const std::byte* total,
                      const Plan& plan) const = 0;
+  // The same for a result that did not fit in memory, if the runtime can
+  // write one in pieces (writes_spilled()); else the engine loads it first.
+  virtual bool writes_spilled() const { return false; }
+  virtual void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys,
+                             std::uint64_t total_groups, const std::byte* total,
+                             const Plan& plan) const {
+    (void)out, (void)pairs, (void)total_keys, (void)total_groups, (void)total, (void)plan;
+  }
+  // After a spilled reduce: the reduce table's memory goes.
+  virtual void free_reduced_table() {}
+
+ protected:
+  Spiller* spiller_ = nullptr;
 };
 
 }  // namespace gridmr

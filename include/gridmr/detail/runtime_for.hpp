@@ -32,6 +32,34 @@ struct CombineOf {
 
 }  // namespace detail
 
+// A map thread's table and where it goes when full: emit() checks the table's
+// size after each new key, and spills it (spill.hpp) once it holds its share
+// of --memory.
+template <class Table>
+class SpillingTable {
+ public:
+  SpillingTable(Table& table, Spiller* spiller)
+      : table_(table),
+        spiller_(spiller),
+        limit_(spiller != nullptr && spiller->spills_within_units()
+                   ? spill_limit(spiller->map_table_bytes(), sizeof(typename Table::Entry))
+                   : SIZE_MAX) {}
+
+  Table& table() const { return table_; }
+  void check() const {
+    if (table_.size() >= limit_) [[unlikely]] spill();
+  }
+
+ private:
+  [[gnu::noinline]] void spill() const {
+    spiller_->spill_map(table_.view());
+    table_.clear();
+  }
+  Table& table_;
+  Spiller* spiller_;
+  std::size_t limit_;
+};
+
 // What a job's map calls: emit(key, value). The key is a Word, a
 // std::string_view or anything that converts to one; the value is the job's
 // Value, or a number it holds without loss.
@@ -39,7 +67,7 @@ template <class J>
 class Emit {
  public:
   using Value = typename J::Value;
-  explicit Emit(KeyTable<Value>& table) : table_(table) {}
+  Emit(KeyTable<Value>& table, Spiller* spiller) : table_(table, spiller) {}
 
   template <class K, class U>
   void operator()(const K& key, U&& value) const {
@@ -47,14 +75,16 @@ class Emit {
                   "emit(key, value): the value is not of the job's Value type, and converting "
                   "it could lose data (a floating-point number into an integer, say)");
     if constexpr (std::is_same_v<K, PaddedView>) {
-      table_.upsert(key, static_cast<Value>(value), detail::CombineOf<J>{});
+      table_.table().upsert(key, static_cast<Value>(value), detail::CombineOf<J>{});
     } else {
-      table_.upsert(std::string_view(key), static_cast<Value>(value), detail::CombineOf<J>{});
+      table_.table().upsert(std::string_view(key), static_cast<Value>(value),
+                            detail::CombineOf<J>{});
     }
+    table_.check();
   }
 
  private:
-  KeyTable<Value>& table_;
+  SpillingTable<KeyTable<Value>> table_;
 };
 
 // What the two runtimes below share: the plan of a generated job, and the map
@@ -71,24 +101,32 @@ Plan plan_of(const typename J::Config& config) {
   }
 }
 
-// After a map thread reported a unit done: if a checkpoint is due, brings the
-// table up to date (`flush`: a streaming mapper's late output), saves it with
-// the thread's units, and empties it.
+// After a map thread reported a unit done: if a checkpoint is due, or the
+// table holds more than its share of --memory while checkpoints are saved,
+// brings the table up to date (`flush`: a streaming mapper's late output),
+// saves it with the thread's units, and empties it. Without checkpoints, a
+// table over its share (long keys fill its arena between emit()'s checks)
+// spills.
 template <class Table, class Flush>
-void save_if_due(UnitSource& units, Table& table, Flush&& flush) {
-  if (!units.checkpoint_due()) return;
-  flush();
-  units.save_checkpoint(table.view());
-  table = Table();
+void after_unit(UnitSource& units, Table& table, Spiller* spiller, Flush&& flush) {
+  const bool full = spiller != nullptr && table.memory_bytes() > spiller->map_table_bytes();
+  if (units.checkpoint_due() || (full && units.saves_checkpoints())) {
+    flush();
+    units.save_checkpoint(table.view());
+    table = Table();
+  } else if (full) {
+    spiller->spill_map(table.view());
+    table.clear();
+  }
 }
 template <class Table>
-void save_if_due(UnitSource& units, Table& table) {
-  save_if_due(units, table, [] {});
+void after_unit(UnitSource& units, Table& table, Spiller* spiller) {
+  after_unit(units, table, spiller, [] {});
 }
 
 template <class J, class Table, class MakeEmit>
 void map_units(const typename J::Config& config, const Plan& plan, int threads, UnitSource& units,
-               std::vector<Table>& tables, MakeEmit make_emit) {
+               Spiller* spiller, std::vector<Table>& tables, MakeEmit make_emit) {
   tables = std::vector<Table>(threads);
   std::exception_ptr error;
   std::atomic<bool> failed{false};
@@ -111,7 +149,7 @@ void map_units(const typename J::Config& config, const Plan& plan, int threads, 
       units.done(*unit);
       if (!failed) {
         try {
-          save_if_due(units, tables[omp_get_thread_num()]);
+          after_unit(units, tables[omp_get_thread_num()], spiller);
         } catch (...) {
 #pragma omp critical(gridmr_map_error)
           if (!error) error = std::current_exception();
@@ -147,22 +185,20 @@ class TableRuntime : public JobRuntime {
     restored_ = KeyTable<V>();
   }
 
+  // Saved map output goes into a map-side table that spills like a map thread's.
   void restore(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes) {
-      V value;
-      std::memcpy(&value, bytes, sizeof value);
-      restored_.upsert(key, value, Combine{});
-    });
+    const std::size_t limit =
+        spiller_ != nullptr ? spill_limit(spiller_->map_table_bytes(), sizeof(Slot)) : SIZE_MAX;
+    fold(restored_, records, size, limit, [&] { spiller_->spill_map(restored_.view()); });
   }
 
   void reduce(const char* records, std::size_t size) override {
-    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes) {
-      V value;
-      std::memcpy(&value, bytes, sizeof value);
-      reduced_.upsert(key, value, Combine{});
-    });
+    const std::size_t limit =
+        spiller_ != nullptr ? spill_limit(spiller_->reduce_table_bytes(), sizeof(Slot)) : SIZE_MAX;
+    fold(reduced_, records, size, limit, [&] { spiller_->spill_reduce(reduced_.view()); });
   }
   TableView reduced_table() const override { return reduced_.view(); }
+  void free_reduced_table() override { reduced_ = KeyTable<V>(); }
 
   void combine_into(std::byte* into, const std::byte* from) const override {
     V a, b;
@@ -173,6 +209,26 @@ class TableRuntime : public JobRuntime {
   }
 
  protected:
+  using Slot = typename KeyTable<V>::Entry;
+
+  // Folds records into `table`; whenever it holds `limit` keys, or its long
+  // keys outgrow what that many slots would take, spill() and empty it.
+  template <class Spill>
+  static void fold(KeyTable<V>& table, const char* records, std::size_t size, std::size_t limit,
+                   Spill&& spill) {
+    const std::size_t bytes = limit == SIZE_MAX ? SIZE_MAX : limit * (4 * sizeof(Slot) + 48);
+    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes_of) {
+      V value;
+      std::memcpy(&value, bytes_of, sizeof value);
+      table.upsert(key, value, Combine{});
+      if (table.size() >= limit ||
+          (key.size() > SlotHeader::kInlineKey && table.memory_bytes() > bytes)) [[unlikely]] {
+        spill();
+        table.clear();
+      }
+    });
+  }
+
   std::vector<KeyTable<V>> tables_;  // one per map thread
   KeyTable<V> restored_;             // map output saved by an interrupted run
   KeyTable<V> reduced_;
@@ -182,6 +238,54 @@ class TableRuntime : public JobRuntime {
 struct AddCounts {
   std::uint64_t operator()(std::uint64_t a, std::uint64_t b) const { return a + b; }
 };
+
+namespace detail {
+
+// The columns of a spilled result, read from the engine's pairs: keys are
+// copied out a batch at a time (at most 1 MiB, or one longer key).
+class SpilledKeys final : public ColumnReader<std::string_view> {
+ public:
+  explicit SpilledKeys(const PairSource& pairs) : cursor_(pairs.open()) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    bytes_.clear();
+    ends_.clear();
+    std::string_view key;
+    const std::byte* value;
+    while (ends_.size() < n && bytes_.size() < (1u << 20) && cursor_->next(key, value)) {
+      bytes_.append(key);
+      ends_.push_back(bytes_.size());
+    }
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+      out[i] = std::string_view(bytes_).substr(start, ends_[i] - start);
+      start = ends_[i];
+    }
+    return ends_.size();
+  }
+
+ private:
+  std::unique_ptr<PairSource::Cursor> cursor_;
+  std::string bytes_;
+  std::vector<std::size_t> ends_;
+};
+
+template <class V>
+class SpilledValues final : public ColumnReader<V> {
+ public:
+  explicit SpilledValues(const PairSource& pairs) : cursor_(pairs.open()) {}
+  std::size_t read(V* out, std::size_t n) override {
+    std::string_view key;
+    const std::byte* value;
+    std::size_t i = 0;
+    for (; i < n && cursor_->next(key, value); ++i) std::memcpy(&out[i], value, sizeof(V));
+    return i;
+  }
+
+ private:
+  std::unique_ptr<PairSource::Cursor> cursor_;
+};
+
+}  // namespace detail
 
 template <Job J>
 class JobRuntimeFor final : public TableRuntime<typename J::Value, detail::CombineOf<J>> {
@@ -194,8 +298,8 @@ class JobRuntimeFor final : public TableRuntime<typename J::Value, detail::Combi
   Plan plan() const override { return plan_of<J>(config_); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_units<J>(config_, plan, threads, units, this->tables_,
-                 [](KeyTable<Value>& table) { return Emit<J>(table); });
+    map_units<J>(config_, plan, threads, units, this->spiller_, this->tables_,
+                 [this](KeyTable<Value>& table) { return Emit<J>(table, this->spiller_); });
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -207,7 +311,22 @@ class JobRuntimeFor final : public TableRuntime<typename J::Value, detail::Combi
     }
     Result<Value> result;
     result.keys = keys;
-    result.values = ordered;
+    result.values = std::span<const Value>(ordered);
+    result.total_keys = total_keys;
+    if (total != nullptr) std::memcpy(&result.total, total, sizeof(Value));
+    result.plan = &plan;
+    J::write(out, result, config_);
+  }
+
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
+                     const std::byte* total, const Plan& plan) const override {
+    Result<Value> result;
+    result.keys = Column<std::string_view>(
+        pairs.size(), [&pairs] { return std::make_unique<detail::SpilledKeys>(pairs); },
+        pairs.key_bytes());
+    result.values = Column<Value>(
+        pairs.size(), [&pairs] { return std::make_unique<detail::SpilledValues<Value>>(pairs); });
     result.total_keys = total_keys;
     if (total != nullptr) std::memcpy(&result.total, total, sizeof(Value));
     result.plan = &plan;
@@ -223,7 +342,7 @@ template <class J>
 class GroupEmit {
  public:
   using Element = typename J::Value::element_type;
-  explicit GroupEmit(KeyTable<std::uint64_t>& table) : table_(table) {}
+  GroupEmit(KeyTable<std::uint64_t>& table, Spiller* spiller) : table_(table, spiller) {}
 
   template <class K, class U>
   void operator()(const K& key, U&& value) const {
@@ -234,11 +353,13 @@ class GroupEmit {
     buffer_.resize(bytes.size() + sizeof(Element));
     std::memcpy(buffer_.data(), bytes.data(), bytes.size());
     detail::encode_ordered(static_cast<Element>(value), buffer_.data() + bytes.size());
-    table_.upsert(std::string_view(buffer_.data(), buffer_.size()), std::uint64_t{1}, AddCounts{});
+    table_.table().upsert(std::string_view(buffer_.data(), buffer_.size()), std::uint64_t{1},
+                          AddCounts{});
+    table_.check();
   }
 
  private:
-  KeyTable<std::uint64_t>& table_;
+  SpillingTable<KeyTable<std::uint64_t>> table_;
   mutable std::string buffer_;  // the key followed by the value's ordered bytes
 };
 
@@ -258,8 +379,10 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
   KeyLayout key_layout() const override { return {.suffix = sizeof(Element)}; }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_units<J>(config_, plan, threads, units, this->tables_,
-                 [](KeyTable<std::uint64_t>& table) { return GroupEmit<J>(table); });
+    map_units<J>(config_, plan, threads, units, this->spiller_, this->tables_,
+                 [this](KeyTable<std::uint64_t>& table) {
+                   return GroupEmit<J>(table, this->spiller_);
+                 });
   }
 
   void write(Output& out, std::span<const std::string_view> keys,

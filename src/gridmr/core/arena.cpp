@@ -12,6 +12,7 @@ void Arena::grow(std::size_t at_least) {
   blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
   next_ = blocks_.back().get();
   free_ = size;
+  held_ += size;
 }
 
 }  // namespace gridmr

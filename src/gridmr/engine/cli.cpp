@@ -136,9 +136,14 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
         ->type_name("SIZE");
   }
   job.add_option("--memory", text.memory,
-                 "Memory per rank for one shuffle round (send and receive buffers); larger "
-                 "shuffles run in several rounds (default: 1GiB)")
+                 "Memory per rank for the job's data: map tables (half), a shuffle round (a "
+                 "quarter) and the reduce table (a quarter); tables that outgrow their share "
+                 "spill sorted runs to --scratch (default: 1GiB)")
       ->type_name("SIZE");
+  job.add_option("--scratch", options.scratch,
+                 "Folder for spilled runs, on a local disk of each node (default: $TMPDIR, "
+                 "else $SLURM_TMPDIR, else /tmp)")
+      ->type_name("DIR");
   job.add_option("--schedule", text.schedule,
                  "How rank 0 hands out work units: dynamic = batches on request, so slower ranks "
                  "take fewer; static = one contiguous share per rank, balanced by bytes "

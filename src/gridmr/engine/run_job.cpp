@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "gridmr/scatter/scheduler.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
+#include "gridmr/spill/spill.hpp"
 #include "gridmr/write/output_file.hpp"
 #include "gridmr/write/write_result.hpp"
 
@@ -83,25 +86,96 @@ void note_round(const Cluster& cluster, const EngineOptions& options, const Stop
                Progress::duration(now).c_str());
 }
 
+// Up to `limit` keys of the tables and runs, in proportion to the keys each holds.
+std::vector<std::string> sample_map_output(std::span<const TableView> tables,
+                                           std::span<const std::shared_ptr<const Run>> runs,
+                                           std::size_t limit, const KeyLayout& layout) {
+  std::uint64_t in_tables = 0, in_runs = 0;
+  for (const TableView& table : tables) in_tables += table.size;
+  for (const auto& run : runs) in_runs += run->records();
+  if (in_tables + in_runs == 0) return {};
+  std::vector<std::string> sample =
+      sample_keys(tables, static_cast<std::size_t>(limit * in_tables / (in_tables + in_runs)), layout);
+  for (const auto& run : runs) {
+    // A run's marks are spread evenly over its bytes: take some of them.
+    const auto& marks = run->marks();
+    const std::size_t want = static_cast<std::size_t>(
+        std::max<std::uint64_t>(1, limit * run->records() / (in_tables + in_runs)));
+    const std::size_t stride = std::max<std::size_t>(1, marks.size() / want);
+    for (std::size_t i = 0; i < marks.size(); i += stride) {
+      sample.push_back(marks[i].part.substr(0, kMaxSampledKey));
+    }
+  }
+  return sample;
+}
+
 // Shuffle, with the reduce folding each round as it arrives: every key goes
-// to the rank that owns its range (splitters sampled from all ranks' tables).
+// to the rank that owns its range (splitters sampled from all ranks' map
+// output). A failure to fold (a full scratch folder) waits for the end of the
+// rounds, which every rank must finish, and then fails the job on every rank.
 ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& options, JobRuntime& job,
-                              const Stopwatch& elapsed, double& fold_seconds) {
+                              Spill& spill, const Stopwatch& elapsed, double& fold_seconds) {
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
-      cluster.comm(),
-      sample_keys(tables, 64 * static_cast<std::size_t>(cluster.size()), job.key_layout()));
+      cluster.comm(), sample_map_output(tables, spill.map_runs(),
+                                        64 * static_cast<std::size_t>(cluster.size()),
+                                        job.key_layout()));
   ShuffleProgress so_far;
-  const ShuffleStats moved =
-      shuffle(cluster.comm(), tables, job.value_size(), job.key_layout(), partitioner,
-              options.memory, [&](const char* data, std::size_t size) {
-                Stopwatch fold;
-                job.reduce(data, size);
-                fold_seconds += fold.seconds();
-                note_round(cluster, options, elapsed, size, so_far);
-              });
+  std::exception_ptr error;
+  const ShuffleStats moved = shuffle(
+      cluster.comm(), {tables, spill.map_runs(), spill.reader_bytes()}, job.value_size(),
+      job.key_layout(), partitioner, spill.round_bytes(), [&](const char* data, std::size_t size) {
+        if (error) return;
+        Stopwatch fold;
+        try {
+          job.reduce(data, size);
+        } catch (...) {
+          error = std::current_exception();
+        }
+        fold_seconds += fold.seconds();
+        note_round(cluster, options, elapsed, size, so_far);
+      });
   job.free_map_tables();
+  spill.free_map_runs();
+  agree(cluster, [&] {
+    if (error) std::rethrow_exception(error);
+  });
   return moved;
+}
+
+// After the shuffle: this rank's keys in order. If any rank's reduce table
+// spilled, every rank merges its runs into one (the write's collective calls
+// must be the same on every rank); a job that cannot write in pieces then
+// gets the merged run loaded into `storage`.
+struct Reduced {
+  SortedResult sorted;
+  std::unique_ptr<SpilledPairs> spilled;  // set when the write reads from the scratch folder
+  std::vector<char> storage;
+};
+
+Reduced sort_or_merge(const Cluster& cluster, JobRuntime& job, Spill& spill) {
+  Reduced reduced;
+  int spilled = spill.reduce_spilled() ? 1 : 0, anywhere = 0;
+  MPI_Allreduce(&spilled, &anywhere, 1, MPI_INT, MPI_LOR, cluster.comm());
+  if (anywhere == 0) {
+    reduced.sorted = sort_by_key(job.reduced_table(), job.key_layout());
+    learn_totals(cluster, job, reduced.sorted);
+    return reduced;
+  }
+  agree(cluster, [&] {
+    auto run = spill.merge_reduce(job.reduced_table());
+    job.free_reduced_table();
+    reduced.spilled = std::make_unique<SpilledPairs>(std::move(run), job, spill.reader_bytes());
+  });
+  reduced.sorted.layout = job.key_layout();
+  learn_totals(cluster, job, *reduced.spilled, reduced.sorted);
+  if (!job.writes_spilled()) {
+    agree(cluster, [&] {
+      reduced.spilled->load(reduced.sorted.keys, reduced.sorted.values, reduced.storage);
+    });
+    reduced.spilled.reset();
+  }
+  return reduced;
 }
 
 // Rank 0, on runs past their first second (as the map's progress): one line
@@ -129,6 +203,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   CheckpointState checkpoint;
   agree(cluster, [&] {
     job.check_on_every_rank();
+    check_scratch_folder(options);
     if (!cluster.is_master()) return;
     check_output_path(options);
     plan = make_plan(options, job);
@@ -136,6 +211,11 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   });
   check_output_shared(cluster, options);
   share_plan(cluster, plan);
+  // Tables over their share of --memory spill; with checkpoints, a map table
+  // is saved (and so emptied) at the end of a unit instead.
+  Spill spill(job, options.scratch.empty() ? default_scratch_folder() : options.scratch,
+              options.memory, threads, options.checkpoint_dir.empty());
+  job.set_spiller(&spill);
   if (!options.checkpoint_dir.empty()) restore_checkpoint(cluster, job, checkpoint);
   pause_for_tests();
 
@@ -147,7 +227,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   Stopwatch shuffle_time;
   stats.shuffle_start = elapsed.seconds();
   double fold_seconds = 0;
-  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, elapsed, fold_seconds);
+  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, spill, elapsed, fold_seconds);
   stats.shuffle_seconds = shuffle_time.seconds() - fold_seconds;
   stats.bytes_sent = moved.bytes_sent;
   stats.bytes_received = moved.bytes_received;
@@ -158,18 +238,22 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
 
   Stopwatch reduce_time;
   stats.reduce_start = elapsed.seconds();
-  SortedResult reduced = sort_by_key(job.reduced_table(), job.key_layout());
-  learn_totals(cluster, job, reduced);
-  agree(cluster, [&] {
-    job.finish_reduce(reduced.keys, reduced.values,
-                      reduced.total.empty() ? nullptr : reduced.total.data(), threads);
-  });
+  Reduced reduced = sort_or_merge(cluster, job, spill);
+  if (!reduced.spilled) {
+    agree(cluster, [&] {
+      const SortedResult& sorted = reduced.sorted;
+      job.finish_reduce(sorted.keys, sorted.values,
+                        sorted.total.empty() ? nullptr : sorted.total.data(), threads);
+    });
+  }
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
+  stats.spilled_bytes = spill.spilled_bytes();
   note_phase(cluster, options, elapsed,
-             fmt::format("reduce done: {} keys ({:.2f} s); writing", reduced.total_groups,
+             fmt::format("reduce done: {} keys ({:.2f} s); writing", reduced.sorted.total_groups,
                          reduce_time.seconds()));
 
-  write_result(cluster, options, job, plan, reduced, threads, elapsed, stats);
+  write_result(cluster, options, job, plan, reduced.sorted, reduced.spilled.get(), threads,
+               elapsed, stats);
   if (cluster.is_master()) remove_checkpoint(options);  // the result is published
 }
 

@@ -47,10 +47,16 @@ SortedResult sort_by_key(const TableView& table, const KeyLayout& layout) {
   return result;
 }
 
+namespace {
+
 // The total is folded on rank 0 in global key order, one value after the
 // other, so that it is the same for any number of ranks even when combine()
-// is not associative in floating point (a sum of doubles).
-void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result) {
+// is not associative in floating point (a sum of doubles). `each_value(f)`
+// calls f for this rank's `count` values in key order; `groups` is this
+// rank's number of distinct key parts.
+template <class EachValue>
+void fold_totals(const Cluster& cluster, const JobRuntime& job, std::uint64_t count,
+                 EachValue&& each_value, std::uint64_t groups, SortedResult& result) {
   const std::size_t size = job.value_size();
   constexpr int kTag = 7;
   constexpr std::size_t kChunkValues = 1 << 20;
@@ -62,9 +68,8 @@ void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& r
       job.combine_into(total.data(), value);
     }
   };
-  const std::uint64_t count = result.values.size();
   if (cluster.is_master()) {
-    for (const std::byte* value : result.values) fold(value);
+    each_value(fold);
     std::vector<std::byte> chunk;
     for (int r = 1; r < cluster.size(); ++r) {
       std::uint64_t left = 0;
@@ -81,14 +86,16 @@ void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& r
   } else {
     MPI_Send(&count, 1, MPI_UINT64_T, 0, kTag, cluster.comm());
     std::vector<std::byte> chunk;
-    for (std::size_t first = 0; first < count; first += kChunkValues) {
-      const std::size_t n = std::min<std::uint64_t>(count - first, kChunkValues);
-      chunk.resize(n * size);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::memcpy(chunk.data() + i * size, result.values[first + i], size);
-      }
+    chunk.reserve(std::min<std::uint64_t>(count, kChunkValues) * size);
+    const auto send = [&] {
       MPI_Send(chunk.data(), static_cast<int>(chunk.size()), MPI_BYTE, 0, kTag, cluster.comm());
-    }
+      chunk.clear();
+    };
+    each_value([&](const std::byte* value) {
+      chunk.insert(chunk.end(), value, value + size);
+      if (chunk.size() == kChunkValues * size) send();
+    });
+    if (!chunk.empty()) send();
   }
   // Rank 0 tells everyone: a flag byte (0: no keys anywhere), then the total.
   std::vector<std::byte> message(1 + size, std::byte{0});
@@ -103,17 +110,64 @@ void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& r
     result.total.clear();
   }
   // Distinct key parts: a key part never spans ranks, so the ranks' counts add up.
-  std::uint64_t counts[2] = {count, 0};
-  std::string_view last;
-  for (std::size_t i = 0; i < result.keys.size(); ++i) {
-    const std::string_view part = result.layout.part(result.keys[i]);
-    if (i == 0 || part != last) ++counts[1];
-    last = part;
-  }
+  std::uint64_t counts[2] = {count, groups};
   std::uint64_t totals[2] = {0, 0};
   MPI_Allreduce(counts, totals, 2, MPI_UINT64_T, MPI_SUM, cluster.comm());
   result.total_keys = totals[0];
   result.total_groups = totals[1];
+}
+
+// Distinct key parts among keys in order, fed one by one.
+struct GroupCounter {
+  const KeyLayout& layout;
+  std::string last;
+  std::uint64_t groups = 0;
+  void add(std::string_view key) {
+    const std::string_view part = layout.part(key);
+    if (groups == 0 || part != last) {
+      ++groups;
+      last.assign(part);
+    }
+  }
+};
+
+}  // namespace
+
+void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result) {
+  std::uint64_t groups = 0;
+  std::string_view last;
+  for (std::size_t i = 0; i < result.keys.size(); ++i) {
+    const std::string_view part = result.layout.part(result.keys[i]);
+    if (i == 0 || part != last) ++groups;
+    last = part;
+  }
+  fold_totals(
+      cluster, job, result.values.size(),
+      [&](auto&& f) {
+        for (const std::byte* value : result.values) f(value);
+      },
+      groups, result);
+}
+
+void learn_totals(const Cluster& cluster, const JobRuntime& job, const PairSource& pairs,
+                  SortedResult& result) {
+  // One pass for this rank's distinct key parts, one for its values.
+  GroupCounter counter{result.layout, {}, 0};
+  {
+    const auto cursor = pairs.open();
+    std::string_view key;
+    const std::byte* value;
+    while (cursor->next(key, value)) counter.add(key);
+  }
+  fold_totals(
+      cluster, job, pairs.size(),
+      [&](auto&& f) {
+        const auto cursor = pairs.open();
+        std::string_view key;
+        const std::byte* value;
+        while (cursor->next(key, value)) f(value);
+      },
+      counter.groups, result);
 }
 
 }  // namespace gridmr

@@ -31,7 +31,12 @@ std::uint64_t order_prefix(std::string_view key);
 // then by the bytes after it.
 SortedResult sort_by_key(const TableView& table, const KeyLayout& layout = {});
 
-// Collective: fills in total_keys and total (folded in rank order with the job's combine).
+// Collective: fills in total_keys, total_groups and total (folded in rank
+// order with the job's combine).
 void learn_totals(const Cluster& cluster, const JobRuntime& job, SortedResult& result);
+// The same for a spilled result: `pairs` in place of result's keys and values
+// (result gives only its layout).
+void learn_totals(const Cluster& cluster, const JobRuntime& job, const PairSource& pairs,
+                  SortedResult& result);
 
 }  // namespace gridmr

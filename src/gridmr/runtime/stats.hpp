@@ -31,6 +31,7 @@ struct RankStats {
   double shuffle_start = 0;
   double reduce_start = 0;
   double write_start = 0;
+  std::uint64_t spilled_bytes = 0;  // written to the scratch folder (runs and their merges)
 };
 
 // Peak resident set size of this process so far.

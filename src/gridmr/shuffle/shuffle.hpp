@@ -10,6 +10,7 @@
 
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/spill/runs.hpp"
 
 namespace gridmr {
 
@@ -24,12 +25,20 @@ struct ShuffleStats {
 // `ranks` ranks. Always leaves every count and displacement below INT_MAX.
 std::uint64_t per_peer_round_bytes(std::uint64_t memory, int ranks);
 
-// Collective. Serializes the pairs of `tables` (values of `value_size` bytes) by the
+// The pairs a rank sends: its map tables, and the sorted runs they spilled
+// (read through buffers of `reader_bytes`).
+struct ShuffleInput {
+  std::span<const TableView> tables;
+  std::span<const std::shared_ptr<const Run>> runs;
+  std::size_t reader_bytes = 1 << 20;
+};
+
+// Collective. Serializes the pairs of `input` (values of `value_size` bytes) by the
 // owner of their key part (`layout`), exchanges them with
 // MPI_Alltoall (counts) and MPI_Alltoallv (bytes) round after round until every
 // rank is done, and hands each round's received bytes (whole records, see
 // records.hpp) to `receive`. A record larger than a round's share travels alone.
-ShuffleStats shuffle(MPI_Comm comm, std::span<const TableView> tables, std::size_t value_size,
+ShuffleStats shuffle(MPI_Comm comm, const ShuffleInput& input, std::size_t value_size,
                      const KeyLayout& layout, const RangePartitioner& partitioner,
                      std::uint64_t memory,
                      const std::function<void(const char* data, std::size_t size)>& receive);

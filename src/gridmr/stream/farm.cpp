@@ -150,7 +150,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         units.done(*unit);
         if (!failed) {
           try {
-            save_if_due(units, tables_[thread]);
+            after_unit(units, tables_[thread], spiller_);
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
             if (!error) error = std::current_exception();

@@ -436,7 +436,8 @@ class MapperSession {
 // finishes the scheduling), then the first error is thrown.
 template <class Table, class MakeRecord>
 void map_through_mappers(const StreamConfig& config, const Plan& plan, int threads,
-                         UnitSource& units, std::vector<Table>& tables, MakeRecord make_record) {
+                         UnitSource& units, Spiller* spiller, std::vector<Table>& tables,
+                         MakeRecord make_record) {
   tables = std::vector<Table>(threads);
   const int rank = world_rank();
   StderrRelay relay(rank);
@@ -466,7 +467,7 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
       // new one), then the table is saved.
       if (!failed) {
         try {
-          save_if_due(units, tables[thread], [&] { session.finish(record); });
+          after_unit(units, tables[thread], spiller, [&] { session.finish(record); });
         } catch (...) {
           note_error();
         }
@@ -512,11 +513,14 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_through_mappers(config_, plan, threads, units, this->tables_, [](KeyTable<Value>& table) {
-      return [&table](std::string_view key, std::string_view value) {
-        table.upsert(key, P::parse(value), CombineBy<P>{});
-      };
-    });
+    map_through_mappers(config_, plan, threads, units, this->spiller_, this->tables_,
+                        [this](KeyTable<Value>& table) {
+                          return [table = SpillingTable(table, this->spiller_)](
+                                     std::string_view key, std::string_view value) {
+                            table.table().upsert(key, P::parse(value), CombineBy<P>{});
+                            table.check();
+                          };
+                        });
   }
 
   void finish_reduce(std::span<const std::string_view> keys,
@@ -563,15 +567,17 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_through_mappers(config_, plan, threads, units, tables_, [](KeyTable<std::uint64_t>& table) {
-      return [&table, buffer = std::make_shared<std::string>()](std::string_view key,
-                                                                std::string_view value) {
-        buffer->clear();
-        escape_key(key, *buffer);
-        buffer->append(value);
-        table.upsert(std::string_view(*buffer), std::uint64_t{1}, AddCounts{});
-      };
-    });
+    map_through_mappers(
+        config_, plan, threads, units, spiller_, tables_, [this](KeyTable<std::uint64_t>& table) {
+          return [table = SpillingTable(table, spiller_), buffer = std::make_shared<std::string>()](
+                     std::string_view key, std::string_view value) {
+            buffer->clear();
+            escape_key(key, *buffer);
+            buffer->append(value);
+            table.table().upsert(std::string_view(*buffer), std::uint64_t{1}, AddCounts{});
+            table.check();
+          };
+        });
     if (!config_.combiner.empty()) run_combiners(threads);
   }
   void finish_reduce(std::span<const std::string_view> keys,

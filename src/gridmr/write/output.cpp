@@ -3,12 +3,32 @@
 
 #include <vector>
 
+#include "gridmr/errors.hpp"
 #include "gridmr/write/result_writer.hpp"
 
 namespace gridmr {
 
+void throw_column_not_in_memory() {
+  throw RunError(
+      "this job reads its result as a whole, which did not fit in --memory and was spilled to "
+      "the scratch folder; raise --memory, or read the result with Column::for_each");
+}
+
+void Output::write_keys(const std::string& group, const Column<std::string_view>& keys) {
+  if (keys.in_memory()) {
+    writer_.write_keys(group, keys.span());
+  } else {
+    writer_.write_keys_streamed(group, keys.size(), keys.bytes(), [&] { return keys.reader(); });
+  }
+}
+
 void Output::write_keys(const std::string& group, std::span<const std::string_view> keys) {
   writer_.write_keys(group, keys);
+}
+
+void Output::write_streamed(const std::string& path, const TypeDescription& type,
+                            std::uint64_t count, const std::function<Fill()>& open) {
+  writer_.write_described_streamed(path, type, count, open());
 }
 
 void Output::write_offsets(const std::string& path, std::span<const std::uint64_t> sizes) {

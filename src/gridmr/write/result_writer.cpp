@@ -97,6 +97,8 @@ std::string ResultWriter::disk_note() const {
 
 namespace {
 
+h5::Handle h5_type(const TypeDescription& type, const std::string& what);
+
 // "OUT.partial-" and 16 random hex digits: a name no other job uses.
 std::string unique_partial_name(const std::string& path) {
   std::uint64_t bits = 0;
@@ -189,15 +191,8 @@ void ResultWriter::write_dataset(const std::string& path, hid_t file_type, hid_t
   if (rank_ == 0) offset = 0;  // MPI_Exscan leaves rank 0's result undefined
   MPI_Allreduce(&count, &total, 1, MPI_UINT64_T, MPI_SUM, comm_);
 
-  ensure_parent_groups("/" + path);
   const std::string what = fmt::format("cannot write '{}' in {}", path, quote_path(path_));
-  const hsize_t dims[1] = {total};
-  h5::Handle dataset = together([&] {
-    h5::Handle space = h5::space(H5Screate_simple(1, dims, nullptr), what);
-    return h5::dataset(
-        H5Dcreate2(file_, path.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        what);
-  });
+  h5::Handle dataset = create_dataset(path, file_type, total);
   if (total == 0) return;  // HDF5 1.10 rejects a collective write to an empty dataset
   struct Abandon {         // on failure the dataset stays open with the file (see abandoned_)
     h5::Handle& dataset;
@@ -227,6 +222,148 @@ void ResultWriter::write_dataset(const std::string& path, hid_t file_type, hid_t
   together([&] {
     if (!dataset.reset()) throw RunError(fmt::format("{}: {}", what, h5::last_error()));
   });
+}
+
+h5::Handle ResultWriter::create_dataset(const std::string& path, hid_t file_type,
+                                       std::uint64_t total) {
+  ensure_parent_groups("/" + path);
+  const std::string what = fmt::format("cannot write '{}' in {}", path, quote_path(path_));
+  const hsize_t dims[1] = {total};
+  return together([&] {
+    h5::Handle space = h5::space(H5Screate_simple(1, dims, nullptr), what);
+    return h5::dataset(
+        H5Dcreate2(file_, path.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        what);
+  });
+}
+
+// As write_dataset, in rounds of at most 4 MiB per rank: every rank takes part
+// in every round (the most any rank needs), with an empty selection once done.
+void ResultWriter::write_dataset_streamed(
+    const std::string& path, hid_t file_type, hid_t memory_type, std::size_t element_size,
+    std::uint64_t count, const std::function<std::size_t(void*, std::size_t)>& fill) {
+  std::uint64_t offset = 0, total = 0;
+  MPI_Exscan(&count, &offset, 1, MPI_UINT64_T, MPI_SUM, comm_);
+  if (rank_ == 0) offset = 0;
+  MPI_Allreduce(&count, &total, 1, MPI_UINT64_T, MPI_SUM, comm_);
+  const std::string what = fmt::format("cannot write '{}' in {}", path, quote_path(path_));
+  h5::Handle dataset = create_dataset(path, file_type, total);
+  if (total == 0) return;
+  struct Abandon {
+    h5::Handle& dataset;
+    const bool& abandoned;
+    ~Abandon() {
+      if (abandoned) dataset.release();
+    }
+  } abandon{dataset, abandoned_};
+  const std::uint64_t chunk = std::max<std::uint64_t>(1, (4u << 20) / element_size);
+  const std::uint64_t mine = (count + chunk - 1) / chunk;
+  std::uint64_t rounds = 0;
+  MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, comm_);
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min(chunk, std::max<std::uint64_t>(count, 1))) *
+                                element_size);
+  std::uint64_t done = 0;
+  for (std::uint64_t round = 0; round < rounds; ++round) {
+    together([&] {
+      const std::uint64_t n = std::min(chunk, count - done);
+      std::size_t got = 0;
+      while (got < n) {
+        const std::size_t more = fill(buffer.data() + got * element_size, n - got);
+        if (more == 0) break;
+        got += more;
+      }
+      if (got != n) {
+        throw RunError(fmt::format("{}: {} elements expected, {} read", what, count, done + got));
+      }
+      const hsize_t start[1] = {offset + done}, local[1] = {std::max<std::uint64_t>(n, 1)};
+      h5::Handle file_space = h5::space(H5Dget_space(dataset), what);
+      h5::Handle memory_space = h5::space(H5Screate_simple(1, local, nullptr), what);
+      if (n == 0) {
+        h5::check_status(H5Sselect_none(file_space), what);
+        h5::check_status(H5Sselect_none(memory_space), what);
+      } else {
+        const hsize_t size[1] = {n};
+        h5::check_status(
+            H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, size, nullptr), what);
+      }
+      h5::Handle transfer = h5::plist(H5Pcreate(H5P_DATASET_XFER), what);
+      h5::check_status(H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE), what);
+      h5::check_status(
+          H5Dwrite(dataset, memory_type, memory_space, file_space, transfer, buffer.data()), what);
+      done += n;
+    });
+  }
+  together([&] {
+    if (!dataset.reset()) throw RunError(fmt::format("{}: {}", what, h5::last_error()));
+  });
+}
+
+void ResultWriter::write_described_streamed(
+    const std::string& path, const TypeDescription& type, std::uint64_t count,
+    const std::function<std::size_t(void*, std::size_t)>& fill) {
+  const std::string what = fmt::format("cannot write '{}' in {}", path, quote_path(path_));
+  h5::Handle file_type = h5_type(type, what);
+  write_dataset_streamed(path, file_type, file_type, type.size, count, fill);
+}
+
+void ResultWriter::write_keys_streamed(
+    const std::string& group, std::uint64_t count, std::uint64_t bytes,
+    const std::function<std::unique_ptr<ColumnReader<std::string_view>>()>& open) {
+  // Reads keys a batch at a time; `take` hands them out one by one.
+  struct Keys {
+    std::unique_ptr<ColumnReader<std::string_view>> in;
+    std::string_view batch[256];
+    std::size_t size = 0, next = 0;
+    bool take(std::string_view& key) {
+      if (next == size) {
+        size = in->read(batch, 256);
+        next = 0;
+        if (size == 0) return false;
+      }
+      key = batch[next++];
+      return true;
+    }
+  };
+  std::uint64_t base = 0;
+  MPI_Exscan(&bytes, &base, 1, MPI_UINT64_T, MPI_SUM, comm_);
+  if (rank_ == 0) base = 0;
+  const bool last = rank_ == ranks_ - 1;
+  {
+    auto keys = std::make_shared<Keys>();
+    keys->in = open();
+    std::uint64_t at = base, left = count;
+    write_dataset_streamed(
+        group + "/offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof(std::uint64_t),
+        count + (last ? 1 : 0), [&](void* out, std::size_t n) {
+          auto* offsets = static_cast<std::uint64_t*>(out);
+          std::size_t i = 0;
+          for (; i < n; ++i) {
+            offsets[i] = at;
+            if (left == 0) continue;  // the closing offset
+            std::string_view key;
+            if (!keys->take(key)) break;
+            at += key.size();
+            --left;
+          }
+          return i;
+        });
+  }
+  auto keys = std::make_shared<Keys>();
+  keys->in = open();
+  std::string_view key;  // the rest of the key being copied
+  write_dataset_streamed(group + "/data", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, bytes,
+                         [&](void* out, std::size_t n) {
+                           auto* p = static_cast<char*>(out);
+                           std::size_t i = 0;
+                           while (i < n) {
+                             if (key.empty() && !keys->take(key)) break;
+                             const std::size_t m = std::min(n - i, key.size());
+                             std::memcpy(p + i, key.data(), m);
+                             key.remove_prefix(m);
+                             i += m;
+                           }
+                           return i;
+                         });
 }
 
 void ResultWriter::write_slices(const std::string& path, std::span<const std::uint64_t> local) {
@@ -347,6 +484,7 @@ void ResultWriter::write_stats(const RankStats& mine) {
   field("shuffle_start_seconds", offsetof(RankStats, shuffle_start), H5T_NATIVE_DOUBLE);
   field("reduce_start_seconds", offsetof(RankStats, reduce_start), H5T_NATIVE_DOUBLE);
   field("write_start_seconds", offsetof(RankStats, write_start), H5T_NATIVE_DOUBLE);
+  field("spilled_bytes", offsetof(RankStats, spilled_bytes), H5T_NATIVE_UINT64);
   write_dataset("stats/ranks", row, row, &mine, 1);
 }
 

@@ -4,11 +4,14 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gridmr/output.hpp"
 #include "gridmr/runtime/stats.hpp"
 #include "gridmr/value.hpp"
 #include "gridmr/write/h5.hpp"
@@ -30,6 +33,16 @@ class ResultWriter {
   // `group`/offsets (n+1 byte offsets) and `group`/data: this rank's keys, after
   // the keys of the ranks before it.
   void write_keys(const std::string& group, std::span<const std::string_view> keys);
+  // The same for `count` keys of `bytes` bytes in all, read in pieces: `open`
+  // gives a reader from the first key, each call (one pass per dataset).
+  void write_keys_streamed(
+      const std::string& group, std::uint64_t count, std::uint64_t bytes,
+      const std::function<std::unique_ptr<ColumnReader<std::string_view>>()>& open);
+  // A dataset of every rank's `count` values of the described type, `fill`
+  // giving the next ones in pieces: (out, at most n) -> how many.
+  void write_described_streamed(const std::string& path, const TypeDescription& type,
+                                std::uint64_t count,
+                                const std::function<std::size_t(void*, std::size_t)>& fill);
   // CSR offsets for every rank's list of sizes, in rank order (n+1 entries).
   void write_offsets(const std::string& path, std::span<const std::uint64_t> sizes);
   // A dataset of every rank's `count` values of the described type, in rank order.
@@ -66,6 +79,11 @@ class ResultWriter {
 
   void write_dataset(const std::string& path, hid_t file_type, hid_t memory_type, const void* data,
                      std::uint64_t count);
+  void write_dataset_streamed(const std::string& path, hid_t file_type, hid_t memory_type,
+                              std::size_t element_size, std::uint64_t count,
+                              const std::function<std::size_t(void*, std::size_t)>& fill);
+  // Creates the 1-D dataset `path` of `total` elements.
+  h5::Handle create_dataset(const std::string& path, hid_t file_type, std::uint64_t total);
   void ensure_parent_groups(const std::string& path);
   void write_attribute(const std::string& path, const std::string& name, hid_t type,
                        const void* value);

@@ -19,20 +19,30 @@
 namespace gridmr {
 
 void write_result(const Cluster& cluster, const EngineOptions& options, const JobRuntime& job,
-                  const Plan& plan, const SortedResult& reduced, int threads,
-                  const Stopwatch& elapsed, RankStats& stats) {
+                  const Plan& plan, const SortedResult& reduced, const PairSource* spilled,
+                  int threads, const Stopwatch& elapsed, RankStats& stats) {
   Stopwatch write_time;
   stats.write_start = elapsed.seconds();
   // Keys, their offsets and one value each, plus room for metadata and /stats.
+  // (A spilled result: `spilled` holds this rank's keys and values instead.)
   std::uint64_t bytes = 0;
-  for (const auto key : reduced.keys)
-    bytes += key.size() + sizeof(std::uint64_t) + job.value_size();
+  if (spilled != nullptr) {
+    bytes = spilled->key_bytes() + spilled->size() * (sizeof(std::uint64_t) + job.value_size());
+  } else {
+    for (const auto key : reduced.keys)
+      bytes += key.size() + sizeof(std::uint64_t) + job.value_size();
+  }
   check_output_space(cluster, options, bytes);
 
   ResultWriter writer(cluster.comm(), options.output);
   Output out(writer);
-  job.write(out, reduced.keys, reduced.values, reduced.total_keys, reduced.total_groups,
-            reduced.total.empty() ? nullptr : reduced.total.data(), plan);
+  const std::byte* total = reduced.total.empty() ? nullptr : reduced.total.data();
+  if (spilled != nullptr) {
+    job.write_spilled(out, *spilled, reduced.total_keys, reduced.total_groups, total, plan);
+  } else {
+    job.write(out, reduced.keys, reduced.values, reduced.total_keys, reduced.total_groups, total,
+              plan);
+  }
   double seconds = elapsed.seconds();
   MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, cluster.comm());  // attributes must agree on all ranks
   writer.set_attribute("/", "format", std::string_view("gridmr-result"));

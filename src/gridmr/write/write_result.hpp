@@ -14,7 +14,7 @@ namespace gridmr {
 // (the job's datasets, the root attributes, /stats/ranks), renames it to OUT,
 // and prints the --stats table.
 void write_result(const Cluster& cluster, const EngineOptions& options, const JobRuntime& job,
-                  const Plan& plan, const SortedResult& reduced, int threads,
-                  const Stopwatch& elapsed, RankStats& stats);
+                  const Plan& plan, const SortedResult& reduced, const PairSource* spilled,
+                  int threads, const Stopwatch& elapsed, RankStats& stats);
 
 }  // namespace gridmr

@@ -1,0 +1,132 @@
+// Spilling tables to sorted runs, and merging them.
+#include "gridmr/spill/spill.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <cerrno>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gridmr/detail/records.hpp"
+#include "gridmr/errors.hpp"
+
+namespace gridmr {
+
+std::string default_scratch_folder() {
+  for (const char* name : {"TMPDIR", "SLURM_TMPDIR"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return "/tmp";
+}
+
+void check_scratch_folder(const EngineOptions& options) {
+  if (options.scratch.empty()) return;
+  struct stat st {};
+  if (::stat(options.scratch.c_str(), &st) != 0) {
+    throw UsageError(errno_message("--scratch: cannot use", options.scratch, errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    throw UsageError(fmt::format("--scratch: {} is not a folder", quote_path(options.scratch)));
+  }
+  if (::access(options.scratch.c_str(), W_OK | X_OK) != 0) {
+    throw UsageError(errno_message("--scratch: cannot write to", options.scratch, errno));
+  }
+}
+
+Spill::Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, int threads,
+             bool within_units)
+    : job_(job),
+      scratch_(std::move(folder)),
+      map_bytes_(static_cast<std::size_t>(memory / 2 / static_cast<std::uint64_t>(threads))),
+      reduce_bytes_(static_cast<std::size_t>(memory / 4)),
+      round_bytes_(memory / 4),
+      reader_bytes_(static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 64, 4 << 10, 1 << 20))),
+      fan_in_(static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 4 / reader_bytes_, 4, 64))),
+      within_units_(within_units) {}
+
+void Spill::spill_map(const TableView& table) {
+  if (table.size == 0) return;
+  auto run = write_sorted_run(scratch_, table, job_.key_layout(), job_.value_size());
+  const std::lock_guard lock(mutex_);
+  add(map_runs_, std::move(run));
+}
+
+void Spill::spill_reduce(const TableView& table) {
+  if (table.size == 0) return;
+  auto run = write_sorted_run(scratch_, table, job_.key_layout(), job_.value_size());
+  add(reduce_runs_, std::move(run));
+}
+
+void Spill::add(std::vector<std::shared_ptr<const Run>>& runs, std::shared_ptr<const Run> run) {
+  ++runs_written_;
+  runs.push_back(std::move(run));
+  // The fan_in_ smallest merge into one whenever there are fan_in_: so a
+  // merge reads at most fan_in_ runs, and small runs merge with small ones.
+  if (runs.size() >= fan_in_) merge_smallest(runs);
+}
+
+void Spill::merge_smallest(std::vector<std::shared_ptr<const Run>>& runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const auto& a, const auto& b) { return a->bytes() < b->bytes(); });
+  const auto take = static_cast<long>(std::min(runs.size(), fan_in_));
+  const std::vector<std::shared_ptr<const Run>> group(runs.begin(), runs.begin() + take);
+  auto merged = merge_runs(scratch_, group, job_, reader_bytes_);
+  runs.erase(runs.begin(), runs.begin() + take);
+  runs.push_back(std::move(merged));
+}
+
+std::shared_ptr<const Run> Spill::merge_reduce(const TableView& rest) {
+  spill_reduce(rest);
+  auto& runs = reduce_runs_;
+  while (runs.size() > fan_in_) merge_smallest(runs);
+  auto result = merge_runs(scratch_, runs, job_, reader_bytes_);
+  std::vector<std::shared_ptr<const Run>>().swap(runs);
+  return result;
+}
+
+namespace {
+
+class RunCursor final : public PairSource::Cursor {
+ public:
+  RunCursor(std::shared_ptr<const Run> run, std::size_t value_size, std::size_t reader_bytes)
+      : reader_(run, 0, run->bytes(), value_size, reader_bytes) {}
+  bool next(std::string_view& key, const std::byte*& value) override {
+    return reader_.next(key, value);
+  }
+
+ private:
+  RunReader reader_;
+};
+
+}  // namespace
+
+std::unique_ptr<PairSource::Cursor> SpilledPairs::open() const {
+  return std::make_unique<RunCursor>(run_, value_size_, reader_bytes_);
+}
+
+void SpilledPairs::load(std::vector<std::string_view>& keys, std::vector<const std::byte*>& values,
+                        std::vector<char>& storage) const {
+  // The run is its records, one after the other: read it whole.
+  storage.resize(run_->bytes());
+  std::size_t at = 0;
+  while (at < storage.size()) {
+    const ssize_t n = ::pread(run_->fd(), storage.data() + at, storage.size() - at,
+                              static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw RunError("cannot read a spill file back: it is shorter than written");
+    at += static_cast<std::size_t>(n);
+  }
+  keys.clear();
+  values.clear();
+  keys.reserve(run_->records());
+  values.reserve(run_->records());
+  for_each_record(storage.data(), at, value_size_, [&](std::string_view k, const char* v) {
+    keys.push_back(k);
+    values.push_back(reinterpret_cast<const std::byte*>(v));
+  });
+}
+
+}  // namespace gridmr
