@@ -125,7 +125,8 @@ def main():
         expected = expected_bigrams(inputs)
         results = runs(programs["bigrams"], "bigrams",
                        [(np, t, ("--unit-size", u)) for np, t in grid for u in ("1KiB", "5000", "16MiB")]
-                       + [(2, 1, ("--unit-size", "7", "--memory", "4KiB"))], work, inputs)
+                       + [(2, 1, ("--unit-size", "7", "--memory", "4KiB")),
+                          (3, 2, ("--unit-size", "1KiB", "--memory", "64KiB"))], work, inputs)
         for label, (datasets, attributes) in results.items():
             keys = csr(datasets, "bigrams/keys")
             got = dict(zip(keys, (int(c) for c in datasets["bigrams/counts"])))
@@ -159,7 +160,9 @@ def main():
         # An inverted index over whole files: a grouped job (word -> its files).
         expected = expected_index([args.inputs])
         files = [str(p).encode() for p in files_under([args.inputs])]
-        results = runs(programs["inverted_index"], "index", [(np, t, ()) for np, t in grid], work,
+        # (--memory 64KiB: its tables spill, and its result is loaded back whole.)
+        results = runs(programs["inverted_index"], "index",
+                       [(np, t, ()) for np, t in grid] + [(2, 2, ("--memory", "64KiB"))], work,
                        [args.inputs])
         for label, (datasets, attributes) in results.items():
             words = csr(datasets, "index/words")

@@ -53,7 +53,7 @@ struct Fingerprint {
 // Options that change how a run goes, not what it computes: left out of the
 // fingerprint, so that a rerun may use other ranks, threads or memory.
 bool is_run_option(std::string_view arg, bool& takes_value) {
-  static const char* const kWithValue[] = {"--threads", "--schedule", "--memory",
+  static const char* const kWithValue[] = {"--threads", "--schedule", "--memory", "--scratch",
                                            "--checkpoint-interval", "--restart", "--progress"};
   static const char* const kFlags[] = {"--quiet", "--stats", "--force", "--keep-checkpoint"};
   for (const char* name : kWithValue) {

@@ -58,6 +58,7 @@ class CheckpointingUnits final : public UnitSource {
   void done(const WorkUnit& unit) override;
   bool checkpoint_due() override;
   void save_checkpoint(const TableView& table) override;
+  bool saves_checkpoints() const override { return true; }
 
   // After the map: the output this rank saved (and took out of its tables)
   // goes back into `job`'s map side, for this run's shuffle.

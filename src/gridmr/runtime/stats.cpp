@@ -42,19 +42,22 @@ std::string format_stats_table(const std::vector<RankStats>& rows) {
     total.bytes_sent += r.bytes_sent;
     total.bytes_received += r.bytes_received;
     total.peak_rss_bytes += r.peak_rss_bytes;
+    total.spilled_bytes += r.spilled_bytes;
   }
   const double units = std::max<double>(1, static_cast<double>(total.units));
   std::string out =
-      fmt::format("{:>5}  {:<{}} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n",
+      fmt::format("{:>5}  {:<{}} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} "
+                  "{:>10}\n",
                   "rank", "host", host_width, "units", "%", "map s", "shuffle", "reduce", "write s",
-                  "wall s", "sent", "received", "peak RSS");
+                  "wall s", "sent", "received", "peak RSS", "spilled");
   auto line = [&](const std::string& rank, const std::string& host, const RankStats& r) {
     out += fmt::format(
         "{:>5}  {:<{}} {:>8} {:>5.1f}% {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10} {:>10} "
-        "{:>10}\n",
+        "{:>10} {:>10}\n",
         rank, host, host_width, r.units, 100.0 * static_cast<double>(r.units) / units,
         r.map_seconds, r.shuffle_seconds, r.reduce_seconds, r.write_seconds, r.wall_seconds,
-        format_bytes(r.bytes_sent), format_bytes(r.bytes_received), format_bytes(r.peak_rss_bytes));
+        format_bytes(r.bytes_sent), format_bytes(r.bytes_received), format_bytes(r.peak_rss_bytes),
+        format_bytes(r.spilled_bytes));
   };
   for (const RankStats& r : rows) line(std::to_string(r.rank), r.host, r);
   line("total", "", total);

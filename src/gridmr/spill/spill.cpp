@@ -63,9 +63,10 @@ void Spill::spill_reduce(const TableView& table) {
 void Spill::add(std::vector<std::shared_ptr<const Run>>& runs, std::shared_ptr<const Run> run) {
   ++runs_written_;
   runs.push_back(std::move(run));
-  // The fan_in_ smallest merge into one whenever there are fan_in_: so a
-  // merge reads at most fan_in_ runs, and small runs merge with small ones.
-  if (runs.size() >= fan_in_) merge_smallest(runs);
+  // Runs wait, so that the final merge can take the smallest first (the
+  // cheapest order, as in Huffman coding); only past kMaxRuns, which bounds
+  // the open files, do the fan_in_ smallest merge into one now.
+  if (runs.size() > kMaxRuns) merge_smallest(runs);
 }
 
 void Spill::merge_smallest(std::vector<std::shared_ptr<const Run>>& runs) {

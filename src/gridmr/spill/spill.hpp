@@ -57,8 +57,8 @@ class Spill final : public Spiller {
   const Scratch& scratch() const { return scratch_; }
 
  private:
-  // Adds a run to `runs`; when they are many, merges them into one first (so
-  // that a merge never reads more runs than its buffers allow).
+  // Adds a run to `runs`; past kMaxRuns, merges the smallest.
+  static constexpr std::size_t kMaxRuns = 256;
   void add(std::vector<std::shared_ptr<const Run>>& runs, std::shared_ptr<const Run> run);
   void merge_smallest(std::vector<std::shared_ptr<const Run>>& runs);
 

@@ -1,0 +1,187 @@
+"""Spilling (--memory, --scratch): tables that outgrow their share of --memory become sorted runs
+in the scratch folder, and the result must be the same bytes as in memory. Word count on the
+sample corpus plus a file of many distinct, long and non-ASCII words, at several rank, thread and
+memory settings (down to 64 KiB), against Python's re and against an in-memory run; the same for a
+streaming job (whose result is loaded back whole) and with checkpoints; a full scratch folder
+(a 2 MiB tmpfs) fails cleanly; a bad --scratch is a usage error; SIGTERM during a spilling run
+leaves nothing behind."""
+import argparse
+import atexit
+import os
+import pathlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gridmr_testlib import (ENV, check, expected_counts, finish, mpirun, partials, read_result,
+                            same_datasets, words_of)
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--gridmr", required=True)
+parser.add_argument("--inputs", required=True)
+parser.add_argument("--examples", required=True)
+args = parser.parse_args()
+PY = "/usr/bin/python3"
+work = pathlib.Path(tempfile.mkdtemp(prefix="gridmr-spill-test-"))
+atexit.register(shutil.rmtree, work, True)
+scratch = work / "scratch"
+scratch.mkdir()
+
+# Many distinct words: short ones, ones past the 16 bytes a table slot holds, ones past the
+# 256 bytes a run's index keeps, and bytes >= 0x80.
+rng = random.Random(16)
+alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+words = [f"w{i}" for i in range(20000)]
+words += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(17, 60))) for _ in range(3000)]
+words += ["L" + "".join(rng.choice(alphabet) for _ in range(rng.randrange(250, 700)))
+          for _ in range(200)]
+words += ["\u00e9t\u00e9" + str(i) for i in range(2000)]
+corpus = work / "corpus"
+corpus.mkdir()
+(corpus / "distinct.txt").write_text(
+    "\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(9000)) + "\n",
+    encoding="utf-8")
+shutil.copytree(args.inputs, corpus / "inputs")
+want = expected_counts([corpus])
+
+
+def wordcount(out, np, threads, memory=None, extra=(), env=None):
+    settings = ["--memory", memory] if memory else []
+    return mpirun(args.gridmr, np, ["wordcount", "--quiet", "--threads", str(threads),
+                                    "--unit-size", "64KiB", *settings, "--scratch", str(scratch),
+                                    *extra, "-o", str(out), str(corpus)], env=env)
+
+
+def scratch_empty(label):
+    left = list(scratch.iterdir())
+    check(f"{label}: nothing left in the scratch folder", not left, str(left[:3]))
+
+
+# --- Word count: identical to the in-memory run, exact against Python. ---
+reference = work / "memory.h5"
+r = wordcount(reference, 1, 2)
+check("in memory: exit 0", r.returncode == 0, r.stderr[-300:])
+base, base_attrs = read_result(reference)
+check("in memory: counts equal Python's", words_of(base)[1] == want)
+check("in memory: nothing spilled", int(base["stats/ranks"]["spilled_bytes"].sum()) == 0)
+for np, threads, memory in [(1, 1, "64KiB"), (1, 2, "64KiB"), (2, 2, "64KiB"), (3, 1, "64KiB"),
+                            (2, 1, "1MiB"), (3, 2, "256KiB")]:
+    label = f"wordcount np {np} threads {threads} --memory {memory}"
+    out = work / f"wc-{np}-{threads}-{memory}.h5"
+    r = wordcount(out, np, threads, memory)
+    check(f"{label}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode != 0:
+        continue
+    d, attrs = read_result(out)
+    spilled = int(d["stats/ranks"]["spilled_bytes"].sum())
+    check(f"{label}: it spilled", spilled > 0, str(spilled))
+    differ = same_datasets(base, d)
+    check(f"{label}: datasets identical to the in-memory run", not differ, str(differ))
+    check(f"{label}: counts equal Python's", words_of(d)[1] == want)
+    check(f"{label}: totals", attrs["wordcount"] == base_attrs["wordcount"],
+          f"{attrs['wordcount']} vs {base_attrs['wordcount']}")
+    scratch_empty(label)
+
+# --- A streaming job (built-in sum; its result is loaded back whole), and a collecting one. ---
+mapper = f"{PY} {pathlib.Path(args.examples).resolve()}/wordcount_mapper.py"
+for reducer in ("sum", "collect"):
+    outs = []
+    for np, memory in [(1, None), (2, "64KiB")]:
+        out = work / f"stream-{reducer}-{np}.h5"
+        settings = ["--memory", memory] if memory else []
+        r = mpirun(args.gridmr, np, ["stream", "--quiet", "--threads", "2", "--unit-size",
+                                     "64KiB", "--mapper", mapper, "--reducer", reducer,
+                                     *settings, "--scratch", str(scratch), "-o", str(out),
+                                     str(corpus / "inputs")])
+        check(f"stream {reducer} np {np} --memory {memory}: exit 0", r.returncode == 0,
+              r.stderr[-300:])
+        if r.returncode == 0:
+            outs.append(read_result(out)[0])
+    if len(outs) == 2:
+        check(f"stream {reducer}: the spilling run spilled",
+              int(outs[1]["stats/ranks"]["spilled_bytes"].sum()) > 0)
+        differ = same_datasets(outs[0], outs[1])
+        check(f"stream {reducer}: spilled result identical to the in-memory one", not differ,
+              str(differ))
+    scratch_empty(f"stream {reducer}")
+
+# --- With checkpoints: a full map table is saved instead of spilled, then spills on restore. ---
+out = work / "checkpointed.h5"
+r = wordcount(out, 2, 2, "64KiB", ["--checkpoint", str(work / "ckpt")])
+check("--checkpoint with --memory 64KiB: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("--checkpoint with --memory 64KiB: identical to the in-memory run",
+          not same_datasets(base, d), str(same_datasets(base, d)))
+    check("--checkpoint: removed after the run", not (work / "ckpt").exists()
+          or not any((work / "ckpt").iterdir()))
+
+# --- Bad --scratch: a usage error, before any work. ---
+for bad, why in [(work / "missing", "does not exist"), (corpus / "distinct.txt", "a file")]:
+    out = work / "bad-scratch.h5"
+    r = mpirun(args.gridmr, 2, ["wordcount", "--quiet", "--scratch", str(bad), "-o", str(out),
+                                str(corpus)])
+    lines = r.stderr.strip().splitlines()
+    check(f"--scratch that {why}: exit 2 with one line naming it",
+          r.returncode == 2 and len(lines) == 1 and "--scratch" in lines[0], r.stderr)
+    check(f"--scratch that {why}: no output", not out.exists() and not partials(out))
+
+# A file of 400,000 distinct words (8 MB): it spills megabytes at --memory 256KiB.
+big = work / "big"
+big.mkdir()
+(big / "many.txt").write_text(
+    " ".join(f"distinct{i}x{rng.randrange(10**9)}" for i in range(400000)) + "\n")
+
+# --- A full scratch folder: exit 1, one line, nothing left, no output. ---
+small = work / "small"
+small.mkdir()
+mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
+                         capture_output=True, text=True).returncode == 0
+if not mounted:
+    print("skip full scratch folder: cannot mount a tmpfs here")
+else:
+    try:
+        out = work / "full.h5"
+        r = mpirun(args.gridmr, 2, ["wordcount", "--quiet", "--threads", "2", "--memory",
+                                    "256KiB", "--scratch", str(small), "-o", str(out), str(big)])
+        lines = [line for line in r.stderr.strip().splitlines() if line.startswith("gridmr")]
+        check("full scratch: exit 1", r.returncode == 1, f"exit {r.returncode}: {r.stderr[-400:]}")
+        check("full scratch: one line naming the full scratch folder",
+              len(lines) == 1 and "scratch folder" in lines[0] and "full" in lines[0], r.stderr)
+        check("full scratch: no output, no partial", not out.exists() and not partials(out))
+        left = list(small.iterdir())
+        used = shutil.disk_usage(small).used
+        check("full scratch: the scratch folder is empty again", not left and used < 64 << 10,
+              f"{left[:3]} {used} bytes used")
+    finally:
+        subprocess.run(["umount", str(small)])
+
+# --- SIGTERM while spilling: exit non-zero, nothing left behind. ---
+out = work / "terminated.h5"
+marker = f"spill-sigterm-{os.getpid()}"
+command = ["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+           "wordcount", "--quiet", "--threads", "2", "--unit-size", "64KiB", "--memory", "64KiB",
+           "--scratch", str(scratch), "-o", str(out), str(big), str(corpus)]
+before = shutil.disk_usage(scratch).used
+proc = subprocess.Popen(command, env=dict(ENV, GRIDMR_TEST_MARKER=marker),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(1.5)
+running = proc.poll() is None
+proc.send_signal(signal.SIGTERM)
+_, err = proc.communicate(timeout=60)
+check("SIGTERM while spilling: the job was still running", running)
+check("SIGTERM while spilling: exit non-zero", proc.returncode != 0, f"exit {proc.returncode}")
+time.sleep(0.5)
+left = subprocess.run(["pgrep", "-f", str(big)], capture_output=True, text=True).stdout.split()
+check("SIGTERM while spilling: no rank left", not left, str(left))
+after = shutil.disk_usage(scratch).used
+check("SIGTERM while spilling: the spilled space is free again", after <= before + (1 << 20),
+      f"{before} -> {after} bytes used")
+check("SIGTERM while spilling: no output, no partial", not out.exists() and not partials(out))
+scratch_empty("SIGTERM while spilling")
+finish()

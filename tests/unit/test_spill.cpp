@@ -1,0 +1,121 @@
+// Sorted runs: writing a table as a run, merging runs, shuffling them.
+#include <doctest/doctest.h>
+#include <mpi.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../jobs/wordcount.hpp"
+#include "gridmr/detail/records.hpp"
+#include "gridmr/detail/runtime_for.hpp"
+#include "gridmr/shuffle/partitioner.hpp"
+#include "gridmr/shuffle/shuffle.hpp"
+#include "gridmr/spill/runs.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+// Keys of every kind: short, past a slot's 16 bytes, past the 256 bytes a run's
+// marks keep, empty, and with bytes 0x00 and >= 0x80.
+std::string random_key(std::mt19937_64& pick) {
+  static const std::string bytes("ab\0\x7f\x80\xff", 6);
+  const std::size_t sizes[] = {0, 1, 3, 8, 15, 16, 17, 40, 255, 256, 257, 900};
+  std::string key(sizes[pick() % std::size(sizes)], 'k');
+  for (auto& c : key) c = pick() % 4 == 0 ? bytes[pick() % bytes.size()] : 'a' + pick() % 3;
+  return key;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> read_run(
+    const std::shared_ptr<const gridmr::Run>& run) {
+  gridmr::RunReader reader(run, 0, run->bytes(), 8, 100);  // a tiny buffer: records span refills
+  std::vector<std::pair<std::string, std::uint64_t>> pairs;
+  std::string_view key;
+  const std::byte* value;
+  while (reader.next(key, value)) {
+    std::uint64_t v;
+    std::memcpy(&v, value, sizeof v);
+    pairs.emplace_back(std::string(key), v);
+  }
+  return pairs;
+}
+
+}  // namespace
+
+TEST_CASE("runs: a table's run is sorted, its merge folds equal keys, its marks are right") {
+  TempDir dir;
+  const gridmr::Scratch scratch(dir.path.string());
+  auto job = gridmr::make_runtime<jobs::WordCount>({});
+  std::mt19937_64 pick(21);
+  const auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
+  std::map<std::string, std::uint64_t> want;
+  std::vector<std::shared_ptr<const gridmr::Run>> runs;
+  for (int t = 0; t < 5; ++t) {
+    gridmr::KeyTable<std::uint64_t> table;
+    for (int i = 0; i < 3000; ++i) {
+      const std::string key = random_key(pick);
+      const std::uint64_t value = pick() % 1000;
+      table.upsert(key, value, add);
+      want[key] += value;
+    }
+    runs.push_back(gridmr::write_sorted_run(scratch, table.view(), {}, 8));
+    const auto pairs = read_run(runs.back());
+    CHECK(pairs.size() == table.size());
+    for (std::size_t i = 1; i < pairs.size(); ++i) CHECK(pairs[i - 1].first < pairs[i].first);
+  }
+  const auto merged = gridmr::merge_runs(scratch, runs, *job, 64);
+  const auto pairs = read_run(merged);
+  const std::vector<std::pair<std::string, std::uint64_t>> expected(want.begin(), want.end());
+  CHECK(expected == pairs);  // std::map orders bytes as unsigned, as runs do
+  CHECK(merged->records() == want.size());
+  std::uint64_t key_bytes = 0;
+  for (const auto& [key, value] : want) key_bytes += key.size();
+  CHECK(merged->key_bytes() == key_bytes);
+  // Every mark names the key part of the record at its offset.
+  for (const auto& mark : merged->marks()) {
+    gridmr::RunReader reader(merged, mark.offset, merged->bytes(), 8, 4096);
+    std::string_view key;
+    const std::byte* value;
+    REQUIRE(reader.next(key, value));
+    CHECK(key == mark.part);
+  }
+  CHECK(merged->marks().size() > 1);
+}
+
+TEST_CASE("runs: the shuffle sends the pairs of tables and runs, in tiny rounds") {
+  TempDir dir;
+  const gridmr::Scratch scratch(dir.path.string());
+  std::mt19937_64 pick(5);
+  const auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
+  std::map<std::string, std::uint64_t> want;
+  gridmr::KeyTable<std::uint64_t> in_memory, spilled;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = random_key(pick);
+    (i % 2 ? in_memory : spilled).upsert(key, 1, add);
+    ++want[key];
+  }
+  const std::vector<std::shared_ptr<const gridmr::Run>> runs{
+      gridmr::write_sorted_run(scratch, spilled.view(), {}, 8)};
+  const std::vector<gridmr::TableView> tables{in_memory.view()};
+  const gridmr::RangePartitioner p(gridmr::choose_splitters({}, 1));
+  std::map<std::string, std::uint64_t> got;
+  const auto stats = gridmr::shuffle(MPI_COMM_WORLD, {tables, runs, 128}, 8, {}, p, 512,
+                                     [&](const char* d, std::size_t n) {
+                                       gridmr::for_each_record(
+                                           d, n, 8, [&](std::string_view k, const char* bytes) {
+                                             std::uint64_t v;
+                                             std::memcpy(&v, bytes, sizeof v);
+                                             got[std::string(k)] += v;
+                                           });
+                                     });
+  CHECK(stats.rounds > 10);
+  CHECK(got == want);
+}
+
+TEST_CASE("runs: a scratch folder that cannot be written is a run failure naming it") {
+  const gridmr::Scratch missing("/nonexistent/gridmr-scratch");
+  CHECK_THROWS_WITH_AS(missing.create(), doctest::Contains("/nonexistent/gridmr-scratch"),
+                       gridmr::RunError);
+}
