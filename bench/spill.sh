@@ -38,7 +38,7 @@ for size in "${sizes[@]}"; do
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
     r = f["stats/ranks"]
-    print(max(r["peak_rss_bytes"]), sum(r["spilled_bytes"]))' "$work/$memory.h5")
+    print(int(r["peak_rss_bytes"].max()), int(r["spilled_bytes"].sum()))' "$work/$memory.h5")
       echo "$n,$memory,$run,$wall,$rss,$bytes" >>"$csv"
       printf '%11d keys, --memory %-6s run %d: %7.2f s, peak RSS %6.0f MiB, spilled %6.0f MiB\n' \
         "$n" "$memory" "$run" "$wall" "$(awk -v b="$rss" 'BEGIN{print b/1048576}')" \
