@@ -85,22 +85,22 @@ template <class V>
 struct Result {
   Column<std::string_view> keys;  // this rank's keys, ascending by bytes
   Column<V> values;               // values[i] belongs to keys[i]
-  std::uint64_t total_keys = 0;            // over all ranks
-  V total{};                               // combine() over every value of every rank
-  const Plan* plan = nullptr;              // files (sources), input bytes, units
+  std::uint64_t total_keys = 0;   // over all ranks
+  V total{};                      // combine() over every value of every rank
+  const Plan* plan = nullptr;     // files (sources), input bytes, units
 };
 
 // A grouped job's part of the result on this rank: its keys, and for each key
 // its distinct values in ascending order with how often each was emitted.
 template <class E>
 struct Result<Group<E>> {
-  std::span<const std::string_view> keys;  // this rank's keys, ascending by bytes
-  std::span<const std::uint64_t> sizes;    // sizes[i]: distinct values of keys[i]
-  std::span<const E> values;               // the keys' values, key after key, each ascending
-  std::span<const std::uint64_t> counts;   // counts[j]: how often values[j] was emitted for its key
-  std::uint64_t total_keys = 0;            // over all ranks
-  std::uint64_t total_values = 0;          // distinct (key, value) pairs over all ranks
-  std::uint64_t total = 0;                 // emitted pairs over all ranks
+  Column<std::string_view> keys;   // this rank's keys, ascending by bytes
+  Column<std::uint64_t> sizes;     // sizes[i]: distinct values of keys[i]
+  Column<E> values;                // the keys' values, key after key, each ascending
+  Column<std::uint64_t> counts;    // counts[j]: how often values[j] was emitted for its key
+  std::uint64_t total_keys = 0;    // over all ranks
+  std::uint64_t total_values = 0;  // distinct (key, value) pairs over all ranks
+  std::uint64_t total = 0;         // emitted pairs over all ranks
   const Plan* plan = nullptr;
 };
 
@@ -120,6 +120,7 @@ class Output {
   // list `sizes`, in rank order: entry i+1 - entry i = size i. With a values
   // dataset written by write(), list i is values[offsets[i] : offsets[i+1]].
   void write_offsets(const std::string& path, std::span<const std::uint64_t> sizes);
+  void write_offsets(const std::string& path, const Column<std::uint64_t>& sizes);
 
   // `group`/offsets and `group`/data for a list that every rank passes alike
   // (the input files, say): stored once.

@@ -101,15 +101,14 @@ TEST_CASE("runs: the shuffle sends the pairs of tables and runs, in tiny rounds"
   const std::vector<gridmr::TableView> tables{in_memory.view()};
   const gridmr::RangePartitioner p(gridmr::choose_splitters({}, 1));
   std::map<std::string, std::uint64_t> got;
-  const auto stats = gridmr::shuffle(MPI_COMM_WORLD, {tables, runs, 128}, 8, {}, p, 512,
-                                     [&](const char* d, std::size_t n) {
-                                       gridmr::for_each_record(
-                                           d, n, 8, [&](std::string_view k, const char* bytes) {
-                                             std::uint64_t v;
-                                             std::memcpy(&v, bytes, sizeof v);
-                                             got[std::string(k)] += v;
-                                           });
-                                     });
+  const auto stats = gridmr::shuffle(
+      MPI_COMM_WORLD, {tables, runs, 128}, 8, {}, p, 512, [&](const char* d, std::size_t n) {
+        gridmr::for_each_record(d, n, 8, [&](std::string_view k, const char* bytes) {
+          std::uint64_t v;
+          std::memcpy(&v, bytes, sizeof v);
+          got[std::string(k)] += v;
+        });
+      });
   CHECK(stats.rounds > 10);
   CHECK(got == want);
 }

@@ -312,9 +312,7 @@ class KeyTable {
   // Bytes the table holds: its slots and its long keys.
   std::size_t memory_bytes() const { return capacity() * sizeof(Entry) + arena_.bytes(); }
   // Keys the table can hold before it grows next.
-  std::size_t grows_at() const {
-    return capacity() * (capacity() < kLargeTable ? 2 : 3) / 4;
-  }
+  std::size_t grows_at() const { return capacity() * (capacity() < kLargeTable ? 2 : 3) / 4; }
   // Empties the table, keeping its slots (a spilled table fills again at once).
   void clear() {
     if (size_ == 0) return;

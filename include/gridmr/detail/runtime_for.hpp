@@ -47,7 +47,8 @@ class SpillingTable {
 
   Table& table() const { return table_; }
   void check() const {
-    if (table_.size() >= limit_) [[unlikely]] spill();
+    if (table_.size() >= limit_) [[unlikely]]
+      spill();
   }
 
  private:
@@ -285,6 +286,112 @@ class SpilledValues final : public ColumnReader<V> {
   std::unique_ptr<PairSource::Cursor> cursor_;
 };
 
+// A grouped job's spilled pairs: each table key is a key part followed by
+// one value's ordered bytes (`suffix` of them), and each value a count.
+class GroupCursor {
+ public:
+  GroupCursor(const PairSource& pairs, std::size_t suffix)
+      : cursor_(pairs.open()), suffix_(suffix) {}
+  bool next() { return cursor_->next(key_, value_); }
+  std::string_view part() const { return key_.substr(0, key_.size() - suffix_); }
+  const char* suffix() const { return key_.data() + key_.size() - suffix_; }
+  std::uint64_t count() const {
+    std::uint64_t n;
+    std::memcpy(&n, value_, sizeof n);
+    return n;
+  }
+
+ private:
+  std::unique_ptr<PairSource::Cursor> cursor_;
+  std::size_t suffix_;
+  std::string_view key_;
+  const std::byte* value_ = nullptr;
+};
+
+// The distinct key parts.
+class SpilledGroupKeys final : public ColumnReader<std::string_view> {
+ public:
+  SpilledGroupKeys(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    bytes_.clear();
+    ends_.clear();
+    while (ends_.size() < n && bytes_.size() < (1u << 20) && in_.next()) {
+      if (started_ && in_.part() == last_) continue;
+      started_ = true;
+      last_.assign(in_.part());
+      bytes_.append(last_);
+      ends_.push_back(bytes_.size());
+    }
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+      out[i] = std::string_view(bytes_).substr(start, ends_[i] - start);
+      start = ends_[i];
+    }
+    return ends_.size();
+  }
+
+ private:
+  GroupCursor in_;
+  bool started_ = false;
+  std::string last_, bytes_;
+  std::vector<std::size_t> ends_;
+};
+
+// How many values each key part has.
+class SpilledGroupSizes final : public ColumnReader<std::uint64_t> {
+ public:
+  SpilledGroupSizes(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
+  std::size_t read(std::uint64_t* out, std::size_t n) override {
+    std::size_t i = 0;
+    while (i < n && !ended_) {
+      if (!in_.next()) {
+        ended_ = true;
+        if (size_ > 0) out[i++] = size_;
+      } else if (size_ > 0 && in_.part() == last_) {
+        ++size_;
+      } else {
+        if (size_ > 0) out[i++] = size_;
+        last_.assign(in_.part());
+        size_ = 1;
+      }
+    }
+    return i;
+  }
+
+ private:
+  GroupCursor in_;
+  bool ended_ = false;
+  std::string last_;
+  std::uint64_t size_ = 0;  // values of the key part `last_` so far
+};
+
+template <class E>
+class SpilledGroupValues final : public ColumnReader<E> {
+ public:
+  explicit SpilledGroupValues(const PairSource& pairs) : in_(pairs, sizeof(E)) {}
+  std::size_t read(E* out, std::size_t n) override {
+    std::size_t i = 0;
+    for (; i < n && in_.next(); ++i) out[i] = decode_ordered<E>(in_.suffix());
+    return i;
+  }
+
+ private:
+  GroupCursor in_;
+};
+
+class SpilledGroupCounts final : public ColumnReader<std::uint64_t> {
+ public:
+  SpilledGroupCounts(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
+  std::size_t read(std::uint64_t* out, std::size_t n) override {
+    std::size_t i = 0;
+    for (; i < n && in_.next(); ++i) out[i] = in_.count();
+    return i;
+  }
+
+ private:
+  GroupCursor in_;
+};
+
 }  // namespace detail
 
 template <Job J>
@@ -379,10 +486,9 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
   KeyLayout key_layout() const override { return {.suffix = sizeof(Element)}; }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_units<J>(config_, plan, threads, units, this->spiller_, this->tables_,
-                 [this](KeyTable<std::uint64_t>& table) {
-                   return GroupEmit<J>(table, this->spiller_);
-                 });
+    map_units<J>(
+        config_, plan, threads, units, this->spiller_, this->tables_,
+        [this](KeyTable<std::uint64_t>& table) { return GroupEmit<J>(table, this->spiller_); });
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -402,10 +508,48 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
       std::memcpy(&counts[i], values[i], sizeof(std::uint64_t));
     }
     Result<typename J::Value> result;
-    result.keys = distinct;
-    result.sizes = sizes;
-    result.values = elements;
-    result.counts = counts;
+    result.keys = std::span<const std::string_view>(distinct);
+    result.sizes = std::span<const std::uint64_t>(sizes);
+    result.values = std::span<const Element>(elements);
+    result.counts = std::span<const std::uint64_t>(counts);
+    result.total_keys = total_groups;
+    result.total_values = total_keys;
+    if (total != nullptr) std::memcpy(&result.total, total, sizeof result.total);
+    result.plan = &plan;
+    J::write(out, result, config_);
+  }
+
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys,
+                     std::uint64_t total_groups, const std::byte* total,
+                     const Plan& plan) const override {
+    constexpr std::size_t suffix = sizeof(Element);
+    // A first pass: how many distinct key parts, and their bytes.
+    std::uint64_t groups = 0, group_bytes = 0;
+    {
+      detail::GroupCursor in(pairs, suffix);
+      std::string last;
+      while (in.next()) {
+        if (groups > 0 && in.part() == last) continue;
+        ++groups;
+        group_bytes += in.part().size();
+        last.assign(in.part());
+      }
+    }
+    Result<typename J::Value> result;
+    result.keys = Column<std::string_view>(
+        groups,
+        [&pairs] { return std::make_unique<detail::SpilledGroupKeys>(pairs, sizeof(Element)); },
+        group_bytes);
+    result.sizes = Column<std::uint64_t>(groups, [&pairs] {
+      return std::make_unique<detail::SpilledGroupSizes>(pairs, sizeof(Element));
+    });
+    result.values = Column<Element>(pairs.size(), [&pairs] {
+      return std::make_unique<detail::SpilledGroupValues<Element>>(pairs);
+    });
+    result.counts = Column<std::uint64_t>(pairs.size(), [&pairs] {
+      return std::make_unique<detail::SpilledGroupCounts>(pairs, sizeof(Element));
+    });
     result.total_keys = total_groups;
     result.total_values = total_keys;
     if (total != nullptr) std::memcpy(&result.total, total, sizeof result.total);

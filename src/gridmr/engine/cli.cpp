@@ -142,7 +142,7 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
       ->type_name("SIZE");
   job.add_option("--scratch", options.scratch,
                  "Folder for spilled runs, on a local disk of each node (default: $TMPDIR, "
-                 "else $SLURM_TMPDIR, else /tmp)")
+                 "else /tmp; under Slurm $SLURM_TMPDIR first)")
       ->type_name("DIR");
   job.add_option("--schedule", text.schedule,
                  "How rank 0 hands out work units: dynamic = batches on request, so slower ranks "

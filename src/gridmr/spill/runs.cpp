@@ -117,8 +117,8 @@ bool RunReader::next(std::string_view& key, const std::byte*& value) {
     }
     if (buffer_.size() < want) buffer_.resize(want);
     while (filled_ < want && at_ < end_) {
-      const std::size_t room = static_cast<std::size_t>(
-          std::min<std::uint64_t>(buffer_.size() - filled_, end_ - at_));
+      const std::size_t room =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size() - filled_, end_ - at_));
       const ssize_t n =
           ::pread(run_->fd(), buffer_.data() + filled_, room, static_cast<off_t>(at_));
       if (n < 0 && errno == EINTR) continue;
@@ -178,7 +178,7 @@ std::shared_ptr<const Run> merge_runs(const Scratch& scratch,
     if (readers[i].next(head.key, head.value)) heads.push(head);
   }
   RunWriter writer(scratch, layout, value_size);
-  std::string key;                // the key being folded
+  std::string key;               // the key being folded
   std::vector<std::byte> value;  // and its value so far
   bool pending = false;
   while (!heads.empty()) {

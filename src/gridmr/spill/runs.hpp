@@ -7,14 +7,13 @@
 // with its descriptor, however the process ends, SIGKILL included.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <atomic>
 
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/runtime.hpp"
@@ -53,7 +52,11 @@ class Run {
 
   Run(int fd, std::uint64_t bytes, std::uint64_t records, std::uint64_t key_bytes,
       std::vector<Mark> marks)
-      : fd_(fd), bytes_(bytes), records_(records), key_bytes_(key_bytes), marks_(std::move(marks)) {}
+      : fd_(fd),
+        bytes_(bytes),
+        records_(records),
+        key_bytes_(key_bytes),
+        marks_(std::move(marks)) {}
   ~Run();
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;

@@ -1,13 +1,14 @@
 // Spilling tables to sorted runs, and merging them.
 #include "gridmr/spill/spill.hpp"
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <cerrno>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
@@ -15,7 +16,10 @@
 namespace gridmr {
 
 std::string default_scratch_folder() {
-  for (const char* name : {"TMPDIR", "SLURM_TMPDIR"}) {
+  // Under Slurm, the job's own local folder first.
+  const bool slurm = std::getenv("SLURM_JOB_ID") != nullptr;
+  const char* const names[] = {slurm ? "SLURM_TMPDIR" : "TMPDIR", "TMPDIR"};
+  for (const char* name : names) {
     const char* value = std::getenv(name);
     if (value != nullptr && *value != '\0') return value;
   }
@@ -43,8 +47,10 @@ Spill::Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, in
       map_bytes_(static_cast<std::size_t>(memory / 2 / static_cast<std::uint64_t>(threads))),
       reduce_bytes_(static_cast<std::size_t>(memory / 4)),
       round_bytes_(memory / 4),
-      reader_bytes_(static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 64, 4 << 10, 1 << 20))),
-      fan_in_(static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 4 / reader_bytes_, 4, 64))),
+      reader_bytes_(
+          static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 64, 4 << 10, 1 << 20))),
+      fan_in_(
+          static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 4 / reader_bytes_, 4, 64))),
       within_units_(within_units) {}
 
 void Spill::spill_map(const TableView& table) {
@@ -114,8 +120,8 @@ void SpilledPairs::load(std::vector<std::string_view>& keys, std::vector<const s
   storage.resize(run_->bytes());
   std::size_t at = 0;
   while (at < storage.size()) {
-    const ssize_t n = ::pread(run_->fd(), storage.data() + at, storage.size() - at,
-                              static_cast<off_t>(at));
+    const ssize_t n =
+        ::pread(run_->fd(), storage.data() + at, storage.size() - at, static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw RunError("cannot read a spill file back: it is shorter than written");
     at += static_cast<std::size_t>(n);

@@ -21,7 +21,7 @@
 
 namespace gridmr {
 
-// The scratch folder by default: $TMPDIR, else (under Slurm) $SLURM_TMPDIR, else /tmp.
+// The scratch folder by default: $TMPDIR, else /tmp; under Slurm, $SLURM_TMPDIR first.
 std::string default_scratch_folder();
 // Every rank, when --scratch is given: throws UsageError unless it is a folder
 // this rank can write to.

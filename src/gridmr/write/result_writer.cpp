@@ -306,6 +306,30 @@ void ResultWriter::write_described_streamed(
   write_dataset_streamed(path, file_type, file_type, type.size, count, fill);
 }
 
+void ResultWriter::write_offsets_streamed(const std::string& path, std::uint64_t count,
+                                          std::uint64_t sum,
+                                          const std::function<bool(std::uint64_t&)>& next_size) {
+  std::uint64_t base = 0;
+  MPI_Exscan(&sum, &base, 1, MPI_UINT64_T, MPI_SUM, comm_);
+  if (rank_ == 0) base = 0;
+  const bool last = rank_ == ranks_ - 1;
+  std::uint64_t at = base, left = count;
+  write_dataset_streamed(path, H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof(std::uint64_t),
+                         count + (last ? 1 : 0), [&](void* out, std::size_t n) {
+                           auto* offsets = static_cast<std::uint64_t*>(out);
+                           std::size_t i = 0;
+                           for (; i < n; ++i) {
+                             offsets[i] = at;
+                             if (left == 0) continue;  // the closing offset
+                             std::uint64_t size = 0;
+                             if (!next_size(size)) break;
+                             at += size;
+                             --left;
+                           }
+                           return i;
+                         });
+}
+
 void ResultWriter::write_keys_streamed(
     const std::string& group, std::uint64_t count, std::uint64_t bytes,
     const std::function<std::unique_ptr<ColumnReader<std::string_view>>()>& open) {
@@ -324,29 +348,15 @@ void ResultWriter::write_keys_streamed(
       return true;
     }
   };
-  std::uint64_t base = 0;
-  MPI_Exscan(&bytes, &base, 1, MPI_UINT64_T, MPI_SUM, comm_);
-  if (rank_ == 0) base = 0;
-  const bool last = rank_ == ranks_ - 1;
   {
-    auto keys = std::make_shared<Keys>();
-    keys->in = open();
-    std::uint64_t at = base, left = count;
-    write_dataset_streamed(
-        group + "/offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof(std::uint64_t),
-        count + (last ? 1 : 0), [&](void* out, std::size_t n) {
-          auto* offsets = static_cast<std::uint64_t*>(out);
-          std::size_t i = 0;
-          for (; i < n; ++i) {
-            offsets[i] = at;
-            if (left == 0) continue;  // the closing offset
-            std::string_view key;
-            if (!keys->take(key)) break;
-            at += key.size();
-            --left;
-          }
-          return i;
-        });
+    Keys keys;
+    keys.in = open();
+    write_offsets_streamed(group + "/offsets", count, bytes, [&](std::uint64_t& size) {
+      std::string_view key;
+      if (!keys.take(key)) return false;
+      size = key.size();
+      return true;
+    });
   }
   auto keys = std::make_shared<Keys>();
   keys->in = open();

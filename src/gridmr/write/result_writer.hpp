@@ -43,6 +43,10 @@ class ResultWriter {
   void write_described_streamed(const std::string& path, const TypeDescription& type,
                                 std::uint64_t count,
                                 const std::function<std::size_t(void*, std::size_t)>& fill);
+  // CSR offsets (n+1 entries) for every rank's `count` sizes adding up to
+  // `sum`, `next_size` giving them one by one.
+  void write_offsets_streamed(const std::string& path, std::uint64_t count, std::uint64_t sum,
+                              const std::function<bool(std::uint64_t&)>& next_size);
   // CSR offsets for every rank's list of sizes, in rank order (n+1 entries).
   void write_offsets(const std::string& path, std::span<const std::uint64_t> sizes);
   // A dataset of every rank's `count` values of the described type, in rank order.
