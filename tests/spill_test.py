@@ -1,8 +1,8 @@
 """Spilling (--memory, --scratch): tables that outgrow their share of --memory become sorted runs
 in the scratch folder, and the result must be the same bytes as in memory. Word count on the
 sample corpus plus a file of many distinct, long and non-ASCII words, at several rank, thread and
-memory settings (down to 64 KiB), against Python's re and against an in-memory run; the same for a
-streaming job (whose result is loaded back whole) and with checkpoints; a full scratch folder
+memory settings (down to 64 KiB), against Python's re and against an in-memory run; the same for
+streaming jobs (sum, mean, collect, an external reducer) and with checkpoints; a full scratch folder
 (a 2 MiB tmpfs) fails cleanly; a bad --scratch is a usage error; SIGTERM during a spilling run
 leaves nothing behind."""
 import argparse
@@ -87,28 +87,30 @@ for np, threads, memory in [(1, 1, "64KiB"), (1, 2, "64KiB"), (2, 2, "64KiB"), (
           f"{attrs['wordcount']} vs {base_attrs['wordcount']}")
     scratch_empty(label)
 
-# --- A streaming job (built-in sum; its result is loaded back whole), and a collecting one. ---
-mapper = f"{PY} {pathlib.Path(args.examples).resolve()}/wordcount_mapper.py"
-for reducer in ("sum", "collect"):
+# --- Streaming jobs: built-in reducers, collect, and an external reducer fed from the runs. ---
+examples = pathlib.Path(args.examples).resolve()
+mapper = f"{PY} {examples}/wordcount_mapper.py"
+for reducer in ("sum", "mean", "collect", f"{PY} {examples}/sum_reducer.py"):
     outs = []
     for np, memory in [(1, None), (2, "64KiB")]:
-        out = work / f"stream-{reducer}-{np}.h5"
+        name = reducer.split("/")[-1]
+        out = work / f"stream-{name}-{np}.h5"
         settings = ["--memory", memory] if memory else []
         r = mpirun(args.gridmr, np, ["stream", "--quiet", "--threads", "2", "--unit-size",
                                      "64KiB", "--mapper", mapper, "--reducer", reducer,
                                      *settings, "--scratch", str(scratch), "-o", str(out),
                                      str(corpus / "inputs")])
-        check(f"stream {reducer} np {np} --memory {memory}: exit 0", r.returncode == 0,
+        check(f"stream {name} np {np} --memory {memory}: exit 0", r.returncode == 0,
               r.stderr[-300:])
         if r.returncode == 0:
             outs.append(read_result(out)[0])
     if len(outs) == 2:
-        check(f"stream {reducer}: the spilling run spilled",
+        check(f"stream {name}: the spilling run spilled",
               int(outs[1]["stats/ranks"]["spilled_bytes"].sum()) > 0)
         differ = same_datasets(outs[0], outs[1])
-        check(f"stream {reducer}: spilled result identical to the in-memory one", not differ,
+        check(f"stream {name}: spilled result identical to the in-memory one", not differ,
               str(differ))
-    scratch_empty(f"stream {reducer}")
+    scratch_empty(f"stream {name}")
 
 # --- With checkpoints: a full map table is saved instead of spilled, then spills on restore. ---
 out = work / "checkpointed.h5"

@@ -109,6 +109,10 @@ class JobRuntime {
                              int threads) {
     (void)keys, (void)values, (void)total, (void)threads;
   }
+  // The same for a spilled result (writes_spilled()), read from `pairs`.
+  virtual void finish_spilled(const PairSource& pairs, const std::byte* total, int threads) {
+    (void)pairs, (void)total, (void)threads;
+  }
 
   // Maps the units `units` hands out on `threads` OpenMP threads, each into
   // its own table. After a failure the rest of the units are drained unmapped,

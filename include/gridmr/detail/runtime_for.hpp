@@ -286,15 +286,20 @@ class SpilledValues final : public ColumnReader<V> {
   std::unique_ptr<PairSource::Cursor> cursor_;
 };
 
-// A grouped job's spilled pairs: each table key is a key part followed by
-// one value's ordered bytes (`suffix` of them), and each value a count.
+// Spilled pairs whose table keys are a key part and more (`layout`): a
+// grouped job's key followed by one value's ordered bytes, or a streaming
+// job's escaped key followed by a value; each value is a count.
 class GroupCursor {
  public:
-  GroupCursor(const PairSource& pairs, std::size_t suffix)
-      : cursor_(pairs.open()), suffix_(suffix) {}
-  bool next() { return cursor_->next(key_, value_); }
-  std::string_view part() const { return key_.substr(0, key_.size() - suffix_); }
-  const char* suffix() const { return key_.data() + key_.size() - suffix_; }
+  GroupCursor(const PairSource& pairs, const KeyLayout& layout)
+      : cursor_(pairs.open()), layout_(layout) {}
+  bool next() {
+    if (!cursor_->next(key_, value_)) return false;
+    part_ = layout_.part(key_);
+    return true;
+  }
+  std::string_view part() const { return part_; }
+  std::string_view rest() const { return key_.substr(part_.size()); }
   std::uint64_t count() const {
     std::uint64_t n;
     std::memcpy(&n, value_, sizeof n);
@@ -303,25 +308,27 @@ class GroupCursor {
 
  private:
   std::unique_ptr<PairSource::Cursor> cursor_;
-  std::size_t suffix_;
-  std::string_view key_;
+  KeyLayout layout_;
+  std::string_view key_, part_;
   const std::byte* value_ = nullptr;
 };
 
-// The distinct key parts.
-class SpilledGroupKeys final : public ColumnReader<std::string_view> {
+// Copies strings into a batch and hands out views of them (valid until the
+// next batch): at most n strings, and no more once the batch holds 1 MiB.
+class StringBatch {
  public:
-  SpilledGroupKeys(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
-  std::size_t read(std::string_view* out, std::size_t n) override {
+  void clear() {
     bytes_.clear();
     ends_.clear();
-    while (ends_.size() < n && bytes_.size() < (1u << 20) && in_.next()) {
-      if (started_ && in_.part() == last_) continue;
-      started_ = true;
-      last_.assign(in_.part());
-      bytes_.append(last_);
-      ends_.push_back(bytes_.size());
-    }
+  }
+  bool full(std::size_t n) const { return ends_.size() >= n || bytes_.size() >= (1u << 20); }
+  void add(std::string_view s) {
+    bytes_.append(s);
+    ends_.push_back(bytes_.size());
+  }
+  std::string& bytes() { return bytes_; }  // to append a string in place, then end()
+  void end() { ends_.push_back(bytes_.size()); }
+  std::size_t views(std::string_view* out) const {
     std::size_t start = 0;
     for (std::size_t i = 0; i < ends_.size(); ++i) {
       out[i] = std::string_view(bytes_).substr(start, ends_[i] - start);
@@ -331,16 +338,57 @@ class SpilledGroupKeys final : public ColumnReader<std::string_view> {
   }
 
  private:
-  GroupCursor in_;
-  bool started_ = false;
-  std::string last_, bytes_;
+  std::string bytes_;
   std::vector<std::size_t> ends_;
 };
 
-// How many values each key part has.
+// The distinct key parts (unescaped, for a streaming job's terminated keys).
+class SpilledGroupKeys final : public ColumnReader<std::string_view> {
+ public:
+  SpilledGroupKeys(const PairSource& pairs, const KeyLayout& layout, bool unescape = false)
+      : in_(pairs, layout), unescape_(unescape) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    batch_.clear();
+    while (!batch_.full(n) && in_.next()) {
+      if (started_ && in_.part() == last_) continue;
+      started_ = true;
+      last_.assign(in_.part());
+      if (unescape_) {
+        batch_.add(unescape_key(last_));
+      } else {
+        batch_.add(last_);
+      }
+    }
+    return batch_.views(out);
+  }
+
+ private:
+  GroupCursor in_;
+  bool unescape_;
+  bool started_ = false;
+  std::string last_;
+  StringBatch batch_;
+};
+
+// What follows each key part, pair after pair (a streaming job's values).
+class SpilledRests final : public ColumnReader<std::string_view> {
+ public:
+  SpilledRests(const PairSource& pairs, const KeyLayout& layout) : in_(pairs, layout) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    batch_.clear();
+    while (!batch_.full(n) && in_.next()) batch_.add(in_.rest());
+    return batch_.views(out);
+  }
+
+ private:
+  GroupCursor in_;
+  StringBatch batch_;
+};
+
+// How many pairs each key part has.
 class SpilledGroupSizes final : public ColumnReader<std::uint64_t> {
  public:
-  SpilledGroupSizes(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
+  SpilledGroupSizes(const PairSource& pairs, const KeyLayout& layout) : in_(pairs, layout) {}
   std::size_t read(std::uint64_t* out, std::size_t n) override {
     std::size_t i = 0;
     while (i < n && !ended_) {
@@ -362,16 +410,16 @@ class SpilledGroupSizes final : public ColumnReader<std::uint64_t> {
   GroupCursor in_;
   bool ended_ = false;
   std::string last_;
-  std::uint64_t size_ = 0;  // values of the key part `last_` so far
+  std::uint64_t size_ = 0;  // pairs of the key part `last_` so far
 };
 
 template <class E>
 class SpilledGroupValues final : public ColumnReader<E> {
  public:
-  explicit SpilledGroupValues(const PairSource& pairs) : in_(pairs, sizeof(E)) {}
+  explicit SpilledGroupValues(const PairSource& pairs) : in_(pairs, {.suffix = sizeof(E)}) {}
   std::size_t read(E* out, std::size_t n) override {
     std::size_t i = 0;
-    for (; i < n && in_.next(); ++i) out[i] = decode_ordered<E>(in_.suffix());
+    for (; i < n && in_.next(); ++i) out[i] = decode_ordered<E>(in_.rest().data());
     return i;
   }
 
@@ -381,7 +429,7 @@ class SpilledGroupValues final : public ColumnReader<E> {
 
 class SpilledGroupCounts final : public ColumnReader<std::uint64_t> {
  public:
-  SpilledGroupCounts(const PairSource& pairs, std::size_t suffix) : in_(pairs, suffix) {}
+  SpilledGroupCounts(const PairSource& pairs, const KeyLayout& layout) : in_(pairs, layout) {}
   std::size_t read(std::uint64_t* out, std::size_t n) override {
     std::size_t i = 0;
     for (; i < n && in_.next(); ++i) out[i] = in_.count();
@@ -523,11 +571,11 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
   void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys,
                      std::uint64_t total_groups, const std::byte* total,
                      const Plan& plan) const override {
-    constexpr std::size_t suffix = sizeof(Element);
+    const KeyLayout layout = key_layout();
     // A first pass: how many distinct key parts, and their bytes.
     std::uint64_t groups = 0, group_bytes = 0;
     {
-      detail::GroupCursor in(pairs, suffix);
+      detail::GroupCursor in(pairs, layout);
       std::string last;
       while (in.next()) {
         if (groups > 0 && in.part() == last) continue;
@@ -539,16 +587,16 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
     Result<typename J::Value> result;
     result.keys = Column<std::string_view>(
         groups,
-        [&pairs] { return std::make_unique<detail::SpilledGroupKeys>(pairs, sizeof(Element)); },
+        [&pairs, layout] { return std::make_unique<detail::SpilledGroupKeys>(pairs, layout); },
         group_bytes);
-    result.sizes = Column<std::uint64_t>(groups, [&pairs] {
-      return std::make_unique<detail::SpilledGroupSizes>(pairs, sizeof(Element));
+    result.sizes = Column<std::uint64_t>(groups, [&pairs, layout] {
+      return std::make_unique<detail::SpilledGroupSizes>(pairs, layout);
     });
     result.values = Column<Element>(pairs.size(), [&pairs] {
       return std::make_unique<detail::SpilledGroupValues<Element>>(pairs);
     });
-    result.counts = Column<std::uint64_t>(pairs.size(), [&pairs] {
-      return std::make_unique<detail::SpilledGroupCounts>(pairs, sizeof(Element));
+    result.counts = Column<std::uint64_t>(pairs.size(), [&pairs, layout] {
+      return std::make_unique<detail::SpilledGroupCounts>(pairs, layout);
     });
     result.total_keys = total_groups;
     result.total_values = total_keys;

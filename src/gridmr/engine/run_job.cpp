@@ -239,13 +239,15 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   Stopwatch reduce_time;
   stats.reduce_start = elapsed.seconds();
   Reduced reduced = sort_or_merge(cluster, job, spill);
-  if (!reduced.spilled) {
-    agree(cluster, [&] {
-      const SortedResult& sorted = reduced.sorted;
-      job.finish_reduce(sorted.keys, sorted.values,
-                        sorted.total.empty() ? nullptr : sorted.total.data(), threads);
-    });
-  }
+  agree(cluster, [&] {
+    const SortedResult& sorted = reduced.sorted;
+    const std::byte* total = sorted.total.empty() ? nullptr : sorted.total.data();
+    if (reduced.spilled) {
+      job.finish_spilled(*reduced.spilled, total, threads);
+    } else {
+      job.finish_reduce(sorted.keys, sorted.values, total, threads);
+    }
+  });
   stats.reduce_seconds = fold_seconds + reduce_time.seconds();
   stats.spilled_bytes = spill.spilled_bytes();
   note_phase(cluster, options, elapsed,

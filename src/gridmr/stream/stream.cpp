@@ -152,6 +152,38 @@ Number float_value(std::string_view raw) {
   return {false, 0, *d};
 }
 
+// Writes f(v) for every v of `values` as the dataset `path`: in memory at
+// once, or in pieces when the values are spilled.
+template <class Out, class V, class F>
+class Converted final : public ColumnReader<Out> {
+ public:
+  Converted(std::unique_ptr<ColumnReader<V>> in, F f) : in_(std::move(in)), f_(f) {}
+  std::size_t read(Out* out, std::size_t n) override {
+    const std::size_t m = in_->read(buffer_, std::min<std::size_t>(n, kBatch));
+    for (std::size_t i = 0; i < m; ++i) out[i] = f_(buffer_[i]);
+    return m;
+  }
+
+ private:
+  static constexpr std::size_t kBatch = 256;
+  std::unique_ptr<ColumnReader<V>> in_;
+  F f_;
+  V buffer_[kBatch];
+};
+
+template <class Out, class V, class F>
+void write_converted(Output& out, const std::string& path, const Column<V>& values, F f) {
+  if (values.in_memory()) {
+    std::vector<Out> converted(values.size());
+    for (std::size_t i = 0; i < converted.size(); ++i) converted[i] = f(values[i]);
+    out.write<Out>(path, converted);
+    return;
+  }
+  out.write(path, Column<Out>(values.size(), [&values, f] {
+              return std::make_unique<Converted<Out, V, F>>(values.reader(), f);
+            }));
+}
+
 // --- Built-in reducers on numbers: Value, parse, combine, check, write. ---
 
 struct Int128 {
@@ -177,7 +209,7 @@ struct CountValues {
   static Value parse(std::string_view) { return 1; }
   static Value combine(Value a, Value b) { return a + b; }
   static void check(std::string_view, const Value&) {}
-  static void write(Output& out, std::span<const Value> values) {
+  static void write(Output& out, const Column<Value>& values) {
     out.write("stream/values", values);
   }
 };
@@ -195,11 +227,10 @@ struct SumInt {
                       shown(key)));
     }
   }
-  static void write(Output& out, std::span<const Value> values) {
-    std::vector<std::int64_t> sums(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i)
-      sums[i] = static_cast<std::int64_t>(values[i].get());
-    out.write<std::int64_t>("stream/values", sums);
+  static void write(Output& out, const Column<Value>& values) {
+    write_converted<std::int64_t>(out, "stream/values", values, [](const Value& v) {
+      return static_cast<std::int64_t>(v.get());
+    });
   }
 };
 
@@ -225,10 +256,8 @@ struct SumFloat {
       throw RunError(fmt::format("the sum for key {} is beyond the largest double", shown(key)));
     }
   }
-  static void write(Output& out, std::span<const Value> values) {
-    std::vector<double> sums(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) sums[i] = values[i].value();
-    out.write<double>("stream/values", sums);
+  static void write(Output& out, const Column<Value>& values) {
+    write_converted<double>(out, "stream/values", values, [](const Value& v) { return v.value(); });
   }
 };
 
@@ -239,7 +268,7 @@ struct ExtremeInt {
   static Value parse(std::string_view text) { return integer_value(text); }
   static Value combine(Value a, Value b) { return kMin ? std::min(a, b) : std::max(a, b); }
   static void check(std::string_view, const Value&) {}
-  static void write(Output& out, std::span<const Value> values) {
+  static void write(Output& out, const Column<Value>& values) {
     out.write("stream/values", values);
   }
 };
@@ -253,7 +282,7 @@ struct ExtremeFloat {
     return kMin ? (less_total(b, a) ? b : a) : (less_total(a, b) ? b : a);
   }
   static void check(std::string_view, const Value&) {}
-  static void write(Output& out, std::span<const Value> values) {
+  static void write(Output& out, const Column<Value>& values) {
     out.write("stream/values", values);
   }
 };
@@ -269,21 +298,18 @@ struct MeanInt {
     return {Int128::of(a.sum.get() + b.sum.get()), a.count + b.count};
   }
   static void check(std::string_view, const Value&) {}
-  static void write(Output& out, std::span<const Value> values) {
-    std::vector<double> means(values.size());
-    std::vector<std::uint64_t> counts(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) {
+  static void write(Output& out, const Column<Value>& values) {
+    write_converted<double>(out, "stream/values", values, [](const Value& v) {
       // The exact sum rounded once, then divided: the same bits on any grouping.
       ExactSum sum;
-      const __int128 s = values[i].sum.get();
+      const __int128 s = v.sum.get();
       const __int128 high = s / (static_cast<__int128>(1) << 62);
       sum.add(static_cast<std::int64_t>(s - high * (static_cast<__int128>(1) << 62)));
       sum.add(std::ldexp(static_cast<double>(static_cast<std::int64_t>(high)), 62));
-      means[i] = sum.value() / static_cast<double>(values[i].count);
-      counts[i] = values[i].count;
-    }
-    out.write<double>("stream/values", means);
-    out.write<std::uint64_t>("stream/counts", counts);
+      return sum.value() / static_cast<double>(v.count);
+    });
+    write_converted<std::uint64_t>(out, "stream/counts", values,
+                                   [](const Value& v) { return v.count; });
   }
 };
 
@@ -300,15 +326,12 @@ struct MeanFloat {
     return a;
   }
   static void check(std::string_view key, const Value& v) { SumFloat::check(key, v.sum); }
-  static void write(Output& out, std::span<const Value> values) {
-    std::vector<double> means(values.size());
-    std::vector<std::uint64_t> counts(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      means[i] = values[i].sum.value() / static_cast<double>(values[i].count);
-      counts[i] = values[i].count;
-    }
-    out.write<double>("stream/values", means);
-    out.write<std::uint64_t>("stream/counts", counts);
+  static void write(Output& out, const Column<Value>& values) {
+    write_converted<double>(out, "stream/values", values, [](const Value& v) {
+      return v.sum.value() / static_cast<double>(v.count);
+    });
+    write_converted<std::uint64_t>(out, "stream/counts", values,
+                                   [](const Value& v) { return v.count; });
   }
 };
 
@@ -531,6 +554,16 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
       P::check(keys[i], v);
     }
   }
+  void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
+    const auto cursor = pairs.open();
+    std::string_view key;
+    const std::byte* value;
+    while (cursor->next(key, value)) {
+      Value v;
+      std::memcpy(&v, value, sizeof v);
+      P::check(key, v);
+    }
+  }
 
   void write(Output& out, std::span<const std::string_view> keys,
              std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
@@ -539,7 +572,21 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
     for (std::size_t i = 0; i < values.size(); ++i)
       std::memcpy(&ordered[i], values[i], sizeof(Value));
     out.write_keys("stream/keys", keys);
-    P::write(out, ordered);
+    P::write(out, std::span<const Value>(ordered));
+    write_common_attributes(out, config_, total_keys);
+  }
+
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
+                     const std::byte*, const Plan&) const override {
+    out.write_keys(
+        "stream/keys",
+        Column<std::string_view>(
+            pairs.size(), [&pairs] { return std::make_unique<detail::SpilledKeys>(pairs); },
+            pairs.key_bytes()));
+    P::write(out, Column<Value>(pairs.size(), [&pairs] {
+               return std::make_unique<detail::SpilledValues<Value>>(pairs);
+             }));
     write_common_attributes(out, config_, total_keys);
   }
 
@@ -584,6 +631,52 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
                      std::span<const std::byte* const> values, const std::byte*,
                      int threads) override {
     if (external_) run_reducers(keys, values, threads);
+  }
+  void finish_spilled(const PairSource& pairs, const std::byte*, int threads) override {
+    if (external_) run_reducers(pairs, threads);
+  }
+
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t,
+                     std::uint64_t total_groups, const std::byte*, const Plan&) const override {
+    if (external_) {
+      write_reduced(out);
+      return;
+    }
+    // A first pass: the distinct keys (unescaped) and the values' bytes.
+    const KeyLayout layout = key_layout();
+    std::uint64_t groups = 0, group_bytes = 0, value_bytes = 0;
+    {
+      detail::GroupCursor in(pairs, layout);
+      std::string last;
+      while (in.next()) {
+        value_bytes += in.rest().size();
+        if (groups > 0 && in.part() == last) continue;
+        ++groups;
+        last.assign(in.part());
+        group_bytes += unescape_key(last).size();
+      }
+    }
+    out.write_keys("stream/keys", Column<std::string_view>(
+                                      groups,
+                                      [&pairs, layout] {
+                                        return std::make_unique<detail::SpilledGroupKeys>(
+                                            pairs, layout, true);
+                                      },
+                                      group_bytes));
+    out.write_offsets("stream/groups", Column<std::uint64_t>(groups, [&pairs, layout] {
+                        return std::make_unique<detail::SpilledGroupSizes>(pairs, layout);
+                      }));
+    out.write_keys(
+        "stream/values",
+        Column<std::string_view>(
+            pairs.size(),
+            [&pairs, layout] { return std::make_unique<detail::SpilledRests>(pairs, layout); },
+            value_bytes));
+    out.write("stream/counts", Column<std::uint64_t>(pairs.size(), [&pairs, layout] {
+                return std::make_unique<detail::SpilledGroupCounts>(pairs, layout);
+              }));
+    write_common_attributes(out, config_, total_groups);
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -630,16 +723,77 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
       cuts.push_back(at);
     }
     cuts.push_back(keys.size());
+    in_threads(threads, [&](int t, int rank, StderrRelay& relay) {
+      if (cuts[t] == cuts[t + 1]) return;
+      const auto slice = keys.subspan(cuts[t], cuts[t + 1] - cuts[t]);
+      const auto counts = values.subspan(cuts[t], cuts[t + 1] - cuts[t]);
+      pipe_through(
+          config_.reducer, "reducer", unescape_key(layout.part(slice.front())),
+          unescape_key(layout.part(slice.back())),
+          [&](const auto& feed) {
+            for (std::size_t i = 0; i < slice.size(); ++i) {
+              const std::string_view part = layout.part(slice[i]);
+              std::uint64_t count;
+              std::memcpy(&count, counts[i], sizeof count);
+              feed(part, slice[i].substr(part.size()), count);
+            }
+          },
+          rank, t, relay, outputs_[t]);
+    });
+  }
+
+  // The same for a spilled result: a first pass finds the cuts (as pair
+  // indices) and each slice's first and last key; then each thread reads its
+  // slice from the scratch folder.
+  void run_reducers(const PairSource& pairs, int threads) {
+    const KeyLayout layout = key_layout();
+    const std::uint64_t n = pairs.size();
+    std::vector<std::uint64_t> cuts{0};
+    std::vector<std::string> first, last;
+    {
+      detail::GroupCursor in(pairs, layout);
+      std::string previous;
+      for (std::uint64_t i = 0; in.next(); ++i) {
+        const bool new_part = i == 0 || in.part() != previous;
+        // A slice ends where the next one's share starts, at a key boundary.
+        if (new_part && i > 0 && static_cast<int>(cuts.size()) < threads &&
+            i >= n * cuts.size() / static_cast<std::uint64_t>(threads)) {
+          cuts.push_back(i);
+          last.push_back(unescape_key(previous));
+        }
+        if (new_part && first.size() < cuts.size()) first.push_back(unescape_key(in.part()));
+        if (new_part) previous.assign(in.part());
+      }
+      if (n > 0) last.push_back(unescape_key(previous));
+    }
+    while (static_cast<int>(cuts.size()) < threads) cuts.push_back(n);
+    cuts.push_back(n);
+    in_threads(threads, [&](int t, int rank, StderrRelay& relay) {
+      if (cuts[t] == cuts[t + 1]) return;
+      pipe_through(
+          config_.reducer, "reducer", first[t], last[t],
+          [&](const auto& feed) {
+            detail::GroupCursor in(pairs, layout);
+            for (std::uint64_t i = 0; i < cuts[t + 1] && in.next(); ++i) {
+              if (i >= cuts[t]) feed(in.part(), in.rest(), in.count());
+            }
+          },
+          rank, t, relay, outputs_[t]);
+    });
+  }
+
+  // Runs f(thread, rank, relay) on `threads` OpenMP threads, each with its
+  // own outputs_ slot; the first error is thrown once all are done.
+  template <class F>
+  void in_threads(int threads, F&& f) {
     outputs_.assign(threads, {});
     const int rank = world_rank();
     StderrRelay relay(rank);
     std::exception_ptr error;
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int t = 0; t < threads; ++t) {
-      if (cuts[t] == cuts[t + 1]) continue;
       try {
-        pipe_through(config_.reducer, "reducer", keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
-                     values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, outputs_[t]);
+        f(t, rank, relay);
       } catch (...) {
 #pragma omp critical(gridmr_stream_reduce_error)
         if (!error) error = std::current_exception();
@@ -649,16 +803,14 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     if (error) std::rethrow_exception(error);
   }
 
-  // Feeds keys (sorted table keys: escaped key and value) to `command` as
-  // key<TAB>value lines, each as often as its count, and collects its stdout.
-  // `role` ("reducer", "combiner") names it in messages.
-  void pipe_through(const std::string& command, const char* role,
-                    std::span<const std::string_view> keys,
-                    std::span<const std::byte* const> values, int rank, int thread,
+  // Feeds pairs to `command` as key<TAB>value lines, each as often as its
+  // count, and collects its stdout. each_pair(feed) calls feed(escaped key
+  // part, value, count) for the pairs in key order; `first` and `last` name
+  // its keys in messages, and `role` ("reducer", "combiner") the command.
+  template <class EachPair>
+  void pipe_through(const std::string& command, const char* role, const std::string& first,
+                    const std::string& last, EachPair&& each_pair, int rank, int thread,
                     StderrRelay& relay, std::string& output) const {
-    const KeyLayout layout = key_layout();
-    const std::string first = unescape_key(layout.part(keys.front()));
-    const std::string last = unescape_key(layout.part(keys.back()));
     Child child(command,
                 {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread)},
                 Limits{config_.timeout, 0}, &relay, role);
@@ -672,37 +824,31 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
       }
       throw RunError(message);
     };
-    std::string feed, key;
-    std::string_view last_part;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      const std::string_view part = layout.part(keys[i]);
-      if (i == 0 || part != last_part) {
-        key = unescape_key(part);
-        last_part = part;
+    const auto send = [&](std::string& feed) {
+      if (!child.write(feed, collect)) {
+        const ChildStatus status = child.finish(collect);
+        fail(status.ok() ? "stopped reading its input (exited with status 0)"
+                         : status.describe(config_.timeout));
       }
-      const std::string_view value = keys[i].substr(part.size());
-      std::uint64_t count;
-      std::memcpy(&count, values[i], sizeof count);
+      feed.clear();
+    };
+    std::string feed, key, last_part;
+    bool started = false;
+    each_pair([&](std::string_view part, std::string_view value, std::uint64_t count) {
+      if (!started || part != last_part) {
+        key = unescape_key(part);
+        last_part.assign(part);
+        started = true;
+      }
       for (std::uint64_t c = 0; c < count; ++c) {
         feed.append(key);
         feed.push_back('\t');
         feed.append(value);
         feed.push_back('\n');
-        if (feed.size() >= kFeedBatch) {
-          if (!child.write(feed, collect)) {
-            const ChildStatus status = child.finish(collect);
-            fail(status.ok() ? "stopped reading its input (exited with status 0)"
-                             : status.describe(config_.timeout));
-          }
-          feed.clear();
-        }
+        if (feed.size() >= kFeedBatch) send(feed);
       }
-    }
-    if (!feed.empty() && !child.write(feed, collect)) {
-      const ChildStatus status = child.finish(collect);
-      fail(status.ok() ? "stopped reading its input (exited with status 0)"
-                       : status.describe(config_.timeout));
-    }
+    });
+    if (!feed.empty()) send(feed);
     const ChildStatus status = child.finish(collect);
     if (!status.ok()) fail(status.describe(config_.timeout));
   }
@@ -727,7 +873,19 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
         std::vector<const std::byte*> values;
         for (const auto& [key, value] : entries) keys.push_back(key), values.push_back(value);
         std::string output;
-        pipe_through(config_.combiner, "combiner", keys, values, rank, t, relay, output);
+        const KeyLayout layout = key_layout();
+        pipe_through(
+            config_.combiner, "combiner", unescape_key(layout.part(keys.front())),
+            unescape_key(layout.part(keys.back())),
+            [&](const auto& feed) {
+              for (std::size_t i = 0; i < keys.size(); ++i) {
+                const std::string_view part = layout.part(keys[i]);
+                std::uint64_t count;
+                std::memcpy(&count, values[i], sizeof count);
+                feed(part, keys[i].substr(part.size()), count);
+              }
+            },
+            rank, t, relay, output);
         KeyTable<std::uint64_t> combined;
         std::string buffer;
         for_each_output_line(output, [&](std::string_view key, std::string_view value, bool tab) {
