@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Checkpoint-restart (issue 16): a run interrupted by SIGTERM or by a killed rank, run again with
-the same command (on another number of ranks and threads), skips the units it saved and gives
-datasets identical to an uninterrupted run; farm items are not run twice; a checkpoint of another
+"""Checkpoint-restart (issue 16): a run interrupted by SIGTERM, by a killed rank or by SIGKILL to
+the whole job at once (a power cut, as near as one process tree gets), run again with the same
+command (on another number of ranks and threads, and once with --memory 64KiB, spilling what it
+restores), skips the units it saved and gives datasets identical to an uninterrupted run; farm items are not run twice; a checkpoint of another
 run is refused; a damaged run file (checksum, truncation) is refused; --restart never/require and
 --keep-checkpoint; a streaming job resumed the same way."""
 import argparse
@@ -47,6 +48,17 @@ def kill_a_rank(p):
         os.kill(int(ranks[-1]), signal.SIGKILL)
 
 
+def kill_everything(p):
+    """The nearest thing to a power cut here: mpirun and every rank SIGKILLed at once, so that
+    nothing gets to clean up (a run file being written stays a .partial)."""
+    ranks = subprocess.run(["pgrep", "-f", "^" + G + " "], capture_output=True, text=True).stdout.split()
+    for pid in [p.pid, *map(int, ranks)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def runs(d):
     return sorted(p.name for p in pathlib.Path(d).glob("run-*.run")) if pathlib.Path(d).is_dir() else []
 
@@ -72,7 +84,10 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
 
     # SIGTERM mid-run, then the same command on 3 ranks x 1 thread.
     for label, kill, np_first, np_again in [("SIGTERM to mpirun", sigterm, 2, ["3", "--threads", "1"]),
-                                            ("SIGKILL to a rank", kill_a_rank, 3, ["2", "--threads", "2"])]:
+                                            ("SIGKILL to a rank", kill_a_rank, 3, ["2", "--threads", "2"]),
+                                            # and a rerun that spills what it restores
+                                            ("power cut: SIGKILL to mpirun and every rank", kill_everything, 2,
+                                             ["2", "--threads", "2", "--memory", "64KiB"])]:
         ck = work / f"ck-{label.split()[0]}"
         out = work / f"out-{label.split()[0]}.h5"
         job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out), str(corpus)]
