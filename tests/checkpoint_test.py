@@ -3,8 +3,9 @@
 the whole job at once (a power cut, as near as one process tree gets), run again with the same
 command (on another number of ranks and threads, and once with --memory 64KiB, spilling what it
 restores), skips the units it saved and gives datasets identical to an uninterrupted run; farm
-items are not run twice; a checkpoint of another run is refused; a damaged run file (checksum, truncation) is refused; --restart never/require and
---keep-checkpoint; a streaming job resumed the same way."""
+items are not run twice; a checkpoint of another run is refused; a damaged run file (checksum,
+truncation) is refused; --restart never/require and --keep-checkpoint; a streaming job resumed
+the same way."""
 import argparse
 import os
 import pathlib
