@@ -93,8 +93,9 @@ struct ShortKey {
   std::uint64_t lo, hi;
 };
 
-// From any key of n <= 16 bytes, reading only inside it.
-inline ShortKey short_key(const char* p, std::size_t n) {
+// From any key of n <= 16 bytes, reading only inside it. (Always inlined: in a
+// shared library gcc otherwise calls it through the PLT, per key.)
+[[gnu::always_inline]] inline ShortKey short_key(const char* p, std::size_t n) {
   if (n >= 8) return {load64(p), n > 8 ? load64(p + n - 8) >> (8 * (16 - n)) : 0};
   if (n >= 4) return {load32(p) | load32(p + n - 4) << (8 * (n - 4)), 0};
   if (n == 0) return {0, 0};

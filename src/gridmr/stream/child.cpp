@@ -29,6 +29,10 @@ namespace gridmr::stream {
 namespace {
 
 constexpr std::size_t kChunk = 1 << 16;
+// Bytes read from a child's stdout at once, and the size its pipes are given
+// (Linux's default is 64 KiB; where the system allows 1 MiB, the mapper and
+// the rank wake each other up a sixteenth as often).
+constexpr std::size_t kPipeBytes = 1 << 20;
 constexpr std::size_t kMaxStderrLine = 400;
 
 void write_all_stderr(const std::string& text) {
@@ -140,6 +144,7 @@ Child::Child(const std::string& command, const std::vector<std::string>& environ
   }
   // Everything the child needs is made before fork: between fork and exec
   // only async-signal-safe calls are allowed (other threads may hold locks).
+  for (const int fd : {in[1], out[0]}) ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
   const std::vector<std::string> env = child_environment(environment);
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -284,7 +289,8 @@ void Child::relay_stderr(const char* data, std::size_t size) {
 // Moves bytes until `input` is written (input != null), or until stdout and
 // stderr end (input == null); a time limit closes everything.
 void Child::pump(std::string_view* input, const OnOutput& on_output) {
-  char buffer[kChunk];
+  if (read_buffer_.empty()) read_buffer_.resize(kPipeBytes);
+  char* const buffer = read_buffer_.data();
   for (;;) {
     const bool writing = input != nullptr && !input->empty() && in_ >= 0;
     if (input != nullptr && !writing) return;
@@ -304,7 +310,7 @@ void Child::pump(std::string_view* input, const OnOutput& on_output) {
       throw RunError(errno_message("poll on the pipes of " + what_, "", errno));
     }
     if (out_at >= 0 && fds[out_at].revents != 0) {
-      const ssize_t got = ::read(out_, buffer, sizeof buffer);
+      const ssize_t got = ::read(out_, buffer, read_buffer_.size());
       if (got > 0) {
         last_activity_ = now;
         on_output(std::string_view(buffer, static_cast<std::size_t>(got)));
@@ -313,7 +319,7 @@ void Child::pump(std::string_view* input, const OnOutput& on_output) {
       }
     }
     if (err_at >= 0 && fds[err_at].revents != 0 && err_ >= 0) {
-      const ssize_t got = ::read(err_, buffer, sizeof buffer);
+      const ssize_t got = ::read(err_, buffer, kChunk);
       if (got > 0) {
         last_activity_ = now;
         relay_stderr(buffer, static_cast<std::size_t>(got));
@@ -323,7 +329,7 @@ void Child::pump(std::string_view* input, const OnOutput& on_output) {
       }
     }
     if (in_at >= 0 && fds[in_at].revents != 0 && in_ >= 0) {
-      const ssize_t put = ::write(in_, input->data(), std::min(input->size(), kChunk));
+      const ssize_t put = ::write(in_, input->data(), std::min(input->size(), kPipeBytes));
       if (put > 0) {
         last_activity_ = now;
         input->remove_prefix(static_cast<std::size_t>(put));

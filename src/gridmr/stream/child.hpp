@@ -85,6 +85,7 @@ class Child {
   StderrRelay* relay_;
   std::string what_;
   std::string stderr_pending_, last_stderr_;
+  std::vector<char> read_buffer_;
   std::chrono::steady_clock::time_point started_, last_activity_;
   bool timed_out_ = false;
   bool reaped_ = false;
