@@ -107,6 +107,31 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
             check(f"{label}: the checkpoint is removed after success", not ck.exists(), str(runs(ck)))
             check(f"{label}: no partial output left", not partials(out))
 
+    # Spilling while saving checkpoints (--memory 64KiB): a thread's save carries the runs it
+    # spilled since its last save, and saves still come at most once per interval and rank.
+    ck, out = work / "ck-spill", work / "out-spill.h5"
+    job = [*wc, "--memory", "64KiB", "--checkpoint", str(ck), "--checkpoint-interval", "1",
+           "-o", str(out), str(corpus)]
+    started = time.monotonic()
+    code = interrupted(2, job, sigterm, after=3.5)
+    seconds = time.monotonic() - started
+    saved = runs(ck)
+    # 2 ranks, one save per second each, plus a save of each's first unit at most.
+    check("spilling with checkpoints: interrupted, with run files, at most one save per second "
+          "and rank", code != 0 and 0 < len(saved) <= 2 * (int(seconds) + 2),
+          f"exit {code}, {len(saved)} run files in {seconds:.1f} s")
+    r = mpirun(G, 3, [job[0], "--threads", "2", *job[1:]])
+    ok = r.returncode == 0
+    check("spilling with checkpoints: the rerun on 3 ranks succeeds", ok, r.stderr)
+    if ok:
+        again = read_result(out)[0]
+        check("spilling with checkpoints: datasets identical to an uninterrupted run",
+              not same_datasets(reference, again), str(same_datasets(reference, again)))
+        check("spilling with checkpoints: the rerun skipped the saved units",
+              0 <= units_mapped(again) < total_units, f"{units_mapped(again)} of {total_units}")
+        check("spilling with checkpoints: the rerun spilled",
+              int(again["stats/ranks"]["spilled_bytes"].sum()) > 0)
+
     # Monte Carlo (generated units): the same.
     mc = ["montecarlo", "--quiet", "--samples", "4e7", "--unit-samples", "1e6", "--seed", "7"]
     mref = work / "mref.h5"

@@ -33,9 +33,6 @@ class UnitSource {
   // the units this thread reported done since its last save), then empties it.
   virtual bool checkpoint_due() { return false; }
   virtual void save_checkpoint(const TableView& table) { (void)table; }
-  // Whether save_checkpoint() saves anything: then a table that outgrows its
-  // memory is saved (and so taken out of memory) instead of spilled.
-  virtual bool saves_checkpoints() const { return false; }
 };
 
 // Where tables go when they outgrow --memory (the engine's spill, spill.hpp):
@@ -48,10 +45,11 @@ class Spiller {
   virtual std::size_t map_table_bytes() const = 0;
   // Bytes the reduce table may hold.
   virtual std::size_t reduce_table_bytes() const = 0;
-  // Whether a map table may spill in the middle of a unit (not with a
-  // checkpoint, which must hold whole units: see spill_map).
-  virtual bool spills_within_units() const = 0;
+  // A map thread's table (from inside map()); with checkpoints it belongs to
+  // the thread's next save.
   virtual void spill_map(const TableView& table) = 0;
+  // The map-side table that restore() fills (saved output, already in a checkpoint).
+  virtual void spill_restored(const TableView& table) = 0;
   virtual void spill_reduce(const TableView& table) = 0;
 };
 

@@ -41,7 +41,7 @@ class SpillingTable {
   SpillingTable(Table& table, Spiller* spiller)
       : table_(table),
         spiller_(spiller),
-        limit_(spiller != nullptr && spiller->spills_within_units()
+        limit_(spiller != nullptr
                    ? spill_limit(spiller->map_table_bytes(), sizeof(typename Table::Entry))
                    : SIZE_MAX) {}
 
@@ -102,20 +102,18 @@ Plan plan_of(const typename J::Config& config) {
   }
 }
 
-// After a map thread reported a unit done: if a checkpoint is due, or the
-// table holds more than its share of --memory while checkpoints are saved,
-// brings the table up to date (`flush`: a streaming mapper's late output),
-// saves it with the thread's units, and empties it. Without checkpoints, a
-// table over its share (long keys fill its arena between emit()'s checks)
-// spills.
+// After a map thread reported a unit done: if a checkpoint is due, brings the
+// table up to date (`flush`: a streaming mapper's late output), saves it with
+// the thread's units (and the runs it spilled since its last save), and
+// empties it. Else, if the table holds more than its share of --memory (long
+// keys fill its arena between emit()'s checks), it spills.
 template <class Table, class Flush>
 void after_unit(UnitSource& units, Table& table, Spiller* spiller, Flush&& flush) {
-  const bool full = spiller != nullptr && table.memory_bytes() > spiller->map_table_bytes();
-  if (units.checkpoint_due() || (full && units.saves_checkpoints())) {
+  if (units.checkpoint_due()) {
     flush();
     units.save_checkpoint(table.view());
     table = Table();
-  } else if (full) {
+  } else if (spiller != nullptr && table.memory_bytes() > spiller->map_table_bytes()) {
     spiller->spill_map(table.view());
     table.clear();
   }
@@ -190,7 +188,7 @@ class TableRuntime : public JobRuntime {
   void restore(const char* records, std::size_t size) override {
     const std::size_t limit =
         spiller_ != nullptr ? spill_limit(spiller_->map_table_bytes(), sizeof(Slot)) : SIZE_MAX;
-    fold(restored_, records, size, limit, [&] { spiller_->spill_map(restored_.view()); });
+    fold(restored_, records, size, limit, [&] { spiller_->spill_restored(restored_.view()); });
   }
 
   void reduce(const char* records, std::size_t size) override {

@@ -26,6 +26,8 @@
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/failure.hpp"
+#include "gridmr/spill/runs.hpp"
+#include "gridmr/spill/spill.hpp"
 #include "gridmr/version.hpp"
 
 namespace gridmr {
@@ -208,24 +210,50 @@ RunHeader read_run_header(const std::string& path) {
   return h;
 }
 
-// A run file's records, after checking them against the file's checksum.
-std::vector<char> read_run_records(const std::string& path) {
+// Folds a run file's records into `job`, 1 MiB at a time, after a first pass
+// that checks them against the file's checksum (so a damaged file is refused
+// before anything of it is used).
+void restore_run_file(const std::string& path, JobRuntime& job) {
   const RunHeader h = read_run_header(path);
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(h.records_at));
-  std::vector<char> records(h.records);
-  in.read(records.data(), static_cast<std::streamsize>(h.records));
-  if (!in) throw RunError(errno_message("--checkpoint: cannot read", path, errno));
+  constexpr std::size_t kPiece = 1 << 20;
+  const auto each_piece = [&](auto&& f) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(h.records_at));
+    std::vector<char> piece;
+    for (std::uint64_t left = h.records; left > 0;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kPiece));
+      piece.resize(n);
+      in.read(piece.data(), static_cast<std::streamsize>(n));
+      if (!in) throw RunError(errno_message("--checkpoint: cannot read", path, errno));
+      f(piece.data(), n);
+      left -= n;
+    }
+  };
   Fingerprint sum;
   sum.add(h.units.data(), h.units.size() * sizeof(WorkUnit));
-  sum.add(records.data(), records.size());
+  each_piece([&](const char* data, std::size_t n) { sum.add(data, n); });
   if (sum.h != h.checksum) {
     throw UsageError(
         fmt::format("--checkpoint: run file {} is damaged (checksum); remove the "
                     "checkpoint, or run with --restart=never",
                     quote_path(path)));
   }
-  return records;
+  // Whole records go to the job; a record cut by a piece's end waits for the next.
+  const std::size_t overhead = sizeof(std::uint32_t) + job.value_size();
+  std::vector<char> carry;
+  each_piece([&](const char* data, std::size_t n) {
+    carry.insert(carry.end(), data, data + n);
+    std::size_t whole = 0;
+    while (carry.size() - whole >= overhead) {
+      std::uint32_t length;
+      std::memcpy(&length, carry.data() + whole, sizeof length);
+      if (carry.size() - whole - overhead < length) break;
+      whole += overhead + length;
+    }
+    job.restore(carry.data(), whole);
+    carry.erase(carry.begin(), carry.begin() + static_cast<std::ptrdiff_t>(whole));
+  });
+  if (!carry.empty()) job.restore(carry.data(), carry.size());  // throws: not whole records
 }
 
 }  // namespace
@@ -301,8 +329,7 @@ void restore_checkpoint(const Cluster& cluster, JobRuntime& job, CheckpointState
   agree(cluster, [&] {
     for (std::size_t i = static_cast<std::size_t>(cluster.rank()); i < state.files.size();
          i += static_cast<std::size_t>(cluster.size())) {
-      const std::vector<char> records = read_run_records(state.files[i]);
-      job.restore(records.data(), records.size());
+      restore_run_file(state.files[i], job);
     }
   });
 }
@@ -314,9 +341,11 @@ void remove_checkpoint(const EngineOptions& options) {
 }
 
 CheckpointingUnits::CheckpointingUnits(UnitSource& inner, const EngineOptions& options,
-                                       const JobRuntime& job, std::uint64_t fingerprint, int rank,
+                                       const JobRuntime& job, Spill* spill,
+                                       std::uint64_t fingerprint, int rank,
                                        int threads)
     : inner_(inner),
+      spill_(spill),
       dir_(options.checkpoint_dir),
       fingerprint_(fingerprint),
       value_size_(job.value_size()),
@@ -391,16 +420,28 @@ void CheckpointingUnits::save_checkpoint(const TableView& table) {
   put(units.data(), units.size() * sizeof(WorkUnit));
   Fingerprint sum;
   sum.add(units.data(), units.size() * sizeof(WorkUnit));
+  // The thread's output since its last save: its table, and the runs it
+  // spilled meanwhile (which leave the spill: this file holds them now).
+  const std::vector<std::shared_ptr<const Run>> spilled =
+      spill_ != nullptr ? spill_->take_pending(thread) : std::vector<std::shared_ptr<const Run>>();
   std::uint64_t records = 0;
   table.for_each(
       [&](std::string_view key, const std::byte*) { records += record_size(key, value_size_); });
+  for (const auto& run : spilled) records += run->bytes();
   put(&records, 8);
-  table.for_each([&](std::string_view key, const std::byte* value) {
+  const auto add = [&](std::string_view key, const std::byte* value) {
     const std::size_t at = buffer.size();
     append_record(buffer, key, value, value_size_);
     sum.add(buffer.data() + at, buffer.size() - at);
     flush(false);
-  });
+  };
+  table.for_each(add);
+  for (const auto& run : spilled) {
+    RunReader reader(run, 0, run->bytes(), value_size_, 1 << 20);
+    std::string_view key;
+    const std::byte* value;
+    while (reader.next(key, value)) add(key, value);
+  }
   put(kEndMagic, 8);
   put(&sum.h, 8);
   flush(true);
@@ -418,10 +459,7 @@ void CheckpointingUnits::save_checkpoint(const TableView& table) {
 }
 
 void CheckpointingUnits::restore_written(JobRuntime& job) const {
-  for (const std::string& path : written_) {
-    const std::vector<char> records = read_run_records(path);
-    job.restore(records.data(), records.size());
-  }
+  for (const std::string& path : written_) restore_run_file(path, job);
 }
 
 }  // namespace gridmr

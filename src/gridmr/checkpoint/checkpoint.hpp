@@ -27,6 +27,8 @@
 
 namespace gridmr {
 
+class Spill;
+
 struct CheckpointState {
   std::uint64_t fingerprint = 0;
   std::vector<std::string> files;  // whole run files to restore
@@ -51,14 +53,15 @@ void remove_checkpoint(const EngineOptions& options);
 // keeps per map thread the units done since its last save.
 class CheckpointingUnits final : public UnitSource {
  public:
+  // `spill` (may be null): where the map threads' tables spill; a thread's
+  // save takes the runs it spilled since its last save.
   CheckpointingUnits(UnitSource& inner, const EngineOptions& options, const JobRuntime& job,
-                     std::uint64_t fingerprint, int rank, int threads);
+                     Spill* spill, std::uint64_t fingerprint, int rank, int threads);
 
   std::optional<WorkUnit> next(bool communicates) override { return inner_.next(communicates); }
   void done(const WorkUnit& unit) override;
   bool checkpoint_due() override;
   void save_checkpoint(const TableView& table) override;
-  bool saves_checkpoints() const override { return true; }
 
   // After the map: the output this rank saved (and took out of its tables)
   // goes back into `job`'s map side, for this run's shuffle.
@@ -66,6 +69,7 @@ class CheckpointingUnits final : public UnitSource {
 
  private:
   UnitSource& inner_;
+  Spill* spill_;
   std::string dir_;
   std::uint64_t fingerprint_;
   std::size_t value_size_;

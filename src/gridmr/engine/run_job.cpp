@@ -40,7 +40,7 @@ void pause_for_tests() {
 // Scatter and map: rank 0 hands out the units (all at once, or in batches on
 // request) while every rank maps what it gets into its threads' tables.
 void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan& plan, int threads,
-                     JobRuntime& job, std::uint64_t fingerprint, RankStats& stats) {
+                     JobRuntime& job, Spill& spill, std::uint64_t fingerprint, RankStats& stats) {
   std::optional<Progress> progress;
   if (cluster.is_master() && options.progress != EngineOptions::Progress::kNone) {
     progress.emplace(plan.total_units, plan.total_bytes, plan.weight_unit,
@@ -53,9 +53,10 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
   if (options.checkpoint_dir.empty()) {
     agree(cluster, [&] { job.map(plan, threads, units); });
   } else {
-    CheckpointingUnits saving(units, options, job, fingerprint, cluster.rank(), threads);
+    CheckpointingUnits saving(units, options, job, &spill, fingerprint, cluster.rank(), threads);
     agree(cluster, [&] {
       job.map(plan, threads, saving);
+      spill.release_pending();
       saving.restore_written(job);
     });
   }
@@ -211,17 +212,17 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   });
   check_output_shared(cluster, options);
   share_plan(cluster, plan);
-  // Tables over their share of --memory spill; with checkpoints, a map table
-  // is saved (and so emptied) at the end of a unit instead.
+  // Tables over their share of --memory spill (with checkpoints, a map
+  // thread's runs wait for its next save, which writes them into the checkpoint).
   Spill spill(job, options.scratch.empty() ? default_scratch_folder() : options.scratch,
-              options.memory, threads, options.checkpoint_dir.empty());
+              options.memory, threads, !options.checkpoint_dir.empty());
   job.set_spiller(&spill);
   if (!options.checkpoint_dir.empty()) restore_checkpoint(cluster, job, checkpoint);
   pause_for_tests();
 
   Stopwatch map_time;
   stats.map_start = elapsed.seconds();
-  scatter_and_map(cluster, options, plan, threads, job, checkpoint.fingerprint, stats);
+  scatter_and_map(cluster, options, plan, threads, job, spill, checkpoint.fingerprint, stats);
   stats.map_seconds = map_time.seconds();
 
   Stopwatch shuffle_time;

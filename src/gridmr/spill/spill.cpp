@@ -2,6 +2,7 @@
 #include "gridmr/spill/spill.hpp"
 
 #include <fmt/format.h>
+#include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
@@ -41,7 +43,7 @@ void check_scratch_folder(const EngineOptions& options) {
 }
 
 Spill::Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, int threads,
-             bool within_units)
+             bool checkpointing)
     : job_(job),
       scratch_(std::move(folder)),
       map_bytes_(static_cast<std::size_t>(memory / 2 / static_cast<std::uint64_t>(threads))),
@@ -51,13 +53,41 @@ Spill::Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, in
           static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 64, 4 << 10, 1 << 20))),
       fan_in_(
           static_cast<std::size_t>(std::clamp<std::uint64_t>(memory / 4 / reader_bytes_, 4, 64))),
-      within_units_(within_units) {}
+      checkpointing_(checkpointing),
+      pending_(static_cast<std::size_t>(threads)) {}
 
 void Spill::spill_map(const TableView& table) {
   if (table.size == 0) return;
   auto run = write_sorted_run(scratch_, table, job_.key_layout(), job_.value_size());
   const std::lock_guard lock(mutex_);
+  if (checkpointing_) {
+    // A map thread's output since its last checkpoint save: the next save takes it.
+    // (Merged only among themselves, past kMaxRuns, so that a save takes exactly its own.)
+    auto& mine = pending_[static_cast<std::size_t>(omp_get_thread_num())];
+    add(mine, std::move(run));
+  } else {
+    add(map_runs_, std::move(run));
+  }
+}
+
+void Spill::spill_restored(const TableView& table) {
+  if (table.size == 0) return;
+  auto run = write_sorted_run(scratch_, table, job_.key_layout(), job_.value_size());
+  const std::lock_guard lock(mutex_);
   add(map_runs_, std::move(run));
+}
+
+std::vector<std::shared_ptr<const Run>> Spill::take_pending(int thread) {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(pending_[static_cast<std::size_t>(thread)], {});
+}
+
+void Spill::release_pending() {
+  const std::lock_guard lock(mutex_);
+  for (auto& runs : pending_) {
+    for (auto& run : runs) add(map_runs_, std::move(run));
+    runs.clear();
+  }
 }
 
 void Spill::spill_reduce(const TableView& table) {

@@ -29,14 +29,15 @@ void check_scratch_folder(const EngineOptions& options);
 
 class Spill final : public Spiller {
  public:
-  // `memory`: --memory; `within_units`: false with checkpoints (spill.hpp's header).
+  // `memory`: --memory. With `checkpointing`, the runs a map thread spills
+  // are kept apart until its next checkpoint save takes them (take_pending).
   Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, int threads,
-        bool within_units);
+        bool checkpointing);
 
   std::size_t map_table_bytes() const override { return map_bytes_; }
   std::size_t reduce_table_bytes() const override { return reduce_bytes_; }
-  bool spills_within_units() const override { return within_units_; }
   void spill_map(const TableView& table) override;
+  void spill_restored(const TableView& table) override;
   void spill_reduce(const TableView& table) override;
 
   // The bytes of a shuffle round (the budget the shuffle is given).
@@ -45,6 +46,11 @@ class Spill final : public Spiller {
   std::size_t reader_bytes() const { return reader_bytes_; }
 
   const std::vector<std::shared_ptr<const Run>>& map_runs() const { return map_runs_; }
+  // With checkpoints: the runs map thread `thread` spilled since its last
+  // save, taken out of the spill (the save writes them into its file).
+  std::vector<std::shared_ptr<const Run>> take_pending(int thread);
+  // After the map: runs no save took join the others, for the shuffle.
+  void release_pending();
   bool reduce_spilled() const { return !reduce_runs_.empty(); }
   // After the shuffle, if the reduce spilled: the reduce table's rest becomes
   // a run too, and all reduce runs merge into one, sorted and combined.
@@ -67,9 +73,10 @@ class Spill final : public Spiller {
   std::size_t map_bytes_, reduce_bytes_;
   std::uint64_t round_bytes_;
   std::size_t reader_bytes_, fan_in_;
-  bool within_units_;
+  bool checkpointing_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<const Run>> map_runs_, reduce_runs_;
+  std::vector<std::vector<std::shared_ptr<const Run>>> pending_;  // per map thread
   std::uint64_t runs_written_ = 0;
 };
 
