@@ -25,6 +25,29 @@ class ColumnReader {
   virtual std::size_t read(T* out, std::size_t n) = 0;
 };
 
+// A ColumnReader's elements one at a time, read 256 at a time. A string
+// stays valid until next() reads the following batch.
+template <class T>
+class ColumnCursor {
+ public:
+  explicit ColumnCursor(std::unique_ptr<ColumnReader<T>> in) : in_(std::move(in)) {}
+  bool next(T& item) {
+    if (at_ == size_) {
+      size_ = in_->read(batch_, kBatch);
+      at_ = 0;
+      if (size_ == 0) return false;
+    }
+    item = batch_[at_++];
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kBatch = 256;
+  std::unique_ptr<ColumnReader<T>> in_;
+  T batch_[kBatch];
+  std::size_t size_ = 0, at_ = 0;
+};
+
 [[noreturn]] void throw_column_not_in_memory();
 
 // A column of this rank's result, in key order: in memory, or read from the
@@ -60,11 +83,8 @@ class Column {
       for (const T& item : items_) f(item);
       return;
     }
-    auto in = open_();
-    T chunk[256];
-    while (const std::size_t n = in->read(chunk, 256)) {
-      for (std::size_t i = 0; i < n; ++i) f(chunk[i]);
-    }
+    ColumnCursor<T> in(open_());
+    for (T item; in.next(item);) f(item);
   }
   // Not in memory: a reader from the first element.
   std::unique_ptr<ColumnReader<T>> reader() const { return open_(); }

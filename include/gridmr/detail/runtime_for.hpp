@@ -240,20 +240,20 @@ struct AddCounts {
 
 namespace detail {
 
-// The columns of a spilled result, read from the engine's pairs: keys are
-// copied out a batch at a time (at most 1 MiB, or one longer key).
-class SpilledKeys final : public ColumnReader<std::string_view> {
+// Copies strings into a batch and hands out views of them (valid until the
+// next batch): at most n strings, and no more once the batch holds 1 MiB.
+class StringBatch {
  public:
-  explicit SpilledKeys(const PairSource& pairs) : cursor_(pairs.open()) {}
-  std::size_t read(std::string_view* out, std::size_t n) override {
+  void clear() {
     bytes_.clear();
     ends_.clear();
-    std::string_view key;
-    const std::byte* value;
-    while (ends_.size() < n && bytes_.size() < (1u << 20) && cursor_->next(key, value)) {
-      bytes_.append(key);
-      ends_.push_back(bytes_.size());
-    }
+  }
+  bool full(std::size_t n) const { return ends_.size() >= n || bytes_.size() >= (1u << 20); }
+  void add(std::string_view s) {
+    bytes_.append(s);
+    ends_.push_back(bytes_.size());
+  }
+  std::size_t views(std::string_view* out) const {
     std::size_t start = 0;
     for (std::size_t i = 0; i < ends_.size(); ++i) {
       out[i] = std::string_view(bytes_).substr(start, ends_[i] - start);
@@ -263,9 +263,26 @@ class SpilledKeys final : public ColumnReader<std::string_view> {
   }
 
  private:
-  std::unique_ptr<PairSource::Cursor> cursor_;
   std::string bytes_;
   std::vector<std::size_t> ends_;
+};
+
+// The columns of a spilled result, read from the engine's pairs: keys are
+// copied out a batch at a time (at most 1 MiB, or one longer key).
+class SpilledKeys final : public ColumnReader<std::string_view> {
+ public:
+  explicit SpilledKeys(const PairSource& pairs) : cursor_(pairs.open()) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    batch_.clear();
+    std::string_view key;
+    const std::byte* value;
+    while (!batch_.full(n) && cursor_->next(key, value)) batch_.add(key);
+    return batch_.views(out);
+  }
+
+ private:
+  std::unique_ptr<PairSource::Cursor> cursor_;
+  StringBatch batch_;
 };
 
 template <class V>
@@ -309,35 +326,6 @@ class GroupCursor {
   KeyLayout layout_;
   std::string_view key_, part_;
   const std::byte* value_ = nullptr;
-};
-
-// Copies strings into a batch and hands out views of them (valid until the
-// next batch): at most n strings, and no more once the batch holds 1 MiB.
-class StringBatch {
- public:
-  void clear() {
-    bytes_.clear();
-    ends_.clear();
-  }
-  bool full(std::size_t n) const { return ends_.size() >= n || bytes_.size() >= (1u << 20); }
-  void add(std::string_view s) {
-    bytes_.append(s);
-    ends_.push_back(bytes_.size());
-  }
-  std::string& bytes() { return bytes_; }  // to append a string in place, then end()
-  void end() { ends_.push_back(bytes_.size()); }
-  std::size_t views(std::string_view* out) const {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < ends_.size(); ++i) {
-      out[i] = std::string_view(bytes_).substr(start, ends_[i] - start);
-      start = ends_[i];
-    }
-    return ends_.size();
-  }
-
- private:
-  std::string bytes_;
-  std::vector<std::size_t> ends_;
 };
 
 // The distinct key parts (unescaped, for a streaming job's terminated keys).

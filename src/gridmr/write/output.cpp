@@ -42,18 +42,9 @@ void Output::write_offsets(const std::string& path, const Column<std::uint64_t>&
   }
   std::uint64_t sum = 0;  // a first pass: the base of the next rank's offsets
   sizes.for_each([&](std::uint64_t size) { sum += size; });
-  auto in = sizes.reader();
-  std::uint64_t batch[256];
-  std::size_t size = 0, next = 0;
-  writer_.write_offsets_streamed(path, sizes.size(), sum, [&](std::uint64_t& out) {
-    if (next == size) {
-      size = in->read(batch, 256);
-      next = 0;
-      if (size == 0) return false;
-    }
-    out = batch[next++];
-    return true;
-  });
+  ColumnCursor<std::uint64_t> in(sizes.reader());
+  writer_.write_offsets_streamed(path, sizes.size(), sum,
+                                 [&](std::uint64_t& size) { return in.next(size); });
 }
 
 void Output::write_list(const std::string& group, std::span<const std::string> items) {

@@ -333,40 +333,23 @@ void ResultWriter::write_offsets_streamed(const std::string& path, std::uint64_t
 void ResultWriter::write_keys_streamed(
     const std::string& group, std::uint64_t count, std::uint64_t bytes,
     const std::function<std::unique_ptr<ColumnReader<std::string_view>>()>& open) {
-  // Reads keys a batch at a time; `take` hands them out one by one.
-  struct Keys {
-    std::unique_ptr<ColumnReader<std::string_view>> in;
-    std::string_view batch[256];
-    std::size_t size = 0, next = 0;
-    bool take(std::string_view& key) {
-      if (next == size) {
-        size = in->read(batch, 256);
-        next = 0;
-        if (size == 0) return false;
-      }
-      key = batch[next++];
-      return true;
-    }
-  };
   {
-    Keys keys;
-    keys.in = open();
+    ColumnCursor<std::string_view> keys(open());
     write_offsets_streamed(group + "/offsets", count, bytes, [&](std::uint64_t& size) {
       std::string_view key;
-      if (!keys.take(key)) return false;
+      if (!keys.next(key)) return false;
       size = key.size();
       return true;
     });
   }
-  auto keys = std::make_shared<Keys>();
-  keys->in = open();
+  ColumnCursor<std::string_view> keys(open());
   std::string_view key;  // the rest of the key being copied
   write_dataset_streamed(group + "/data", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, bytes,
                          [&](void* out, std::size_t n) {
                            auto* p = static_cast<char*>(out);
                            std::size_t i = 0;
                            while (i < n) {
-                             if (key.empty() && !keys->take(key)) break;
+                             if (key.empty() && !keys.next(key)) break;
                              const std::size_t m = std::min(n - i, key.size());
                              std::memcpy(p + i, key.data(), m);
                              key.remove_prefix(m);
