@@ -732,20 +732,8 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     cuts.push_back(keys.size());
     in_threads(threads, [&](int t, int rank, StderrRelay& relay) {
       if (cuts[t] == cuts[t + 1]) return;
-      const auto slice = keys.subspan(cuts[t], cuts[t + 1] - cuts[t]);
-      const auto counts = values.subspan(cuts[t], cuts[t + 1] - cuts[t]);
-      pipe_through(
-          config_.reducer, "reducer", unescape_key(layout.part(slice.front())),
-          unescape_key(layout.part(slice.back())),
-          [&](const auto& feed) {
-            for (std::size_t i = 0; i < slice.size(); ++i) {
-              const std::string_view part = layout.part(slice[i]);
-              std::uint64_t count;
-              std::memcpy(&count, counts[i], sizeof count);
-              feed(part, slice[i].substr(part.size()), count);
-            }
-          },
-          rank, t, relay, outputs_[t]);
+      pipe_sorted(config_.reducer, "reducer", keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
+                  values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, outputs_[t]);
     });
   }
 
@@ -808,6 +796,25 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     }
     relay.report_suppressed();
     if (error) std::rethrow_exception(error);
+  }
+
+  // pipe_through for sorted table keys in memory, with their counts.
+  void pipe_sorted(const std::string& command, const char* role,
+                   std::span<const std::string_view> keys, std::span<const std::byte* const> values,
+                   int rank, int thread, StderrRelay& relay, std::string& output) const {
+    const KeyLayout layout = key_layout();
+    pipe_through(
+        command, role, unescape_key(layout.part(keys.front())),
+        unescape_key(layout.part(keys.back())),
+        [&](const auto& feed) {
+          for (std::size_t i = 0; i < keys.size(); ++i) {
+            const std::string_view part = layout.part(keys[i]);
+            std::uint64_t count;
+            std::memcpy(&count, values[i], sizeof count);
+            feed(part, keys[i].substr(part.size()), count);
+          }
+        },
+        rank, thread, relay, output);
   }
 
   // Feeds pairs to `command` as key<TAB>value lines, each as often as its
@@ -880,19 +887,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
         std::vector<const std::byte*> values;
         for (const auto& [key, value] : entries) keys.push_back(key), values.push_back(value);
         std::string output;
-        const KeyLayout layout = key_layout();
-        pipe_through(
-            config_.combiner, "combiner", unescape_key(layout.part(keys.front())),
-            unescape_key(layout.part(keys.back())),
-            [&](const auto& feed) {
-              for (std::size_t i = 0; i < keys.size(); ++i) {
-                const std::string_view part = layout.part(keys[i]);
-                std::uint64_t count;
-                std::memcpy(&count, values[i], sizeof count);
-                feed(part, keys[i].substr(part.size()), count);
-              }
-            },
-            rank, t, relay, output);
+        pipe_sorted(config_.combiner, "combiner", keys, values, rank, t, relay, output);
         KeyTable<std::uint64_t> combined;
         std::string buffer;
         for_each_output_line(output, [&](std::string_view key, std::string_view value, bool tab) {
