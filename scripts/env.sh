@@ -3,3 +3,7 @@ if [[ $EUID -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# PMIx authenticates each rank to mpirun with munge when libmunge is installed (Slurm's packages
+# bring it). With no munged running it retries for 2.3 s before it falls back to `native` (the
+# kernel's peer credentials on the local socket), on every mpirun; ask for `native` at once.
+export PMIX_MCA_psec=${PMIX_MCA_psec:-native}
