@@ -182,6 +182,26 @@ for reducer, want in [
         got = dict(zip(keys, d["stream/values"].tolist()))
         check(f"int {reducer}: every key exact against Python", got == want)
 
+# Splitting the mapper's output into lines (a SIMD list of tabs and newlines per
+# 64 KiB of output): keys of every length around the 16 bytes kept in a slot,
+# any bytes but tab and newline, CRLF endings, and keys longer than 64 KiB, so
+# that lines cross every boundary; against Python's own split.
+split_input = work / "split.txt"
+split_want = collections.Counter()
+with open(split_input, "wb") as f:
+    for i in range(40000):
+        n = rng.choice([1, 7, 8, 9, 15, 16, 17, 31, 40]) if i % 5000 else rng.choice([70000, 200000])
+        key = bytes(rng.choice(b"ab \r\x00\xff.") for _ in range(n))
+        v = rng.randrange(-999, 1000)
+        f.write(key + b"\t" + str(v).encode() + (b"\r\n" if i % 3 == 0 else b"\n"))
+        split_want[key] += v
+d = run_configs("split", "cat", "sum", inputs=[str(split_input)],
+                configs=[(1, 1, "16MiB"), (2, 2, "100000")])
+if d is not None:
+    got = dict(zip(csr(d, "stream/keys"), d["stream/values"].tolist()))
+    check("line split: every key and sum equals Python's split of the same lines",
+          got == dict(split_want), f"{len(got)} keys vs {len(split_want)}")
+
 # An int64 overflow is an error, not a wrapped number.
 big = work / "big.txt"
 big.write_text(f"a\t{2**62}\n" * 4)

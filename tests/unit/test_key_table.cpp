@@ -235,6 +235,26 @@ TEST_CASE("the vector word-edge lister agrees with the portable one, on every ta
   });
 }
 
+TEST_CASE("the tab and newline lister finds every one, in order, on every target") {
+  for_each_simd_target([] {
+    std::mt19937_64 pick(11);
+    for (std::size_t size : {0ul, 1ul, 15ul, 63ul, 64ul, 65ul, 127ul, 128ul, 1000ul, 4099ul}) {
+      for (const char* alphabet : {"ab\t\n", "\t", "\n", "abc", "\t\nx\r\x09\x0a\xff"}) {
+        const std::string letters(alphabet);
+        std::string data(size, ' ');
+        for (char& c : data) c = letters[pick() % letters.size()];
+        std::vector<std::uint32_t> got(size + 64), want;
+        got.resize(gridmr::simd::list_tabs_and_newlines(data.data(), size, got.data()));
+        for (std::size_t i = 0; i < size; ++i) {
+          if (data[i] == '\t' || data[i] == '\n') want.push_back(static_cast<std::uint32_t>(i));
+        }
+        CAPTURE(size);
+        CHECK(got == want);
+      }
+    }
+  });
+}
+
 TEST_CASE("each table hashes differently, so filling one in another's order stays fast") {
   // With one hash function for all tables, copying a table in its slot order
   // into a growing table packs neighbouring keys into runs, and linear

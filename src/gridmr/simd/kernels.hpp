@@ -24,6 +24,11 @@ void fold_and_classify(char* data, std::size_t size, std::uint64_t* mask);
 std::size_t list_word_edges(const std::uint64_t* mask, std::size_t size, bool in_word,
                             std::uint32_t* out);
 
+// The positions j < size where data[j] is a tab or a newline, in order (a
+// streaming mapper's key<TAB>value lines). Writes them to out[0..n) and
+// returns n; `out` must have room for size + 64 entries.
+std::size_t list_tabs_and_newlines(const char* data, std::size_t size, std::uint32_t* out);
+
 // Monte Carlo: hits in the quarter disc among both samples of each Philox4x32-10
 // block in [first, last) of the stream keyed by `seed` (jobs/montecarlo_kernel.cpp
 // defines the stream).

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "gridmr/detail/padded_view.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/children.hpp"
 
@@ -289,7 +290,7 @@ void Child::relay_stderr(const char* data, std::size_t size) {
 // Moves bytes until `input` is written (input != null), or until stdout and
 // stderr end (input == null); a time limit closes everything.
 void Child::pump(std::string_view* input, const OnOutput& on_output) {
-  if (read_buffer_.empty()) read_buffer_.resize(kPipeBytes);
+  if (read_buffer_.empty()) read_buffer_.resize(kPipeBytes + kViewPadding);
   char* const buffer = read_buffer_.data();
   for (;;) {
     const bool writing = input != nullptr && !input->empty() && in_ >= 0;
@@ -310,7 +311,7 @@ void Child::pump(std::string_view* input, const OnOutput& on_output) {
       throw RunError(errno_message("poll on the pipes of " + what_, "", errno));
     }
     if (out_at >= 0 && fds[out_at].revents != 0) {
-      const ssize_t got = ::read(out_, buffer, read_buffer_.size());
+      const ssize_t got = ::read(out_, buffer, kPipeBytes);
       if (got > 0) {
         last_activity_ = now;
         on_output(std::string_view(buffer, static_cast<std::size_t>(got)));

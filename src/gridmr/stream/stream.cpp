@@ -25,6 +25,7 @@
 #include "gridmr/errors.hpp"
 #include "gridmr/output.hpp"
 #include "gridmr/stream/child.hpp"
+#include "gridmr/simd/kernels.hpp"
 #include "gridmr/stream/exact_sum.hpp"
 #include "gridmr/streaming.hpp"
 
@@ -392,26 +393,58 @@ class MapperSession {
     partial_.clear();
   }
 
+  // Splits the mapper's output into lines. The tabs and newlines of each 64 KiB
+  // are listed first (a SIMD kernel), so a line costs a few reads of that
+  // list, not a search of its own; its key reaches `record` as a PaddedView
+  // (the bytes come with padding: see Child::write). A line cut by the end of
+  // the bytes waits in partial_ and goes through take_line().
   Child::OnOutput output_handler(const Record& record) {
     return [this, &record](std::string_view bytes) {
-      while (!bytes.empty()) {
-        const auto* newline =
-            static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
-        if (newline == nullptr) {
-          partial_.append(bytes);
-          return;
-        }
-        const std::size_t n = static_cast<std::size_t>(newline - bytes.data());
-        if (partial_.empty()) {
-          take_line(std::string_view(bytes.data(), n), record);
-        } else {
-          partial_.append(bytes.data(), n);
-          take_line(partial_, record);
-          partial_.clear();
-        }
-        bytes = std::string_view(newline + 1, bytes.size() - n - 1);
+      constexpr std::size_t kScan = 1 << 16;
+      if (separators_.empty()) separators_.resize(kScan + 64);
+      for (std::size_t at = 0; at < bytes.size(); at += kScan) {
+        const std::size_t size = std::min(kScan, bytes.size() - at);
+        take_lines(bytes.data() + at, size,
+                   simd::list_tabs_and_newlines(bytes.data() + at, size, separators_.data()),
+                   record);
       }
     };
+  }
+
+  // The lines of b[0, size), whose tabs and newlines are separators_[0, count).
+  void take_lines(const char* b, std::size_t size, std::size_t count, const Record& record) {
+    const std::uint32_t* sep = separators_.data();
+    std::size_t i = 0, start = 0;
+    if (!partial_.empty()) {  // the rest of a line begun in earlier bytes
+      while (i < count && b[sep[i]] != '\n') ++i;
+      if (i == count) {
+        partial_.append(b, size);
+        return;
+      }
+      partial_.append(b, sep[i]);
+      take_line(partial_, record);
+      partial_.clear();
+      start = sep[i++] + 1;
+    }
+    while (i < count) {
+      const std::size_t tab = sep[i];
+      std::size_t j = i;  // the newline (the value may hold more tabs)
+      while (j < count && b[sep[j]] != '\n') ++j;
+      if (j == count) break;  // the line goes on in the next bytes
+      std::size_t end = sep[j];
+      if (end > start && b[end - 1] == '\r') --end;  // as take_line(): a \r before \n goes
+      const std::string_view line(b + start, end - start);
+      if (j == i) fail("printed a line without a tab", line);
+      try {
+        record(PaddedView{std::string_view(b + start, tab - start)},
+               std::string_view(b + tab + 1, end - tab - 1));
+      } catch (const BadValue& e) {
+        fail(fmt::format("printed a bad line ({})", e.what()), line);
+      }
+      start = sep[j] + 1;
+      i = j + 1;
+    }
+    partial_.assign(b + start, size - start);
   }
 
   void take_line(std::string_view line, const Record& record) {
@@ -458,6 +491,7 @@ class MapperSession {
   std::unique_ptr<Child> child_;
   WorkUnit unit_;
   TextReader reader_;
+  std::vector<std::uint32_t> separators_;  // tabs and newlines of the mapper's output
   std::string feed_, partial_;
 };
 
@@ -546,7 +580,7 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
     map_through_mappers(config_, plan, threads, units, this->spiller_, this->tables_,
                         [this](KeyTable<Value>& table) {
                           return [table = SpillingTable(table, this->spiller_)](
-                                     std::string_view key, std::string_view value) {
+                                     auto key, std::string_view value) {  // PaddedView or not
                             table.table().upsert(key, P::parse(value), CombineBy<P>{});
                             table.check();
                           };
