@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""One binary, every SIMD target: word count and Monte Carlo forced onto each target this CPU
-supports (GRIDMR_SIMD), at 2 ranks, give the independent word counts and identical datasets;
-an unknown or unsupported target is a usage error."""
+"""One binary, every SIMD target: word count, Monte Carlo and a stream job (its mapper's output
+split by the tab-and-newline kernel) forced onto each target this CPU supports (GRIDMR_SIMD), at
+2 ranks, give the independent results and identical datasets; an unknown or unsupported target
+is a usage error."""
 import argparse
+import collections
 import os
 import pathlib
 import subprocess
@@ -35,6 +37,13 @@ def main():
         odd.write_bytes(bytes(range(256)) * 70 + b"Tail WORD\xc3\xa9 " * 1000 + b"x" * 131)
         inputs = [args.inputs, str(odd)]
         expected = expected_counts(inputs)
+        pairs = work / "pairs.txt"  # key<TAB>value lines for `stream --mapper cat`
+        sums = collections.Counter()
+        with open(pairs, "wb") as f:
+            for i in range(30000):
+                key = b"k%d" % (i % 977) * (1 + i % 9) + (b"\r" if i % 11 == 0 else b"")
+                f.write(key + b"\t%d" % (i % 13 - 6) + (b"\r\n" if i % 4 == 0 else b"\n"))
+                sums[key] += i % 13 - 6
         results = {}
         for target in supported:
             out_w, out_m = work / f"w-{target}.h5", work / f"m-{target}.h5"
@@ -46,11 +55,20 @@ def main():
                   w.stderr + m.stderr)
             words, _ = read_result(out_w)
             check(f"{target}: word counts equal the independent count", words_of(words)[1] == expected)
-            results[target] = (words, read_result(out_m)[0])
+            out_s = work / f"s-{target}.h5"
+            st = run(args.gridmr, target, ["stream", "--threads", "1", "--unit-size", "20000",
+                                           "--mapper", "cat", "-o", str(out_s), str(pairs)])
+            check(f"{target}: the stream job succeeds", st.returncode == 0, st.stderr)
+            streamed = read_result(out_s)[0] if st.returncode == 0 else {}
+            if streamed:
+                offsets, data = streamed["stream/keys/offsets"], streamed["stream/keys/data"].tobytes()
+                keys = [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+                check(f"{target}: stream sums equal Python's",
+                      dict(zip(keys, streamed["stream/values"].tolist())) == dict(sums))
+            results[target] = (words, read_result(out_m)[0], streamed)
         first = supported[0]
         for target in supported[1:]:
-            differ = same_datasets(results[first][0], results[target][0]) + \
-                same_datasets(results[first][1], results[target][1])
+            differ = [d for i in range(3) for d in same_datasets(results[first][i], results[target][i])]
             check(f"{target}: datasets identical to {first}'s", not differ, str(differ))
 
         # The x86-64-v3 build: `gridmr` hands over to it where the CPU can run it; the
