@@ -64,8 +64,9 @@ class Child {
 
   // Writes `input` to the child's stdin, passing whatever it prints on stdout
   // to `on_output` meanwhile (in pieces of any size, each followed by at least
-  // kViewPadding readable bytes of no meaning: keys in it may be PaddedViews). Returns false if the child stopped reading (it
-  // closed its stdin or ended); then call finish() for its status.
+  // kViewPadding readable bytes of no meaning: keys in it may be PaddedViews).
+  // Returns false if the child stopped reading (it closed its stdin or ended);
+  // then call finish() for its status.
   bool write(std::string_view input, const OnOutput& on_output);
   // Closes stdin, reads stdout to its end and waits for the child to end.
   ChildStatus finish(const OnOutput& on_output);

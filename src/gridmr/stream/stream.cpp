@@ -24,8 +24,8 @@
 #include "gridmr/detail/text_reader.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/output.hpp"
-#include "gridmr/stream/child.hpp"
 #include "gridmr/simd/kernels.hpp"
+#include "gridmr/stream/child.hpp"
 #include "gridmr/stream/exact_sum.hpp"
 #include "gridmr/streaming.hpp"
 
@@ -427,20 +427,11 @@ class MapperSession {
       start = sep[i++] + 1;
     }
     while (i < count) {
-      const std::size_t tab = sep[i];
       std::size_t j = i;  // the newline (the value may hold more tabs)
       while (j < count && b[sep[j]] != '\n') ++j;
       if (j == count) break;  // the line goes on in the next bytes
-      std::size_t end = sep[j];
-      if (end > start && b[end - 1] == '\r') --end;  // as take_line(): a \r before \n goes
-      const std::string_view line(b + start, end - start);
-      if (j == i) fail("printed a line without a tab", line);
-      try {
-        record(PaddedView{std::string_view(b + start, tab - start)},
-               std::string_view(b + tab + 1, end - tab - 1));
-      } catch (const BadValue& e) {
-        fail(fmt::format("printed a bad line ({})", e.what()), line);
-      }
+      const std::string_view line(b + start, sep[j] - start);
+      take_line<PaddedView>(line, j == i ? line.size() : sep[i] - start, record);
       start = sep[j] + 1;
       i = j + 1;
     }
@@ -448,12 +439,17 @@ class MapperSession {
   }
 
   void take_line(std::string_view line, const Record& record) {
+    take_line(line, std::min(line.find('\t'), line.size()), record);
+  }
+  // One line without its newline, whose first tab is line[tab] (none if tab is
+  // line.size()). A \r before the newline goes. Key: how the key reaches
+  // record(): a PaddedView where padding follows the line.
+  template <class Key = std::string_view>
+  void take_line(std::string_view line, std::size_t tab, const Record& record) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::size_t tab = 0;  // keys are short: a plain loop beats a call to memchr
-    while (tab < line.size() && line[tab] != '\t') ++tab;
-    if (tab == line.size()) fail("printed a line without a tab", line);
+    if (tab >= line.size()) fail("printed a line without a tab", line);
     try {
-      record(std::string_view(line.data(), tab),
+      record(Key{std::string_view(line.data(), tab)},
              std::string_view(line.data() + tab + 1, line.size() - tab - 1));
     } catch (const BadValue& e) {
       fail(fmt::format("printed a bad line ({})", e.what()), line);
