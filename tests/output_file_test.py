@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The output file belongs to the job that made it (issue 13, items 1, 2 and 7): every run writes
 its own exclusively created OUT.partial-<random>, never follows a symbolic link there, never
-publishes another job's data, and refuses a symbolic link at OUT (even a dangling one) up front."""
+publishes another job's data, and refuses a symbolic link at OUT (even a dangling one) up front;
+and the exit code and the file tell the same story when a signal comes after the commit."""
 import argparse
 import os
 import pathlib
@@ -76,7 +77,7 @@ def main():
                     code, err = None, "hung for 120 s"
                 lines = err.strip().splitlines()
                 check(f"output in {label}: exit 2 with one line", code == 2 and len(lines) == 1
-                      and "not shared" in lines[0] and "rank 1" in lines[0], err)
+                      and "not shared" in lines[0] and "rank 1" in lines[0], f"exit {code}: {err}")
                 check(f"output in {label}: no output, probe or partial left",
                       sorted(p.name for p in shared.iterdir()) == [], str(list(shared.iterdir())))
         else:
@@ -167,6 +168,46 @@ def main():
         check("SIGTERM after the result was published: exit 0 and a complete result",
               proc.returncode == 0 and len(ranks) == 2 and "is complete" in stderr and words_of(read_result(late)[0])[1] == {b"alpha": 1, b"beta": 2}
               and not partials(late), f"exit {proc.returncode}, {len(ranks)} ranks signalled, {stderr}")
+
+        # A signal to mpirun itself after the commit: mpirun exits non-zero whatever the ranks
+        # do (Open MPI's rule), so the result is withdrawn: a failure leaves no published file.
+        # SIGKILL to mpirun: the ranks' watch of their launcher does the same. A file someone
+        # else put at OUT meanwhile is not this job's, and stays.
+        def late_signal(label, sig, replace=False):
+            out = work / f"late-{label}.h5"
+            env = dict(ENV, GRIDMR_DEBUG_AFTER_COMMIT_MS="5000")
+            proc = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x",
+                                     "GRIDMR_DEBUG_AFTER_COMMIT_MS", os.path.abspath(g), "wordcount",
+                                     "--quiet", "-o", str(out), str(small)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            deadline = time.time() + 60
+            while not out.exists() and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            published = out.exists()
+            if replace:
+                other = work / "other.h5"
+                other.write_text("someone else's\n")
+                os.replace(other, out)
+            proc.send_signal(sig)
+            _, stderr = proc.communicate(timeout=60)
+            time.sleep(1.0)  # the ranks' watch of their launcher looks every 0.1 s
+            left = subprocess.run(["pgrep", "-f", f"-o {out}"], capture_output=True, text=True).stdout.split()
+            lines = stderr.strip().splitlines()
+            return proc.returncode, published, out, lines, left
+
+        code, published, out, lines, left = late_signal("term", signal.SIGTERM)
+        check("SIGTERM to mpirun after the commit: exit 1, the result withdrawn, one line saying so",
+              published and code == 1 and not out.exists() and not partials(out) and len(lines) == 1
+              and "withdrawn" in lines[0] and not left, f"exit {code}, {lines}, left {left}")
+        code, published, out, lines, left = late_signal("kill", signal.SIGKILL)
+        check("SIGKILL to mpirun after the commit: the result withdrawn, no rank left",
+              published and code != 0 and not out.exists() and not partials(out) and not left,
+              f"exit {code}, {lines}, left {left}")
+        code, published, out, lines, left = late_signal("other", signal.SIGTERM, replace=True)
+        check("SIGTERM to mpirun after the commit: a file someone else put at OUT stays",
+              published and code == 1 and out.exists() and out.read_text() == "someone else's\n"
+              and not partials(out) and not left, f"exit {code}, {lines}, left {left}")
     finish()
 
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <mpi.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <initializer_list>
 #include <new>
 #include <thread>
 #include <vector>
@@ -45,27 +47,82 @@ void remove_partial_output() {
   if (g_partial_output[0] != '\0') ::unlink(g_partial_output);
 }
 
+pid_t g_launcher = 0;  // the parent that started this rank; 0 for a singleton run
+
+// Rank 0's result file, by identity, from just before it takes its final name
+// (g_output): withdrawing it must never remove a file of someone else's.
+volatile std::sig_atomic_t g_result_known = 0;
+dev_t g_result_device = 0;
+ino_t g_result_inode = 0;
+
+// Removes the published result if it is still this job's file; true if it did.
+bool withdraw_result() {
+  if (!g_result_known || g_output[0] == '\0') return false;
+  struct stat st {};
+  if (::lstat(g_output, &st) != 0 || st.st_dev != g_result_device || st.st_ino != g_result_inode) {
+    return false;
+  }
+  return ::unlink(g_output) == 0;
+}
+
+// Whether a signal means that the launcher ends the job, and so will exit
+// non-zero whatever this rank does: it came from the launcher (mpirun, orted
+// and slurmstepd pass SIGTERM on so), from this rank's watch of a launcher
+// that is gone (it signals its own process), or from the kernel (Ctrl-C on the
+// terminal, which reaches mpirun too). A run without a launcher ends as its
+// rank does.
+bool launcher_ends_job(const siginfo_t* info) {
+  if (g_launcher == 0) return false;
+  if (info->si_code != SI_USER && info->si_code != SI_QUEUE) return true;
+  return info->si_pid == g_launcher || info->si_pid == ::getpid();
+}
+
+void write_stderr(const char* text) {
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
+}
+
+// The parts as one line in one write(): mpirun may kill a rank at any moment
+// once it ends the job, and must not get half a line. Async-signal-safe.
+void write_stderr_line(std::initializer_list<const char*> parts) {
+  static char line[sizeof g_output + 512];
+  std::size_t n = 0;
+  for (const char* part : parts) {
+    const std::size_t size = std::min(std::strlen(part), sizeof line - n);
+    std::memcpy(line + n, part, size);
+    n += size;
+  }
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, line, n);
+}
+
 // SIGTERM (scancel, time limits, mpirun forwarding) or SIGINT (Ctrl-C): remove
 // the partial output and leave at once. mpirun or srun then ends the other ranks,
 // which received the same signal anyway.
-extern "C" void on_termination_signal(int signal) {
-  if (g_published) {
+extern "C" void on_termination_signal(int signal, siginfo_t* info, void*) {
+  const bool ending = launcher_ends_job(info);
+  const char* what = signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)";
+  if (g_published && !ending) {
     // The result is complete and published: say so, and let the rank finish
     // its last steps (statistics, MPI_Finalize) and exit 0. Leaving here
     // without MPI_Finalize would make mpirun report a failure.
     if (g_is_master && !g_signal_noted) {
       g_signal_noted = 1;
-      const char* parts[] = {
-          "gridmr: note: ", signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)",
-          " after the result was written; '", g_output, "' is complete\n"};
-      for (const char* part : parts) {
-        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, part, std::strlen(part));
-      }
+      write_stderr_line(
+          {"gridmr: note: ", what, " after the result was written; '", g_output, "' is complete\n"});
     }
     return;
   }
+  // After the commit, the launcher ending the job: rank 0 withdraws the result.
+  // The other ranks wait for their launcher to kill them, so that none leaves
+  // first and makes mpirun kill rank 0 midway.
+  if (g_published && !g_is_master && !launcher_gone()) return;
   kill_child_groups();
   remove_partial_output();
+  // The commit may be done or under way (rank 0 alone publishes).
+  if (g_is_master && withdraw_result()) {
+    write_stderr_line({"gridmr: error: ", what, " just as the result was written; '", g_output,
+                       "' withdrawn, since mpirun (or srun) fails a job it stops with a signal\n"});
+    ::_exit(kRunFailure);
+  }
   if (g_is_master && !g_outcome_reported) {
     const char* text =
         signal == SIGINT ? "gridmr: error: interrupted (SIGINT); no output written\n"
@@ -73,7 +130,7 @@ extern "C" void on_termination_signal(int signal) {
             ? "gridmr: error: terminated (SIGTERM); no output written (mpirun stops every rank "
               "this way when a rank or a node fails: its message names which)\n"
             : "gridmr: error: terminated (SIGTERM); no output written\n";
-    [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, std::strlen(text));
+    write_stderr(text);
   }
   ::_exit(kRunFailure);
 }
@@ -89,17 +146,14 @@ void register_partial_output(const std::string& path) {
 
 void forget_partial_output() { g_partial_output[0] = '\0'; }
 
-namespace {
-pid_t g_launcher = 0;  // the parent that started this rank; 0 for a singleton run
-}  // namespace
-
 bool launcher_gone() { return g_launcher != 0 && ::getppid() != g_launcher; }
 
 void install_termination_handlers(const Cluster& cluster) {
   g_is_master = cluster.is_master();
   g_several_ranks = cluster.size() > 1;
   struct sigaction action {};
-  action.sa_handler = on_termination_signal;
+  action.sa_sigaction = on_termination_signal;
+  action.sa_flags = SA_SIGINFO;  // who sent it decides what a late signal means
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
@@ -119,10 +173,25 @@ void install_termination_handlers(const Cluster& cluster) {
 
 void outcome_reported() { g_outcome_reported = 1; }
 
-void result_published(const std::string& path) {
+namespace {
+void set_output(const std::string& path) {
   const std::size_t n = std::min(path.size(), sizeof g_output - 1);
   std::memcpy(g_output, path.data(), n);
   g_output[n] = '\0';
+}
+}  // namespace
+
+void result_about_to_publish(const std::string& partial, const std::string& path) {
+  struct stat st {};
+  if (::stat(partial.c_str(), &st) != 0) return;  // publishing will say what is wrong
+  set_output(path);
+  g_result_device = st.st_dev;
+  g_result_inode = st.st_ino;
+  g_result_known = 1;
+}
+
+void result_published(const std::string& path) {
+  set_output(path);
   g_published = 1;
 }
 

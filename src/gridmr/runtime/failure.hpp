@@ -75,9 +75,20 @@ int finish_failed_job(const Cluster& cluster, int code);
 // The job has finished and said so: later signals exit without a message.
 void outcome_reported();
 
-// The result now has its final name `path`: from here on a SIGTERM or SIGINT
-// no longer ends the rank, which finishes (exit 0) while rank 0 notes that the
-// result is complete: the exit code and the file tell the same story.
+// Rank 0, just before it gives the partial file `partial` its final name
+// `path`: a signal from here on that ends the job withdraws the result (below).
+void result_about_to_publish(const std::string& partial, const std::string& path);
+
+// The result now has its final name `path`. The exit code and the file must
+// tell the same story, so a later SIGTERM or SIGINT depends on who sent it:
+// - the launcher (mpirun, orted or slurmstepd passing one on), the terminal, or
+//   this rank's own watch of a launcher that is gone: mpirun or srun will exit
+//   non-zero whatever the ranks do, so rank 0 withdraws the result (removes
+//   `path` if it is still this job's file), says so in one line, and every
+//   rank exits 1;
+// - any other process (a signal to the ranks alone), or any signal in a run
+//   without a launcher: the rank finishes and exits 0, and rank 0 notes that
+//   the result is complete.
 void result_published(const std::string& path);
 
 // MPI_Abort, after letting this rank's stderr reach mpirun.

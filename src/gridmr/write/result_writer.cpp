@@ -560,6 +560,7 @@ void ResultWriter::commit(bool replace) {
   int error = 0;
   if (rank_ == 0) {
     // A job whose launcher is gone has been reported as failed: never publish it.
+    if (!launcher_gone()) result_about_to_publish(partial_, path_);
     error = launcher_gone() ? ECANCELED : publish(replace);
     if (error == 0) result_published(path_);  // before anything else can happen on rank 0
   }
