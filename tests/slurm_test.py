@@ -125,6 +125,28 @@ def main():
             left = sh("pgrep", "-f", f"gridmr montecarlo .*{long_out}", check_rc=False).stdout.split()
             check("no gridmr process outlives the cancelled job", not left, str(left))
 
+            # scancel just after the commit: the job ends CANCELLED, so its result is withdrawn
+            # (a cancelled job never leaves a published file); the log says so.
+            late_out = work / "late.h5"
+            job = sh("sbatch", "--parsable", f"--output={work}/late-%j.out",
+                     str(repo / "slurm/wordcount.sbatch"), "-o", str(late_out), *inputs,
+                     env=dict(env, GRIDMR_DEBUG_AFTER_COMMIT_MS="8000")).stdout.strip().split(";")[0]
+            deadline = time.time() + 60
+            while time.time() < deadline and not late_out.exists():
+                time.sleep(0.1)
+            published = late_out.exists()
+            time.sleep(0.5)
+            sh("scancel", job)
+            start = time.time()
+            while time.time() - start < 30 and sh("squeue", "-h", "-j", job, check_rc=False).stdout.strip():
+                time.sleep(0.1)
+            time.sleep(1)
+            log = (work / f"late-{job}.out").read_text()
+            check("scancel after the commit: CANCELLED, the result withdrawn, the log says so",
+                  published and job_state(job) == "CANCELLED" and not list(work.glob("late.h5*"))
+                  and "withdrawn" in log, f"published {published}, {job_state(job)}, "
+                  f"{list(work.glob('late.h5*'))}, {log.strip().splitlines()[-2:]}")
+
             # A rank killed under srun ends the whole job (srun --kill-on-bad-exit).
             dead_out = work / "dead.h5"
             job = sh("sbatch", "--parsable", f"--output={work}/dead-%j.out",
