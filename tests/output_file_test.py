@@ -147,33 +147,10 @@ def main():
                 ok = ok and codes[loser] == 1 and len(lines) == 1 and "not published" in lines[0]
             check(f"two jobs, one OUT (trial {trial + 1}): the one that exits 0 published its own data",
                   ok and not partials(race), f"{codes} {[r[1][-200:] for r in results.values()]}")
-        # SIGTERM to the ranks (as scancel sends it) after the result was published: the exit
-        # code and the file tell the same story, exit 0 and a complete OUT.
-        late = work / "late.h5"
-        env = dict(ENV, GRIDMR_DEBUG_AFTER_COMMIT_MS="5000")
-        proc = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x",
-                                 "GRIDMR_DEBUG_AFTER_COMMIT_MS", os.path.abspath(g), "wordcount",
-                                 "--quiet", "-o", str(late), str(small)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        deadline = time.time() + 60
-        while not late.exists() and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        ranks = subprocess.run(["pgrep", "-f", f"^{os.path.abspath(g)} wordcount .*-o {late}"],
-                               capture_output=True, text=True).stdout.split()
-        for pid in ranks:
-            if int(pid) != proc.pid:
-                os.kill(int(pid), signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-        check("SIGTERM after the result was published: exit 0 and a complete result",
-              proc.returncode == 0 and len(ranks) == 2 and "is complete" in stderr and words_of(read_result(late)[0])[1] == {b"alpha": 1, b"beta": 2}
-              and not partials(late), f"exit {proc.returncode}, {len(ranks)} ranks signalled, {stderr}")
-
-        # A signal to mpirun itself after the commit: mpirun exits non-zero whatever the ranks
-        # do (Open MPI's rule), so the result is withdrawn: a failure leaves no published file.
-        # SIGKILL to mpirun: the ranks' watch of their launcher does the same. A file someone
-        # else put at OUT meanwhile is not this job's, and stays.
-        def late_signal(label, sig, replace=False):
+        # A signal after the commit (the job held there 5 s). send(proc, out) signals; returns
+        # (exit, OUT published before the signal, OUT, stderr lines, gridmr processes left,
+        # what send returned).
+        def late_signal(label, send, replace=False):
             out = work / f"late-{label}.h5"
             env = dict(ENV, GRIDMR_DEBUG_AFTER_COMMIT_MS="5000")
             proc = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", "-x",
@@ -189,22 +166,43 @@ def main():
                 other = work / "other.h5"
                 other.write_text("someone else's\n")
                 os.replace(other, out)
-            proc.send_signal(sig)
+            sent = send(proc, out)
             _, stderr = proc.communicate(timeout=60)
             time.sleep(1.0)  # the ranks' watch of their launcher looks every 0.1 s
             left = subprocess.run(["pgrep", "-f", f"-o {out}"], capture_output=True, text=True).stdout.split()
-            lines = stderr.strip().splitlines()
-            return proc.returncode, published, out, lines, left
+            return proc.returncode, published, out, stderr.strip().splitlines(), left, sent
 
-        code, published, out, lines, left = late_signal("term", signal.SIGTERM)
+        def to_ranks(proc, out):  # SIGTERM to the ranks alone; returns how many
+            ranks = subprocess.run(["pgrep", "-f", f"^{os.path.abspath(g)} wordcount .*-o {out}"],
+                                   capture_output=True, text=True).stdout.split()
+            for pid in ranks:
+                if int(pid) != proc.pid:
+                    os.kill(int(pid), signal.SIGTERM)
+            return len(ranks)
+
+        def to_mpirun(sig):
+            return lambda proc, out: proc.send_signal(sig)
+
+        # To the ranks alone: the exit code and the file tell the same story, exit 0 and a
+        # complete OUT.
+        code, published, out, lines, left, ranks = late_signal("ranks", to_ranks)
+        check("SIGTERM after the result was published: exit 0 and a complete result",
+              code == 0 and ranks == 2 and any("is complete" in l for l in lines)
+              and words_of(read_result(out)[0])[1] == {b"alpha": 1, b"beta": 2} and not partials(out),
+              f"exit {code}, {ranks} ranks signalled, {lines}")
+        # To mpirun itself: mpirun exits non-zero whatever the ranks do (Open MPI's rule), so
+        # the result is withdrawn: a failure leaves no published file. SIGKILL to mpirun: the
+        # ranks' watch of their launcher does the same. A file someone else put at OUT
+        # meanwhile is not this job's, and stays.
+        code, published, out, lines, left, _ = late_signal("term", to_mpirun(signal.SIGTERM))
         check("SIGTERM to mpirun after the commit: exit 1, the result withdrawn, one line saying so",
               published and code == 1 and not out.exists() and not partials(out) and len(lines) == 1
               and "withdrawn" in lines[0] and not left, f"exit {code}, {lines}, left {left}")
-        code, published, out, lines, left = late_signal("kill", signal.SIGKILL)
+        code, published, out, lines, left, _ = late_signal("kill", to_mpirun(signal.SIGKILL))
         check("SIGKILL to mpirun after the commit: the result withdrawn, no rank left",
               published and code != 0 and not out.exists() and not partials(out) and not left,
               f"exit {code}, {lines}, left {left}")
-        code, published, out, lines, left = late_signal("other", signal.SIGTERM, replace=True)
+        code, published, out, lines, left, _ = late_signal("other", to_mpirun(signal.SIGTERM), replace=True)
         check("SIGTERM to mpirun after the commit: a file someone else put at OUT stays",
               published and code == 1 and out.exists() and out.read_text() == "someone else's\n"
               and not partials(out) and not left, f"exit {code}, {lines}, left {left}")
