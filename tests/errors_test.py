@@ -87,6 +87,18 @@ def main():
         check("--force replaces an existing output",
               replaced.returncode == 0 and precious.read_bytes()[:4] == b"\x89HDF", replaced.stderr)
 
+        # show, plot, --help and --version run without MPI (a login node reading a result may
+        # have no working MPI): with MPI made to fail they still work, while a job does not.
+        broken = dict(ENV, OMPI_MCA_pml="gridmr-no-such-pml")
+        for label, command in [("show", ["show", str(precious), "--top", "1"]),
+                               ("--version", ["--version"]), ("--help", ["--help"])]:
+            proc = subprocess.run([g, *command], capture_output=True, text=True, timeout=60, env=broken)
+            check(f"{label} runs without MPI", proc.returncode == 0 and proc.stdout, proc.stderr[-300:])
+        proc = subprocess.run([g, "wordcount", "--force", "-o", str(precious), str(text)],
+                              capture_output=True, text=True, timeout=60, env=broken)
+        check("(a job with MPI made to fail does fail, so the check above means something)",
+              proc.returncode != 0, proc.stderr[-300:])
+
         expect("show of a missing file",
                subprocess.run([g, "show", str(work / "none.h5")], capture_output=True, text=True,
                               timeout=60, env=ENV), 2, "none.h5")

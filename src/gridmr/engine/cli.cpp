@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <boost/mpi/environment.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gridmr/core/sizes.hpp"
@@ -234,21 +237,49 @@ int run(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
   }
 }
 
+// Whether the command line asks for something that runs without MPI: `show`,
+// `plot`, or no command (--help, --version, a usage error). The command is
+// the first argument that is not an option: the top-level options take no
+// values. Starting MPI costs 0.1-0.2 s (a singleton starts Open MPI's runtime)
+// and needs a working MPI set-up, which a login node reading a result may lack.
+bool runs_without_mpi(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') continue;
+    const std::string_view command = argv[i];
+    return command == "show" || command == "plot";
+  }
+  return true;
+}
+
+// This process's rank as its launcher tells it, for a process that runs
+// without MPI (`mpirun -np 4 gridmr show` prints once); 0 without a launcher.
+int rank_from_environment() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "PMI_RANK"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
-  prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
-  avoid_locked_file_pointers();
-  yield_when_oversubscribed();
-  boost::mpi::environment environment(argc, argv, boost::mpi::threading::funneled, false);
-  const Cluster cluster(MPI_COMM_WORLD);
+  std::optional<boost::mpi::environment> environment;
+  std::optional<Cluster> cluster;
+  if (!runs_without_mpi(argc, argv)) {
+    prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
+    avoid_locked_file_pointers();
+    yield_when_oversubscribed();
+    environment.emplace(argc, argv, boost::mpi::threading::funneled, false);
+    cluster.emplace(MPI_COMM_WORLD);
+    install_termination_handlers(*cluster);
+  }
+  const bool master = cluster ? cluster->is_master() : rank_from_environment() == 0;
   h5::silence_default_error_printing();
-  install_termination_handlers(cluster);
 
   try {
     simd::choose_target_from_environment();
   } catch (const UsageError& e) {
-    if (cluster.is_master()) print_error(e.what());
+    if (master) print_error(e.what());
     return kUsageError;
   }
 
@@ -318,24 +349,19 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {  // --help, --version
-      if (cluster.is_master()) app.exit(e);
+      if (master) app.exit(e);
       return kSuccess;
     }
-    if (cluster.is_master()) print_error(e.what());
+    if (master) print_error(e.what());
     return kUsageError;
   } catch (const UsageError& e) {
-    if (cluster.is_master()) print_error(e.what());
+    if (master) print_error(e.what());
     return kUsageError;
-  }
-
-  if (environment.thread_level() < boost::mpi::threading::funneled) {
-    if (cluster.is_master()) print_error("the MPI library does not support threads");
-    return kRunFailure;
   }
 
   // `show` and `plot` read a file on rank 0 alone; an error is one line and its exit code.
   const auto on_rank_zero = [&](auto&& action) -> int {
-    if (!cluster.is_master()) return kSuccess;
+    if (!master) return kSuccess;
     try {
       action();
       return kSuccess;
@@ -358,14 +384,19 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   }
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (!commands[i]->parsed()) continue;
+    if (!cluster) return kUsageError;  // not reached: a job's name is never `show` or `plot`
+    if (environment->thread_level() < boost::mpi::threading::funneled) {
+      if (master) print_error("the MPI library does not support threads");
+      return kRunFailure;
+    }
     std::unique_ptr<JobRuntime> job;
     try {
       job = jobs[i].make_runtime();
     } catch (const UsageError& e) {
-      if (cluster.is_master()) print_error(e.what());
+      if (master) print_error(e.what());
       return kUsageError;
     }
-    return run(cluster, options, *job);
+    return run(*cluster, options, *job);
   }
   return kUsageError;  // not reached: CLI11 requires one subcommand
 }
