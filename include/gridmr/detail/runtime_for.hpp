@@ -399,32 +399,29 @@ class SpilledGroupSizes final : public ColumnReader<std::uint64_t> {
   std::uint64_t size_ = 0;  // pairs of the key part `last_` so far
 };
 
+// One element per pair, element(cursor) each: a grouped job's values
+// (pair_value) or how often each pair came (pair_count).
+template <class T, T (*element)(const GroupCursor&)>
+class SpilledPerPair final : public ColumnReader<T> {
+ public:
+  SpilledPerPair(const PairSource& pairs, const KeyLayout& layout) : in_(pairs, layout) {}
+  std::size_t read(T* out, std::size_t n) override {
+    std::size_t i = 0;
+    for (; i < n && in_.next(); ++i) out[i] = element(in_);
+    return i;
+  }
+
+ private:
+  GroupCursor in_;
+};
 template <class E>
-class SpilledGroupValues final : public ColumnReader<E> {
- public:
-  explicit SpilledGroupValues(const PairSource& pairs) : in_(pairs, {.suffix = sizeof(E)}) {}
-  std::size_t read(E* out, std::size_t n) override {
-    std::size_t i = 0;
-    for (; i < n && in_.next(); ++i) out[i] = decode_ordered<E>(in_.rest().data());
-    return i;
-  }
-
- private:
-  GroupCursor in_;
-};
-
-class SpilledGroupCounts final : public ColumnReader<std::uint64_t> {
- public:
-  SpilledGroupCounts(const PairSource& pairs, const KeyLayout& layout) : in_(pairs, layout) {}
-  std::size_t read(std::uint64_t* out, std::size_t n) override {
-    std::size_t i = 0;
-    for (; i < n && in_.next(); ++i) out[i] = in_.count();
-    return i;
-  }
-
- private:
-  GroupCursor in_;
-};
+E pair_value(const GroupCursor& in) {
+  return decode_ordered<E>(in.rest().data());
+}
+inline std::uint64_t pair_count(const GroupCursor& in) { return in.count(); }
+template <class E>
+using SpilledGroupValues = SpilledPerPair<E, pair_value<E>>;
+using SpilledGroupCounts = SpilledPerPair<std::uint64_t, pair_count>;
 
 }  // namespace detail
 
@@ -579,7 +576,8 @@ class GroupedRuntimeFor final : public TableRuntime<std::uint64_t, AddCounts> {
       return std::make_unique<detail::SpilledGroupSizes>(pairs, layout);
     });
     result.values = Column<Element>(pairs.size(), [&pairs] {
-      return std::make_unique<detail::SpilledGroupValues<Element>>(pairs);
+      return std::make_unique<detail::SpilledGroupValues<Element>>(
+          pairs, KeyLayout{.suffix = sizeof(Element)});
     });
     result.counts = Column<std::uint64_t>(pairs.size(), [&pairs, layout] {
       return std::make_unique<detail::SpilledGroupCounts>(pairs, layout);
