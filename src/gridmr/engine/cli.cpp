@@ -270,6 +270,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     avoid_locked_file_pointers();
     yield_when_oversubscribed();
     environment.emplace(argc, argv, boost::mpi::threading::funneled, false);
+    send_launcher_messages_at_once();
     cluster.emplace(MPI_COMM_WORLD);
     install_termination_handlers(*cluster);
   }

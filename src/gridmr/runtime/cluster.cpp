@@ -1,12 +1,20 @@
 // The ranks of a job: identity, host, and the default thread count.
 #include "gridmr/runtime/cluster.hpp"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace gridmr {
@@ -33,7 +41,55 @@ bool job_on_one_node() {
   return std::getenv("PMIX_RANK") == nullptr && std::getenv("PMI_RANK") == nullptr;
 }
 
+// The IPv4 address of the PMIx server this process is a client of, from the
+// URI its launcher put in the environment ("<id>;tcp4://127.0.0.1:45433");
+// false when there is none (a singleton, or a server on a Unix socket).
+bool pmix_server_address(sockaddr_in& address) {
+  for (const char* name : {"PMIX_SERVER_URI41", "PMIX_SERVER_URI4", "PMIX_SERVER_URI3",
+                           "PMIX_SERVER_URI21", "PMIX_SERVER_URI2"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    const std::string_view uri(value);
+    constexpr std::string_view kScheme = "tcp4://";
+    const std::size_t at = uri.find(kScheme);
+    const std::size_t colon = uri.rfind(':');
+    if (at == std::string_view::npos || colon == std::string_view::npos) return false;
+    const std::size_t host = at + kScheme.size();
+    if (colon <= host) return false;
+    const std::string ip(uri.substr(host, colon - host));
+    const int port = std::atoi(value + colon + 1);
+    address = {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    return port > 0 && port < 65536 && ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr) == 1;
+  }
+  return false;
+}
+
 }  // namespace
+
+int send_launcher_messages_at_once() {
+  sockaddr_in server;
+  if (!pmix_server_address(server)) return 0;
+  DIR* fds = ::opendir("/proc/self/fd");
+  if (fds == nullptr) return 0;
+  int set = 0;
+  while (const dirent* entry = ::readdir(fds)) {
+    const int fd = std::atoi(entry->d_name);
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || fd == ::dirfd(fds)) continue;
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
+        peer.sin_family != AF_INET || peer.sin_port != server.sin_port ||
+        peer.sin_addr.s_addr != server.sin_addr.s_addr) {
+      continue;
+    }
+    const int one = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) ++set;
+  }
+  ::closedir(fds);
+  return set;
+}
 
 // HDF5 never uses MPI-IO's shared file pointers, yet Open MPI's OMPIO opens
 // them with every file: `lockedfile` makes OUT.partial-...lock (and crashes on

@@ -29,6 +29,13 @@ void avoid_locked_file_pointers();
 // by itself only when it counts more ranks than slots. Returns whether it chose.
 bool yield_when_oversubscribed();
 
+// After MPI_Init: the TCP connection to the launcher's PMIx server (mpirun's,
+// or Slurm's in slurmstepd) gets TCP_NODELAY. The PMIx client leaves Nagle's
+// algorithm on, so MPI_Finalize's fence, a few small messages in a row, waits
+// for the server's delayed acknowledgement: 42 ms of every job's end. Changes
+// nothing else about the connection. Returns how many sockets it set.
+int send_launcher_messages_at_once();
+
 class Cluster {
  public:
   explicit Cluster(MPI_Comm comm);
