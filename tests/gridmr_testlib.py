@@ -14,7 +14,8 @@ WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+")
 LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1",
-           PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "native"))  # as scripts/env.sh
+           PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "native"),  # as scripts/env.sh
+           HWLOC_COMPONENTS=os.environ.get("HWLOC_COMPONENTS", "-linuxio,-pci"))
 
 
 def expected_counts(paths):
