@@ -5,6 +5,7 @@ import argparse
 import os
 import pathlib
 import pwd
+import shutil
 import subprocess
 import tempfile
 
@@ -98,6 +99,18 @@ def main():
                               capture_output=True, text=True, timeout=60, env=broken)
         check("(a job with MPI made to fail does fail, so the check above means something)",
               proc.returncode != 0, proc.stderr[-300:])
+
+        # `gridmr` is a launcher on x86-64 (its builds sit beside it): copied alone, it says
+        # what it misses instead of failing obscurely.
+        if pathlib.Path(g).resolve().with_name("gridmr-x86-64").exists():
+            alone = work / "launcher-alone"
+            alone.mkdir()
+            shutil.copy(g, alone / "gridmr")
+            for env in (ENV, dict(ENV, GRIDMR_VARIANT="off")):
+                expect("the launcher without its builds",
+                       subprocess.run([str(alone / "gridmr"), "--version"], capture_output=True,
+                                      text=True, timeout=60, env=env), 1,
+                       f"cannot run '{alone / 'gridmr-x86-64'}'")
 
         expect("show of a missing file",
                subprocess.run([g, "show", str(work / "none.h5")], capture_output=True, text=True,

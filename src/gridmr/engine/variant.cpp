@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -34,6 +36,15 @@ bool simd_forced_below_avx2() {
   return false;
 }
 
+// The file `name` in this program's folder ("" if /proc/self/exe cannot be read).
+std::string beside_this_program(const char* name) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "";
+  const std::string path(self, static_cast<std::size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + name;
+}
+
 }  // namespace
 
 void run_build_for_this_cpu(char** argv, const char* variant) {
@@ -42,13 +53,21 @@ void run_build_for_this_cpu(char** argv, const char* variant) {
       simd_forced_below_avx2()) {
     return;
   }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return;
-  std::string path(self, static_cast<std::size_t>(n));
-  path = path.substr(0, path.rfind('/') + 1) + variant;
-  if (::access(path.c_str(), X_OK) != 0) return;
+  const std::string path = beside_this_program(variant);
+  if (path.empty() || ::access(path.c_str(), X_OK) != 0) return;
   ::execv(path.c_str(), argv);  // returns only on failure: then this build runs
+}
+
+int launch_build_for_this_cpu(char** argv, const char* variant, const char* baseline) {
+  run_build_for_this_cpu(argv, variant);
+  const std::string path = beside_this_program(baseline);
+  if (!path.empty()) ::execv(path.c_str(), argv);
+  const int error = errno;
+  std::fprintf(stderr,
+               "gridmr: error: cannot run '%s' (this program's build for this CPU, which belongs "
+               "in the launcher's folder): %s\n",
+               path.empty() ? baseline : path.c_str(), std::strerror(error));
+  return 1;
 }
 
 }  // namespace gridmr
