@@ -4,6 +4,8 @@
 #  1. Engine overhead: a trivial compiled mapper (bench/stream_mapper.cpp, `word<TAB>1` per word)
 #     alone on the corpus (stdout to /dev/null) against `gridmr stream` with that mapper and the
 #     built-in sum at 1 rank x 1 thread. CPU = user + system of every process (bench/cpu_of.py).
+#     Also the floor of any engine that talks to its mapper through pipes, as streaming asks:
+#     `cat CORPUS | mapper | wc -l` on one core (where mpirun binds the rank and its mapper).
 #  2. Python word count at 2 processes: `gridmr stream` (2 ranks, the Python mapper of
 #     examples/python/wordcount_mapper.py, built-in sum) against multiprocessing.Pool(2) map,
 #     partition and reduce with the same mapper logic (bench/pool_wordcount.py), and against a
@@ -38,10 +40,12 @@ best() {  # best CUR NEW: the smaller
 # --- 1. Engine overhead with a compiled mapper. ---
 corpus=$(make_corpus "$mib")
 echo "part 1 corpus: $corpus ($(stat -c %s "$corpus") bytes)"
-mapper_cpu="" stream_cpu="" stream_wall=""
+mapper_cpu="" stream_cpu="" stream_wall="" floor_cpu=""
 for ((r = 1; r <= repeats; r++)); do
   read -r _ c <<<"$(measure "build/stream_mapper < $corpus > /dev/null")"
   mapper_cpu=$(best "$mapper_cpu" "$c")
+  read -r _ c <<<"$(measure "taskset -c 0 sh -c 'cat $corpus | build/stream_mapper | wc -l > $work/lines'")"
+  floor_cpu=$(best "$floor_cpu" "$c")
   read -r w c <<<"$(measure "mpirun -np 1 $gridmr stream --quiet --force --threads 1 --mapper build/stream_mapper -o $work/overhead.h5 $corpus")"
   stream_cpu=$(best "$stream_cpu" "$c")
   stream_wall=$(best "$stream_wall" "$w")
@@ -49,6 +53,11 @@ done
 overhead=$(awk -v s="$stream_cpu" -v m="$mapper_cpu" 'BEGIN { printf "%.2f", s / m }')
 echo "compiled mapper alone: $mapper_cpu s CPU; gridmr stream (1 rank x 1 thread): $stream_cpu s CPU, $stream_wall s wall"
 echo "gridmr stream CPU / mapper CPU = $overhead (target <= 1.25)"
+lines=$(cat "$work/lines")
+floor=$(awk -v f="$floor_cpu" -v m="$mapper_cpu" 'BEGIN { printf "%.2f", f / m }')
+echo "pipe floor (cat | mapper | wc -l, one core): $floor_cpu s CPU = $floor x the mapper's;" \
+  "gridmr's own work above it: $(awk -v s="$stream_cpu" -v f="$floor_cpu" -v n="$lines" \
+  'BEGIN { printf "%.1f", (s - f) / n * 1e9 }') ns per line ($lines lines)"
 
 # --- 2. Python word count, 2 processes each. ---
 small=$(make_corpus "$python_mib")
@@ -83,6 +92,8 @@ csv="$out_dir/stream.csv"
   echo "\"$cpu\",compiled_mapper_cpu_s,$mapper_cpu"
   echo "\"$cpu\",stream_1x1_cpu_s,$stream_cpu"
   echo "\"$cpu\",stream_cpu_over_mapper_cpu,$overhead"
+  echo "\"$cpu\",pipe_floor_cpu_s,$floor_cpu"
+  echo "\"$cpu\",pipe_floor_over_mapper_cpu,$floor"
   echo "\"$cpu\",python_wc_gridmr_2r_wall_s,$g_wall"
   echo "\"$cpu\",python_wc_pool2_wall_s,$p_wall"
   echo "\"$cpu\",python_wc_pipeline_wall_s,$s_wall"
