@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <mpi.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,6 +123,13 @@ extern "C" void on_termination_signal(int signal, siginfo_t* info, void*) {
     write_stderr_line({"gridmr: error: ", what, " just as the result was written; '", g_output,
                        "' withdrawn, since mpirun (or srun) fails a job it stops with a signal\n"});
     ::_exit(kRunFailure);
+  }
+  if (!g_is_master && ending && g_several_ranks) {
+    // Rank 0 says what happened. The launcher kills every rank as soon as one
+    // has left, and on a busy node rank 0 may not yet have run its handler:
+    // give it a moment before leaving (mpirun's own kill may come sooner).
+    const timespec moment{0, 250'000'000};
+    ::nanosleep(&moment, nullptr);
   }
   if (g_is_master && !g_outcome_reported) {
     const char* text =
