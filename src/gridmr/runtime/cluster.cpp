@@ -49,15 +49,16 @@ bool pmix_server_address(sockaddr_in& address) {
                            "PMIX_SERVER_URI21", "PMIX_SERVER_URI2"}) {
     const char* value = std::getenv(name);
     if (value == nullptr) continue;
-    const std::string_view uri(value);
+    std::string_view uri(value);
     constexpr std::string_view kScheme = "tcp4://";
     const std::size_t at = uri.find(kScheme);
-    const std::size_t colon = uri.rfind(':');
-    if (at == std::string_view::npos || colon == std::string_view::npos) return false;
-    const std::size_t host = at + kScheme.size();
-    if (colon <= host) return false;
-    const std::string ip(uri.substr(host, colon - host));
-    const int port = std::atoi(value + colon + 1);
+    if (at == std::string_view::npos) return false;
+    uri = uri.substr(at + kScheme.size());
+    uri = uri.substr(0, uri.find(';'));  // "127.0.0.1:45433", whatever may follow
+    const std::size_t colon = uri.find(':');
+    if (colon == std::string_view::npos) return false;
+    const std::string ip(uri.substr(0, colon));
+    const int port = std::atoi(std::string(uri.substr(colon + 1)).c_str());
     address = {};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<std::uint16_t>(port));
