@@ -29,6 +29,13 @@ wall_of() {
 # less A B: whether number A < number B.
 less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# best CUR NEW: the smaller of two numbers (CUR may be empty: no best yet).
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+
+# measure 'COMMAND': runs it through the shell and prints "wall_seconds cpu_seconds", the CPU of
+# every process it waited for (bench/cpu_of.py).
+measure() { /usr/bin/python3 bench/cpu_of.py "$1"; }
+
 # keep_best I: after wall_of ran configuration I (writing $work/run.h5), keeps that run's file
 # as $work/best-I.h5 and its wall time in best_walls[I] if it is I's fastest so far.
 best_walls=()

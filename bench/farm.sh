@@ -12,12 +12,11 @@ source "$(dirname "$0")/common.sh"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 echo "machine: $cpu"
 py=/usr/bin/python3
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 g_wall="" g_cpu="" x_wall="" x_cpu=""
 for ((r = 1; r <= repeats; r++)); do
-  read -r w c <<<"$($py bench/cpu_of.py "mpirun -np 2 build/gridmr farm --quiet --force --range $items --command 'true {}' -o $work/farm.h5")"
+  read -r w c <<<"$(measure "mpirun -np 2 build/gridmr farm --quiet --force --range $items --command 'true {}' -o $work/farm.h5")"
   g_wall=$(best "$g_wall" "$w") g_cpu=$(best "$g_cpu" "$c")
-  read -r w c <<<"$($py bench/cpu_of.py "seq 0 $((items - 1)) | xargs -P 2 -I{} sh -c 'exec true {}'")"
+  read -r w c <<<"$(measure "seq 0 $((items - 1)) | xargs -P 2 -I{} sh -c 'exec true {}'")"
   x_wall=$(best "$x_wall" "$w") x_cpu=$(best "$x_cpu" "$c")
 done
 # Every item ran once and succeeded.

@@ -32,10 +32,6 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) core
 echo "machine: $cpu"
 py=/usr/bin/python3
 gridmr=build/gridmr
-measure() { $py bench/cpu_of.py "$1"; }  # -> "wall cpu"
-best() {  # best CUR NEW: the smaller
-  awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'
-}
 
 # --- 1. Engine overhead with a compiled mapper. ---
 corpus=$(make_corpus "$mib")

@@ -69,12 +69,11 @@ bool pmix_server_address(sockaddr_in& address) {
 
 }  // namespace
 
-int send_launcher_messages_at_once() {
+void send_launcher_messages_at_once() {
   sockaddr_in server;
-  if (!pmix_server_address(server)) return 0;
+  if (!pmix_server_address(server)) return;
   DIR* fds = ::opendir("/proc/self/fd");
-  if (fds == nullptr) return 0;
-  int set = 0;
+  if (fds == nullptr) return;
   while (const dirent* entry = ::readdir(fds)) {
     const int fd = std::atoi(entry->d_name);
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || fd == ::dirfd(fds)) continue;
@@ -86,10 +85,9 @@ int send_launcher_messages_at_once() {
       continue;
     }
     const int one = 1;
-    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) ++set;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   ::closedir(fds);
-  return set;
 }
 
 // HDF5 never uses MPI-IO's shared file pointers, yet Open MPI's OMPIO opens

@@ -33,8 +33,8 @@ bool yield_when_oversubscribed();
 // or Slurm's in slurmstepd) gets TCP_NODELAY. The PMIx client leaves Nagle's
 // algorithm on, so MPI_Finalize's fence, a few small messages in a row, waits
 // for the server's delayed acknowledgement: 42 ms of every job's end. Changes
-// nothing else about the connection. Returns how many sockets it set.
-int send_launcher_messages_at_once();
+// nothing else about the connection.
+void send_launcher_messages_at_once();
 
 class Cluster {
  public:
