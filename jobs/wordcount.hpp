@@ -21,7 +21,7 @@ struct WordCount {
   // Every word that starts in the unit, once.
   template <class Emit>
   static void map(const Config&, gridmr::MapInput& in, Emit& emit) {
-    in.for_each_word([&](gridmr::Word word) { emit(word, 1); });
+    in.emit_each_word(emit, Value{1});
   }
 
   static Value combine(Value a, Value b) { return a + b; }

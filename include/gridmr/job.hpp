@@ -42,6 +42,24 @@ class MapInput {
   void for_each_word(F&& f) {
     reader_.for_each_word(path(), unit_, f);
   }
+  // emit(word, value) for every word that starts in this unit, in order: the
+  // same as for_each_word([&](Word w) { emit(w, value); }), and with the
+  // engine's emit a tighter loop: KeyTable::upsert_words over each chunk's
+  // words (a word count's map takes 22% less time: bench/ab_map.sh).
+  template <class Emit, class V>
+  void emit_each_word(Emit& emit, const V& value) {
+    if constexpr (requires(const char* b, const std::uint32_t* at) {
+                    emit.words(b, at, std::size_t{}, value);
+                  }) {
+      reader_.for_each_word(
+          path(), unit_, [&](Word word) { emit(word, value); },
+          [&](const char* b, const std::uint32_t* at, std::size_t pairs) {
+            emit.words(b, at, pairs, value);
+          });
+    } else {
+      reader_.for_each_word(path(), unit_, [&](Word word) { emit(word, value); });
+    }
+  }
   // Calls f(std::string_view line) for every line that starts in this unit,
   // without its newline (docs/records.md).
   template <class F>

@@ -190,6 +190,58 @@ TEST_CASE("a short key reads the same from a padded buffer, whatever lies past i
   }
 }
 
+TEST_CASE("a run of words upserts like one word at a time, stopping where the caller must act") {
+  // Words of 0 to 24 bytes (some longer than an inline key) in a buffer with
+  // random bytes between and after them; max_new small and large, so runs
+  // stop for a spill, for a long key and at the end, through many growths.
+  std::mt19937_64 pick(17);
+  for (const std::size_t max_new : {std::size_t{1}, std::size_t{7}, SIZE_MAX}) {
+    gridmr::KeyTable<std::uint64_t> table;
+    std::map<std::string, std::uint64_t> reference;
+    for (int chunk = 0; chunk < 40; ++chunk) {
+      std::string buffer;
+      std::vector<std::uint32_t> at;
+      for (int w = 0; w < 2000; ++w) {
+        buffer.append(pick() % 3, static_cast<char>(pick()));
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+        const std::size_t n = pick() % 8 == 0 ? pick() % 25 : pick() % 6;
+        for (std::size_t i = 0; i < n; ++i) buffer.push_back("abc\x80"[pick() % 4]);
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+      }
+      for (std::size_t i = 0; i < gridmr::kViewPadding; ++i) {
+        buffer.push_back(static_cast<char>(pick()));
+      }
+      const std::size_t pairs = at.size() / 2;
+      const auto word = [&](std::size_t k) {
+        return buffer.substr(at[2 * k], at[2 * k + 1] - at[2 * k]);
+      };
+      for (std::size_t k = 0; k < pairs;) {
+        const std::size_t before = table.size(), grows_at = table.grows_at();
+        const std::size_t stop =
+            table.upsert_words(buffer.data(), at.data(), k, pairs, 3, add, max_new);
+        REQUIRE(stop >= k);
+        REQUIRE(stop <= pairs);
+        CHECK(table.size() - before <= max_new);
+        for (; k < stop; ++k) reference[word(k)] += 3;
+        if (k == pairs) break;
+        const bool long_key = word(k).size() > gridmr::KeyTable<std::uint64_t>::kInlineKey;
+        // It stops early only before a long key, after max_new new keys, or
+        // when the table grew.
+        CHECK((long_key || table.size() - before == max_new || table.grows_at() > grows_at));
+        if (long_key && stop == k) {  // the caller takes it
+          table.upsert(word(k), 3, add);
+          reference[word(k)] += 3;
+          ++k;
+        }
+      }
+    }
+    CHECK(table.size() == reference.size());
+    std::map<std::string, std::uint64_t> back;
+    for (const auto& entry : table) back[std::string(entry.key())] = entry.value();
+    CHECK(back == reference);
+  }
+}
+
 TEST_CASE("a short key read from the end of a page never touches the next one") {
   const GuardedPage guarded;
   gridmr::KeyTable<std::uint64_t> table;

@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -286,6 +287,63 @@ class KeyTable {
     }
   }
 
+  // Upserts `value` under each word b[at[2k], at[2k+1]) for k in [first,
+  // pairs), every word followed by at least kViewPadding readable bytes (a
+  // PaddedView): a word count's map. The table's fields stay in registers for
+  // the whole run; one upsert at a time, a slot store (which the compiler must
+  // assume may alias them) makes it reload them per key. Stops before a key
+  // longer than kInlineKey, and after `max_new` new keys (a spill is due), so
+  // the caller can take over; returns the k where it stopped. (Out of line,
+  // the loop gets the registers to itself: a 64 KiB chunk holds ~10,000 words.)
+  template <class Combine>
+  [[gnu::noinline]] std::size_t upsert_words(const char* b, const std::uint32_t* at,
+                                             std::size_t first, std::size_t pairs, const V value,
+                                             Combine&& combine, std::size_t max_new) {
+    Entry* const slots = slots_.get();
+    const std::size_t mask = mask_;
+    const std::uint64_t shift = static_cast<std::uint64_t>(shift_);
+    const std::uint64_t seed = seed_;
+    // Keys that fit before the table must grow (it grows after the one past).
+    const std::size_t grow_at = grows_at();
+    const std::size_t room = std::min(max_new, grow_at + 1 - size_);
+    std::size_t left = room;  // new keys this run may still add
+    const std::uint32_t* word = at + 2 * first;
+    const std::uint32_t* const end = at + 2 * pairs;
+    for (; word != end; word += 2) {
+      const std::size_t n = word[1] - word[0];
+      if (n > kInlineKey) [[unlikely]]
+        break;
+      // The key's two words, masked by length from a table (two loads and two
+      // ands; bzhi needs ~8 instructions to find its two bit counts).
+      const key_bytes::ShortKey key = {
+          key_bytes::load64(b + word[0]) & key_bytes::kPaddedMasks.low[n],
+          key_bytes::load64(b + word[0] + 8) & key_bytes::kPaddedMasks.high[n]};
+      std::size_t i = key_bytes::hash(key, n, seed) >> shift;
+      for (;; i = (i + 1) & mask) {
+        Entry& slot = slots[i];
+        if (holds(slot, key, n)) [[likely]] {
+          slot.value_ = combine(slot.value_, value);
+          break;
+        }
+        if (slot.empty()) {
+          slot.header_.words[0] = key.lo;
+          slot.header_.words[1] = key.hi;
+          slot.value_ = value;
+          slot.header_.tag = n + 1;
+          if (--left == 0) [[unlikely]] {
+            word += 2;
+            goto stop;
+          }
+          break;
+        }
+      }
+    }
+  stop:
+    size_ += room - left;
+    if (size_ > grow_at) rehash(capacity() * 2);
+    return static_cast<std::size_t>(word - at) / 2;
+  }
+
   const V* find(std::string_view key) const {
     const std::size_t n = key.size();
     if (n <= kInlineKey) {
@@ -403,8 +461,7 @@ class KeyTable {
 
   static constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
   void added() {
-    const std::size_t quarters = capacity() < kLargeTable ? 2 : 3;
-    if (++size_ * 4 > capacity() * quarters) rehash(capacity() * 2);
+    if (++size_ > grows_at()) rehash(capacity() * 2);
   }
 
   std::uint64_t hash_of(const Entry& slot) const {

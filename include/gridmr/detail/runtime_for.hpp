@@ -46,6 +46,8 @@ class SpillingTable {
                    : SIZE_MAX) {}
 
   Table& table() const { return table_; }
+  // New keys the table may take before it is due to spill (at least 1 after check()).
+  std::size_t room() const { return limit_ - table_.size(); }
   void check() const {
     if (table_.size() >= limit_) [[unlikely]]
       spill();
@@ -82,6 +84,20 @@ class Emit {
                             detail::CombineOf<J>{});
     }
     table_.check();
+  }
+
+  // emit(word, value) for each word b[at[2k], at[2k+1]), k < pairs, in order;
+  // each word is padded (a PaddedView). MapInput::emit_each_word's fast path.
+  void words(const char* b, const std::uint32_t* at, std::size_t pairs, const Value& value) const {
+    for (std::size_t k = 0; k < pairs;) {
+      k = table_.table().upsert_words(b, at, k, pairs, value, detail::CombineOf<J>{},
+                                      table_.room());
+      table_.check();
+      if (k < pairs && at[2 * k + 1] - at[2 * k] > KeyTable<Value>::kInlineKey) {
+        (*this)(PaddedView{std::string_view(b + at[2 * k], at[2 * k + 1] - at[2 * k])}, value);
+        ++k;
+      }
+    }
   }
 
  private:

@@ -26,7 +26,18 @@ class TextReader {
 
   // Calls f(word) for each word: a PaddedView (lower-cased, valid during the call).
   template <class F>
-  void for_each_word(const std::string& path, const WorkUnit& unit, F&& f);
+  void for_each_word(const std::string& path, const WorkUnit& unit, F&& f) {
+    for_each_word(path, unit, f, [&f](const char* b, const std::uint32_t* at, std::size_t pairs) {
+      for (std::size_t k = 0; k < pairs; ++k) {
+        f(PaddedView{std::string_view(b + at[2 * k], at[2 * k + 1] - at[2 * k])});
+      }
+    });
+  }
+  // The same, with the words that lie whole in one chunk given in runs:
+  // run(b, at, pairs) for the words b[at[2k], at[2k+1]), k < pairs (padded),
+  // and f(word) for the others (a word cut by a chunk's end).
+  template <class F, class Run>
+  void for_each_word(const std::string& path, const WorkUnit& unit, F&& f, Run&& run);
 
   // Calls f(line) for each line that starts in the unit: a string_view without
   // its '\n' (a '\r' before it stays), valid during the call. A line belongs to
@@ -79,8 +90,8 @@ class TextReader {
   int fd_ = -1;
 };
 
-template <class F>
-void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&& f) {
+template <class F, class Run>
+void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&& f, Run&& run) {
   const OpenFile file(*this, path);
   ensure_buffers();
 
@@ -114,7 +125,9 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
       skipping = in_word = false;
       e = 1;
     }
-    for (; e + 1 < events; e += 2) f(PaddedView{std::string_view(b + at[e], at[e + 1] - at[e])});
+    const std::size_t pairs = (events - e) / 2;
+    run(b, at + e, pairs);
+    e += 2 * pairs;
     if (e < events) {  // a word runs on into the next chunk
       pending_.assign(b + at[e], b + got);
       in_word = true;
