@@ -287,39 +287,36 @@ class KeyTable {
     }
   }
 
-  // Upserts `value` under each word b[at[2k], at[2k+1]) for k in [first,
-  // pairs), every word followed by at least kViewPadding readable bytes (a
-  // PaddedView): a word count's map. The table's fields stay in registers for
-  // the whole run; one upsert at a time, a slot store (which the compiler must
-  // assume may alias them) makes it reload them per key. Stops before a key
-  // longer than kInlineKey, and after `max_new` new keys (a spill is due), so
-  // the caller can take over; returns the k where it stopped. (Out of line,
-  // the loop gets the registers to itself: a 64 KiB chunk holds ~10,000 words.)
-  template <class Combine>
-  [[gnu::noinline]] std::size_t upsert_words(const char* b, const std::uint32_t* at,
-                                             std::size_t first, std::size_t pairs, const V value,
-                                             Combine&& combine, std::size_t max_new) {
+  // Upserts the keys and values a cursor gives, in order, while
+  // cursor.next(key, n, value) returns true: a key of n <= kInlineKey bytes
+  // followed by at least kViewPadding readable bytes (a PaddedView). The
+  // table's fields stay in registers for the whole run (one upsert at a time,
+  // a slot store, which the compiler must assume may alias them, makes it
+  // reload them per key), and so does the cursor, taken and returned by
+  // value. Stops when next() returns false (the cursor's end, or a key it
+  // leaves to the caller) and after `max_new` new keys (a spill is due); the
+  // returned cursor says where. Out of line, the loop gets the registers to
+  // itself: a run is a chunk of input (a word count's 64 KiB, ~10,000 words).
+  template <class Cursor, class Combine>
+  [[gnu::noinline]] void upsert_run(Cursor& run, Combine&& combine, std::size_t max_new) {
+    Cursor cursor = run;  // a local: its fields live in registers
     Entry* const slots = slots_.get();
     const std::size_t mask = mask_;
     const std::uint64_t shift = static_cast<std::uint64_t>(shift_);
     const std::uint64_t seed = seed_;
     // Keys that fit before the table must grow (it grows after the one past).
     const std::size_t grow_at = grows_at();
-    const std::size_t room = std::min(max_new, grow_at + 1 - size_);
-    std::size_t left = room;  // new keys this run may still add
-    const std::uint32_t* word = at + 2 * first;
-    const std::uint32_t* const end = at + 2 * pairs;
-    for (; word != end; word += 2) {
-      const std::size_t n = word[1] - word[0];
-      if (n > kInlineKey) [[unlikely]]
-        break;
+    // The size where this run stops: a spill is due, or the table must grow.
+    const std::size_t stop_at = size_ + std::min(max_new, grow_at + 1 - size_);
+    const char* p;
+    std::size_t n;
+    V value;
+    while (cursor.next(p, n, value)) {
       // The key's two words, masked by length from a table (two loads and two
       // ands; bzhi needs ~8 instructions to find its two bit counts).
-      const key_bytes::ShortKey key = {
-          key_bytes::load64(b + word[0]) & key_bytes::kPaddedMasks.low[n],
-          key_bytes::load64(b + word[0] + 8) & key_bytes::kPaddedMasks.high[n]};
-      std::size_t i = key_bytes::hash(key, n, seed) >> shift;
-      for (;; i = (i + 1) & mask) {
+      const key_bytes::ShortKey key = {load_masked(p, key_bytes::kPaddedMasks.low[n]),
+                                       load_masked(p + 8, key_bytes::kPaddedMasks.high[n])};
+      for (std::size_t i = key_bytes::hash(key, n, seed) >> shift;; i = (i + 1) & mask) {
         Entry& slot = slots[i];
         if (holds(slot, key, n)) [[likely]] {
           slot.value_ = combine(slot.value_, value);
@@ -330,18 +327,44 @@ class KeyTable {
           slot.header_.words[1] = key.hi;
           slot.value_ = value;
           slot.header_.tag = n + 1;
-          if (--left == 0) [[unlikely]] {
-            word += 2;
+          if (++size_ == stop_at) [[unlikely]]
             goto stop;
-          }
           break;
         }
       }
     }
   stop:
-    size_ += room - left;
+    run = cursor;
     if (size_ > grow_at) rehash(capacity() * 2);
-    return static_cast<std::size_t>(word - at) / 2;
+  }
+
+  // The words b[at[2k], at[2k+1]) of a text chunk, each padded: a cursor
+  // for upsert_run() that gives each with the same value, and stops before a
+  // word longer than kInlineKey.
+  struct WordCursor {
+    const char* b;
+    const std::uint32_t* at;   // the next word's start and end
+    const std::uint32_t* end;  // past the last word's
+    V value;
+    bool next(const char*& p, std::size_t& n, V& v) {
+      if (at == end) return false;
+      n = at[1] - at[0];
+      if (n > kInlineKey) [[unlikely]]
+        return false;
+      p = b + at[0];
+      v = value;
+      at += 2;
+      return true;
+    }
+  };
+  // upsert_run() over the words k of [first, pairs); returns the k where it stopped.
+  template <class Combine>
+  std::size_t upsert_words(const char* b, const std::uint32_t* at, std::size_t first,
+                           std::size_t pairs, const V& value, Combine&& combine,
+                           std::size_t max_new) {
+    WordCursor words{b, at + 2 * first, at + 2 * pairs, value};
+    upsert_run(words, combine, max_new);
+    return static_cast<std::size_t>(words.at - at) / 2;
   }
 
   const V* find(std::string_view key) const {
@@ -411,6 +434,13 @@ class KeyTable {
   const_iterator end() const { return {slots_.get() + capacity(), slots_.get() + capacity()}; }
 
  private:
+  static std::uint64_t load_masked(const char* p, std::uint64_t mask) {
+    std::uint64_t word = key_bytes::load64(p) & mask;
+    // Kept in a general register: gcc would otherwise pair a key's two words
+    // in a vector register and move them out again (10% slower map).
+    asm("" : "+r"(word));
+    return word;
+  }
   static bool holds(const Entry& slot, key_bytes::ShortKey k, std::size_t n) {
     return ((slot.header_.words[0] ^ k.lo) | (slot.header_.words[1] ^ k.hi) |
             (slot.header_.tag ^ (n + 1))) == 0;
