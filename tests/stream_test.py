@@ -209,6 +209,19 @@ r = stream(work / "big.h5", "cat", "sum", np=2, inputs=[str(big)])
 check("int sum overflow: exit 1, one line", r.returncode == 1 and "does not fit" in r.stderr
       and len(r.stderr.strip().splitlines()) == 1, r.stderr)
 check("int sum overflow: no output", not (work / "big.h5").exists() and not partials(work / "big.h5"))
+# The same with values of 18 plain digits (the fast path for plain lines).
+big.write_text("a\t999999999999999999\n" * 10)
+r = stream(work / "big.h5", "cat", "sum", np=1, inputs=[str(big)])
+check("int sum overflow, plain 18-digit values: exit 1, one line",
+      r.returncode == 1 and "does not fit" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+      r.stderr)
+# Partial sums past 64 bits whose total fits: exact, whatever the grouping.
+mixed = work / "mixed.txt"
+mixed.write_text("a\t999999999999999999\n" * 10 + "a\t-999999999999999999\n" * 10 + "a\t7\n")
+d = run_configs("mixed", "cat", "sum", inputs=[str(mixed)])
+if d is not None:
+    check("int sum with partial sums past 64 bits: exact", d["stream/values"].tolist() == [7],
+          d["stream/values"].tolist())
 
 # --- No deadlock, whatever the mapper buffers. ---
 lines = work / "lines.txt"

@@ -124,6 +124,20 @@ std::optional<double> parse_double(std::string_view text) {
   return value;
 }
 
+// A value of 1 to 18 plain digits (what most mappers print), or nothing: then
+// the value takes the general path (signs, spaces, errors).
+inline bool plain_digits(const char* text, std::size_t size, std::int64_t& value) {
+  if (size - 1 >= 18) return false;  // size 0 wraps around
+  std::int64_t v = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (d >= 10) return false;
+    v = v * 10 + d;
+  }
+  value = v;
+  return true;
+}
+
 std::int64_t integer_value(std::string_view raw) {
   if (raw.size() == 1 && static_cast<unsigned>(raw[0] - '0') < 10) return raw[0] - '0';
   const std::string_view text = trim_value(raw);
@@ -208,6 +222,10 @@ struct CountValues {
   using Value = std::uint64_t;
   static constexpr const char* kName = "count";
   static Value parse(std::string_view) { return 1; }
+  static bool parse_plain(const char*, std::size_t, Value& v) {
+    v = 1;
+    return true;
+  }
   static Value combine(Value a, Value b) { return a + b; }
   static void check(std::string_view, const Value&) {}
   static void write(Output& out, const Column<Value>& values) {
@@ -225,7 +243,17 @@ struct SumInt {
     }
     return Int128::of(integer_value(text));
   }
-  static Value combine(Value a, Value b) { return Int128::of(a.get() + b.get()); }
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    std::int64_t i;
+    if (!plain_digits(text, size, i)) return false;
+    v = Int128::of(i);
+    return true;
+  }
+  static Value combine(Value a, Value b) {  // word by word: gcc's __int128 goes through memory
+    const std::uint64_t low = a.low + b.low;
+    return {low, static_cast<std::int64_t>(static_cast<std::uint64_t>(a.high) +
+                                           static_cast<std::uint64_t>(b.high) + (low < a.low))};
+  }
   static void check(std::string_view key, const Value& v) {
     if (v.get() > INT64_MAX || v.get() < INT64_MIN) {
       throw RunError(
@@ -273,6 +301,9 @@ struct ExtremeInt {
   using Value = std::int64_t;
   static constexpr const char* kName = kMin ? "min" : "max";
   static Value parse(std::string_view text) { return integer_value(text); }
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    return plain_digits(text, size, v);
+  }
   static Value combine(Value a, Value b) { return kMin ? std::min(a, b) : std::max(a, b); }
   static void check(std::string_view, const Value&) {}
   static void write(Output& out, const Column<Value>& values) {
@@ -427,6 +458,10 @@ class MapperSession {
       start = sep[i++] + 1;
     }
     while (i < count) {
+      if constexpr (requires(std::size_t n) { record.run(b, sep, n, count, n); }) {
+        record.run(b, sep, i, count, start);  // the plain lines from here on
+        if (i == count) break;
+      }
       std::size_t j = i;  // the newline (the value may hold more tabs)
       while (j < count && b[sep[j]] != '\n') ++j;
       if (j == count) break;  // the line goes on in the next bytes
@@ -560,6 +595,58 @@ struct CombineBy {
   }
 };
 
+// The lines of a mapper's output that a numeric reducer takes on its fast
+// path: "key<TAB>value\n" with a key of at most 16 bytes and a value of plain
+// digits (P::parse_plain). A cursor for KeyTable::upsert_run over the tabs and
+// newlines listed in sep; it stops at any other line, which the caller takes.
+template <class P>
+struct PlainLines {
+  const char* b;
+  const std::uint32_t* sep;  // sep[i]: the next line's tab, sep[i + 1] its newline
+  std::size_t i, count;
+  std::size_t start;  // where the next line starts
+  bool next(const char*& key, std::size_t& n, typename P::Value& value) {
+    if (i + 1 >= count) return false;
+    const std::uint32_t tab = sep[i], newline = sep[i + 1];
+    n = tab - start;
+    if (b[tab] != '\t' || b[newline] != '\n' || n > SlotHeader::kInlineKey) return false;
+    if (!P::parse_plain(b + tab + 1, newline - tab - 1, value)) return false;
+    key = b + start;
+    start = newline + 1;
+    i += 2;
+    return true;
+  }
+};
+
+// What a numeric stream's map does with each line of its mapper's output:
+// record(key, value) for one line, run() for many.
+template <class P>
+struct NumericRecord {
+  SpillingTable<KeyTable<typename P::Value>> table;
+
+  template <class Key>  // PaddedView or std::string_view
+  void operator()(Key key, std::string_view value) const {
+    table.table().upsert(key, P::parse(value), CombineBy<P>{});
+    table.check();
+  }
+  // Takes the plain lines from line i on (tab and newline sep[i], sep[i + 1]),
+  // which starts at b[start]; moves i and start past them.
+  void run(const char* b, const std::uint32_t* sep, std::size_t& i, std::size_t count,
+           std::size_t& start) const
+    requires requires(const char* t, typename P::Value v) { P::parse_plain(t, 0, v); }
+  {
+    PlainLines<P> lines{b, sep, i, count, start};
+    for (;;) {
+      const std::size_t from = lines.i;
+      table.table().upsert_run(lines, CombineBy<P>{}, table.room());
+      table.check();
+      if (lines.i == from) break;  // a line it leaves to the general path
+    }
+    i = lines.i;
+    start = lines.start;
+  }
+};
+
 // A stream job with a built-in reducer on numbers (policy P).
 template <class P>
 class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>> {
@@ -575,11 +662,7 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   void map(const Plan& plan, int threads, UnitSource& units) override {
     map_through_mappers(config_, plan, threads, units, this->spiller_, this->tables_,
                         [this](KeyTable<Value>& table) {
-                          return [table = SpillingTable(table, this->spiller_)](
-                                     auto key, std::string_view value) {  // PaddedView or not
-                            table.table().upsert(key, P::parse(value), CombineBy<P>{});
-                            table.check();
-                          };
+                          return NumericRecord<P>{SpillingTable(table, this->spiller_)};
                         });
   }
 
