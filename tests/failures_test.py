@@ -177,14 +177,17 @@ def main():
               in_write and not left and not alive, f"in the write: {in_write}, left: {left}, ranks: {alive}")
 
         # Inputs that change between planning and reading.
-        for change in ("vanishes", "shrinks"):
-            folder = work / f"changing-{change}"
+        # (A stream job feeds its mapper from the file itself: splice.)
+        for change, command in (("vanishes", ["wordcount"]), ("shrinks", ["wordcount"]),
+                                ("vanishes", ["stream", "--mapper", "cat", "--reducer", "count"]),
+                                ("shrinks", ["stream", "--mapper", "cat", "--reducer", "count"])):
+            folder = work / f"changing-{change}-{command[0]}"
             folder.mkdir()
             for i in range(4):
-                (folder / f"f{i}.txt").write_text("alpha beta gamma\n" * 20000)
+                (folder / f"f{i}.txt").write_text("alpha\tbeta gamma\n" * 20000)
             victim = folder / "f3.txt"
-            out = work / f"changing-{change}.h5"
-            job = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", g, "wordcount",
+            out = work / f"changing-{change}-{command[0]}.h5"
+            job = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", g, *command,
                                     "--threads", "1", "-o", str(out), str(folder)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env=dict(ENV, GRIDMR_DEBUG_MAP_DELAY_MS="2500"))
@@ -196,7 +199,7 @@ def main():
             stdout, stderr = job.communicate(timeout=60)
             needle = ("No such file or directory" if change == "vanishes"
                       else "changed during the run: it has 1000 bytes now, but the job planned to read byte ")
-            expect_failure(f"a file that {change} between planning and reading", 
+            expect_failure(f"{command[0]}: a file that {change} between planning and reading",
                            subprocess.CompletedProcess(job.args, job.returncode, stdout, stderr), 1,
                            needle, [out, *partials(out)])
 

@@ -47,6 +47,16 @@ class TextReader {
   template <class F>
   void for_each_line(const std::string& path, const WorkUnit& unit, F&& f);
 
+  // Where the lines that start in the unit lie in the file, whole: bytes
+  // [begin, end), the same lines as for_each_line() gives (empty if none
+  // starts in the unit). `newline_missing`: the last of them ends the file
+  // without a '\n'.
+  struct LineRange {
+    std::uint64_t begin = 0, end = 0;
+    bool newline_missing = false;
+  };
+  LineRange line_range(const std::string& path, const WorkUnit& unit);
+
   // All bytes [begin, end) of the unit, as they are; valid until the next call.
   std::string_view read_all(const std::string& path, const WorkUnit& unit);
 
@@ -65,6 +75,9 @@ class TextReader {
   bool starts_inside_word(std::uint64_t offset);
   // Whether byte offset-1 of the open file is a newline.
   bool follows_newline(std::uint64_t offset);
+  // Just past the first newline at or after `offset` in the open file, or the
+  // end of the file (then `found` is false).
+  std::uint64_t past_newline(std::uint64_t offset, bool& found);
   // Folds the case of buffer_[0, size), classifies its bytes and lists where
   // words start and end into events_ (out of line: the kernels are chosen at
   // run time). Returns the number of events.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include "gridmr/errors.hpp"
@@ -83,6 +84,36 @@ bool TextReader::starts_inside_word(std::uint64_t offset) {
 bool TextReader::follows_newline(std::uint64_t offset) {
   const auto before = byte_before(fd_, offset, path_);
   return !before || *before == '\n';
+}
+
+std::uint64_t TextReader::past_newline(std::uint64_t offset, bool& found) {
+  for (;;) {
+    const std::size_t got = read_at(0, chunk_size_, offset);
+    if (got == 0) {
+      found = false;
+      return offset;
+    }
+    if (const void* newline = std::memchr(buffer_.data(), '\n', got)) {
+      found = true;
+      return offset + static_cast<std::uint64_t>(static_cast<const char*>(newline) - buffer_.data()) + 1;
+    }
+    offset += got;
+  }
+}
+
+TextReader::LineRange TextReader::line_range(const std::string& path, const WorkUnit& unit) {
+  const OpenFile file(*this, path);
+  ensure_buffers();
+  bool found = true;
+  // A line that began before the unit is the previous unit's.
+  const std::uint64_t begin =
+      unit.begin == 0 || follows_newline(unit.begin) ? unit.begin : past_newline(unit.begin, found);
+  if (!found || begin >= unit.end) return {unit.end, unit.end, false};
+  // The last line that starts in the unit runs on to its newline. (A unit
+  // past the end of a file that shrank ends past it too: the feed reports it.)
+  if (follows_newline(unit.end)) return {begin, unit.end, false};
+  const std::uint64_t end = past_newline(unit.end, found);
+  return {begin, end, !found};
 }
 
 void TextReader::ensure_buffers() {

@@ -68,6 +68,12 @@ class Child {
   // Returns false if the child stopped reading (it closed its stdin or ended);
   // then call finish() for its status.
   bool write(std::string_view input, const OnOutput& on_output);
+  // The same for bytes [begin, end) of the file `path`, moved from the page
+  // cache into the pipe without passing through gridmr (splice; read and
+  // write where the file system cannot). Throws RunError if the file ends
+  // before `end`.
+  bool write_file(const std::string& path, std::uint64_t begin, std::uint64_t end,
+                  const OnOutput& on_output);
   // Closes stdin, reads stdout to its end and waits for the child to end.
   ChildStatus finish(const OnOutput& on_output);
 
@@ -75,7 +81,19 @@ class Child {
   const std::string& last_stderr_line() const { return last_stderr_; }
 
  private:
-  void pump(std::string_view* input, const OnOutput& on_output);
+  // What pump() writes to stdin: bytes, or a range of an open file.
+  struct Feed {
+    std::string_view bytes;
+    int fd = -1;
+    std::uint64_t offset = 0, end = 0;
+    const std::string* path = nullptr;
+    bool no_splice = false;  // the file system cannot splice: read() and write()
+    std::string copied;      // read from the file that way, not yet written
+    bool empty() const { return fd >= 0 ? offset >= end && copied.empty() : bytes.empty(); }
+  };
+  void pump(Feed* input, const OnOutput& on_output);
+  // Writes some of a file feed: false if the child stopped reading.
+  bool write_some_of_file(Feed& input);
   void relay_stderr(const char* data, std::size_t size);
   void kill_group();
   void close_fd(int& fd);

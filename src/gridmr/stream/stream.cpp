@@ -389,13 +389,16 @@ class MapperSession {
     if (child_ && unit.source != unit_.source) finish(record);
     unit_ = unit;
     if (!child_) start(record);
-    feed_.clear();
-    reader_.for_each_line(plan_.sources[unit.source], unit, [&](std::string_view line) {
-      feed_.append(line);
-      feed_.push_back('\n');
-      if (feed_.size() >= kFeedBatch) send(record);
-    });
-    send(record);
+    // The unit's lines go straight from the file to the mapper's stdin.
+    const std::string& path = plan_.sources[unit.source];
+    const TextReader::LineRange lines = reader_.line_range(path, unit);
+    if (lines.begin < lines.end &&
+        !child_->write_file(path, lines.begin, lines.end, output_handler(record))) {
+      stopped_reading(record);
+    }
+    if (lines.newline_missing && !child_->write("\n", output_handler(record))) {
+      stopped_reading(record);
+    }
   }
 
   // Ends the mapper: its last output, its exit status.
@@ -491,15 +494,12 @@ class MapperSession {
     }
   }
 
-  void send(const Record& record) {
-    if (feed_.empty()) return;
-    if (!child_->write(feed_, output_handler(record))) {
-      const ChildStatus status = child_->finish(output_handler(record));
-      fail(status.ok() ? "stopped reading its input (exited with status 0)"
-                       : status.describe(config_.timeout),
-           "");
-    }
-    feed_.clear();
+  // The mapper closed its stdin or ended before it read all of its input.
+  [[noreturn]] void stopped_reading(const Record& record) {
+    const ChildStatus status = child_->finish(output_handler(record));
+    fail(status.ok() ? "stopped reading its input (exited with status 0)"
+                     : status.describe(config_.timeout),
+         "");
   }
 
   [[noreturn]] void fail(const std::string& what, std::string_view line) {
@@ -523,7 +523,7 @@ class MapperSession {
   WorkUnit unit_;
   TextReader reader_;
   std::vector<std::uint32_t> separators_;  // tabs and newlines of the mapper's output
-  std::string feed_, partial_;
+  std::string partial_;
 };
 
 // Maps the units on `threads` threads, each with its mapper and its table.
