@@ -292,11 +292,11 @@ class KeyTable {
   // followed by at least kViewPadding readable bytes (a PaddedView). The
   // table's fields stay in registers for the whole run (one upsert at a time,
   // a slot store, which the compiler must assume may alias them, makes it
-  // reload them per key), and so does the cursor, taken and returned by
-  // value. Stops when next() returns false (the cursor's end, or a key it
-  // leaves to the caller) and after `max_new` new keys (a spill is due); the
-  // returned cursor says where. Out of line, the loop gets the registers to
-  // itself: a run is a chunk of input (a word count's 64 KiB, ~10,000 words).
+  // reload them per key), and so does the cursor, copied in and out. Stops
+  // when next() returns false (the cursor's end, or a key it leaves to the
+  // caller) and after `max_new` new keys (a spill is due); `run` then says
+  // where. Out of line, the loop gets the registers to itself: a run is a
+  // chunk of input (a word count's 64 KiB, ~10,000 words).
   template <class Cursor, class Combine>
   [[gnu::noinline]] void upsert_run(Cursor& run, Combine&& combine, std::size_t max_new) {
     Cursor cursor = run;  // a local: its fields live in registers
@@ -316,24 +316,11 @@ class KeyTable {
       // ands; bzhi needs ~8 instructions to find its two bit counts).
       const key_bytes::ShortKey key = {load_masked(p, key_bytes::kPaddedMasks.low[n]),
                                        load_masked(p + 8, key_bytes::kPaddedMasks.high[n])};
-      for (std::size_t i = key_bytes::hash(key, n, seed) >> shift;; i = (i + 1) & mask) {
-        Entry& slot = slots[i];
-        if (holds(slot, key, n)) [[likely]] {
-          slot.value_ = combine(slot.value_, value);
-          break;
-        }
-        if (slot.empty()) {
-          slot.header_.words[0] = key.lo;
-          slot.header_.words[1] = key.hi;
-          slot.value_ = value;
-          slot.header_.tag = n + 1;
-          if (++size_ == stop_at) [[unlikely]]
-            goto stop;
-          break;
-        }
-      }
+      if (combine_short(slots, mask, key_bytes::hash(key, n, seed) >> shift, key, n, value,
+                        combine) &&
+          ++size_ == stop_at) [[unlikely]]
+        break;
     }
-  stop:
     run = cursor;
     if (size_ > grow_at) rehash(capacity() * 2);
   }
@@ -450,22 +437,33 @@ class KeyTable {
            key_bytes::equal(slot.key().data(), key.data(), key.size());
   }
 
+  // Combines `value` into short key k's slot, probing from slot i, or puts
+  // the key in the first empty slot: then returns true (a new key).
   template <class Combine>
-  void upsert_short(key_bytes::ShortKey k, std::size_t n, const V& value, Combine& combine) {
-    for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
-      Entry& slot = slots_[i];
-      if (holds(slot, k, n)) {
+  [[gnu::always_inline]] static bool combine_short(Entry* slots, std::size_t mask, std::size_t i,
+                                                   key_bytes::ShortKey k, std::size_t n,
+                                                   const V& value, Combine& combine) {
+    for (;; i = (i + 1) & mask) {
+      Entry& slot = slots[i];
+      if (holds(slot, k, n)) [[likely]] {
         slot.value_ = combine(slot.value_, value);
-        return;
+        return false;
       }
       if (slot.empty()) {
         slot.header_.words[0] = k.lo;
         slot.header_.words[1] = k.hi;
         slot.value_ = value;
         slot.header_.tag = n + 1;
-        added();
-        return;
+        return true;
       }
+    }
+  }
+
+  template <class Combine>
+  void upsert_short(key_bytes::ShortKey k, std::size_t n, const V& value, Combine& combine) {
+    if (combine_short(slots_.get(), mask_, slot_of(key_bytes::hash(k, n, seed_)), k, n, value,
+                      combine)) {
+      added();
     }
   }
 
