@@ -10,3 +10,7 @@ export PMIX_MCA_psec=${PMIX_MCA_psec:-native}
 # mpirun's hwloc reads the configuration space of every PCI device (30 ms a run here) to learn
 # where network cards sit; a workstation without HPC network cards gains nothing from it.
 export HWLOC_COMPONENTS=${HWLOC_COMPONENTS:--linuxio,-pci}
+# gridmr's ranks skip hwloc's OpenGL, OpenCL and libxml2 plugins (X display probes, ICU's data) and
+# PMIx's shared-memory store by themselves (README, "Two commands"); with these mpirun skips them too.
+export HWLOC_PLUGINS_BLACKLIST=${HWLOC_PLUGINS_BLACKLIST:-hwloc_gl,hwloc_opencl,hwloc_xml_libxml}
+export PMIX_MCA_gds=${PMIX_MCA_gds:-hash}

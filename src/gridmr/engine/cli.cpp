@@ -269,6 +269,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     prefer_shared_memory_transport();  // before MPI_Init: it reads the environment
     avoid_locked_file_pointers();
     yield_when_oversubscribed();
+    skip_unused_startup_work();
     environment.emplace(argc, argv, boost::mpi::threading::funneled, false);
     send_launcher_messages_at_once();
     cluster.emplace(MPI_COMM_WORLD);

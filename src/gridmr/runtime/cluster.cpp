@@ -99,6 +99,11 @@ void avoid_locked_file_pointers() {
   ::setenv("OMPI_MCA_sharedfp", "^lockedfile,individual", 0);  // never overrides the user's
 }
 
+void skip_unused_startup_work() {
+  ::setenv("HWLOC_PLUGINS_BLACKLIST", "hwloc_gl,hwloc_opencl,hwloc_xml_libxml", 0);
+  ::setenv("PMIX_MCA_gds", "hash", 0);
+}
+
 bool yield_when_oversubscribed() {
   const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
   if (local == nullptr || std::getenv("OMPI_MCA_mpi_yield_when_idle") != nullptr) return false;
