@@ -102,6 +102,7 @@ void avoid_locked_file_pointers() {
 void skip_unused_startup_work() {
   ::setenv("HWLOC_PLUGINS_BLACKLIST", "hwloc_gl,hwloc_opencl,hwloc_xml_libxml", 0);
   ::setenv("PMIX_MCA_gds", "hash", 0);
+  if (job_on_one_node()) ::setenv("HWLOC_COMPONENTS", "-linuxio,-pci", 0);
 }
 
 bool yield_when_oversubscribed() {

@@ -22,7 +22,7 @@ bool prefer_shared_memory_transport();
 // multi-host run fails.
 void avoid_locked_file_pointers();
 
-// Before MPI_Init, unless the user chose: skips two parts of Open MPI's start-up
+// Before MPI_Init, unless the user chose: skips parts of Open MPI's start-up
 // that a batch job never uses, 30-50 ms of every rank's MPI_Init on a 2-core VM.
 // - hwloc, which each rank runs to learn the node's topology, loads all of its
 //   plugins: the OpenGL one tries to reach X displays :0 to :9, the OpenCL one
@@ -31,6 +31,9 @@ void avoid_locked_file_pointers();
 // - PMIx hands each rank the job's data through a shared-memory store that the
 //   rank maps and faults in page by page; its `hash` store, which asks the local
 //   PMIx server instead, is quicker for the ranks one node holds.
+// - When the whole job runs on this node, hwloc's I/O discovery (the
+//   configuration space of every PCI device, to learn where network cards sit):
+//   such a job talks through shared memory.
 void skip_unused_startup_work();
 
 // Before MPI_Init, unless the user chose: when this node runs more ranks than
