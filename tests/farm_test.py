@@ -130,8 +130,11 @@ if r.returncode == 0:
 
 # --timeout kills an attempt that runs too long (its whole process group).
 out = work / "timeout.h5"
+# The sleep's length is this test's own (300.<pid> s), so that the check below
+# cannot mistake anyone else's `sleep 300` on the machine for a leak.
+long_sleep = f"sleep 300.{os.getpid()}"
 r = farm(out, 1, 2, "--range", "3", "--timeout", "1", "--max-failures", "3", "--command",
-         "if [ {} -eq 1 ]; then sleep 300 # gridmr-farm-sleep\n fi; echo {}")
+         "if [ {} -eq 1 ]; then " + long_sleep + "\n fi; echo {}")
 check("timeout: exit 0 with the item recorded as failed", r.returncode == 0, r.stderr[-300:])
 if r.returncode == 0:
     d = read_result(out)[0]
@@ -142,7 +145,7 @@ if r.returncode == 0:
 # The group got SIGKILL; give the kernel a moment to end it on a busy VM (a
 # leaked sleep would still be there after 3 s), and name what is left if any.
 for _ in range(30):
-    left = subprocess.run(["pgrep", "-a", "-f", "sleep 300"], capture_output=True, text=True).stdout
+    left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True, text=True).stdout
     if not left:
         break
     time.sleep(0.1)

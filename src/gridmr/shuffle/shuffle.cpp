@@ -26,7 +26,10 @@ std::vector<std::vector<const Entry*>> entries_by_owner(std::span<const TableVie
                                                         const RangePartitioner& partitioner) {
   const int ranks = partitioner.parts();
   std::vector<std::vector<std::vector<const Entry*>>> per_table(tables.size());
-#pragma omp parallel for schedule(dynamic, 1)
+  // A thread per table, as many as mapped (--threads): OpenMP's default would be
+  // every core of the node for each rank when OMP_NUM_THREADS is unset.
+  const int threads = static_cast<int>(std::max<std::size_t>(tables.size(), 1));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (std::size_t t = 0; t < tables.size(); ++t) {
     auto& lists = per_table[t];
     lists.resize(ranks);
