@@ -16,10 +16,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__BMI2__)
-#include <immintrin.h>
-#endif
-
 #include "gridmr/detail/arena.hpp"
 #include "gridmr/detail/padded_view.hpp"
 
@@ -120,18 +116,13 @@ inline constexpr PaddedMasks kPaddedMasks = [] {
 }();
 
 // The same from a key followed by at least 16 readable bytes: two loads and
-// two masks, no branch on the length.
+// two masks from small tables, by length; no branch on the length. One form
+// for every ISA: this header is compiled into the library and into users' jobs
+// alike, and an inline function defined differently per ISA would break the
+// one-definition rule. (A bzhi form for BMI2 measured no faster, within this
+// VM's noise, in bench/micro.cpp's key_table_upsert_padded.)
 inline ShortKey short_key_padded(const char* p, std::size_t n) {
-#if defined(__BMI2__)
-  const std::uint64_t hi_bits = n > 8 ? 8 * n - 64 : 0;  // a conditional move
-  // bzhi keeps the low `index` bits, and everything when index >= 64.
-  return {_bzhi_u64(load64(p), static_cast<unsigned>(8 * n)),
-          _bzhi_u64(load64(p + 8), static_cast<unsigned>(hi_bits))};
-#else
-  // Without BMI2 a shift by a variable count is slow (shl by cl: several
-  // micro-ops): the masks come from two small tables instead, by length.
   return {load64(p) & kPaddedMasks.low[n], load64(p + 8) & kPaddedMasks.high[n]};
-#endif
 }
 
 inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0) {
