@@ -117,15 +117,15 @@ TextReader::LineRange TextReader::line_range(const std::string& path, const Work
 }
 
 void TextReader::ensure_buffers() {
-  if (buffer_.size() < chunk_size_ + kViewPadding) {
-    buffer_.resize(chunk_size_ + kViewPadding);
+  if (buffer_.size() < kReadChunks * chunk_size_ + kViewPadding) {
+    buffer_.resize(kReadChunks * chunk_size_ + kViewPadding);
     mask_.resize((chunk_size_ + 63) / 64);
     events_.resize(chunk_size_ + 64);
   }
 }
 
-std::size_t TextReader::scan_words(std::size_t size, bool in_word) {
-  simd::fold_and_classify(buffer_.data(), size, mask_.data());
+std::size_t TextReader::scan_words(char* chunk, std::size_t size, bool in_word) {
+  simd::fold_and_classify(chunk, size, mask_.data());
   return simd::list_word_edges(mask_.data(), size, in_word, events_.data());
 }
 
