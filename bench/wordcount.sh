@@ -47,6 +47,7 @@ if [[ ${targets[0]} != avx2 && " ${targets[*]} " == *" avx2 "* ]]; then
   labels+=("gridmr 1r x 2t avx2") ranks_of+=(1) threads_of+=(2) files_of+=("$corpus") targets_of+=(avx2)
 fi
 base_rate=0
+round_ratios=()  # per configuration: its ratio to the baseline of the same round, one per round
 for round in $(seq "$repeats"); do
   echo "round $round of $repeats"
   rate_of '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
@@ -55,15 +56,18 @@ for round in $(seq "$repeats"); do
     wall_of env OMP_NUM_THREADS="${threads_of[i]}" GRIDMR_SIMD="${targets_of[i]}" mpirun -q -np "${ranks_of[i]}" --bind-to none \
       build/gridmr wordcount --threads "${threads_of[i]}" --quiet --force -o "$work/run.h5" "${files_of[i]}"
     echo "${labels[i]}: $wall s wall"
+    round_ratios[i]+=" $(awk -v b="$(stat -c %s "${files_of[i]}")" -v s="$wall" -v r="$rate" 'BEGIN { print b / s / 1e6 / r }')"
     keep_best "$i"
   done
 done
+# median NUMBERS...: the median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "baseline, best of $repeats: $base_rate MB/s"
 
 csv="$out_dir/wordcount.csv"
-echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline" >"$csv"
-echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00" >>"$csv"
-printf '%-34s %9s %9s %10s %12s %14s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio
+echo "config,corpus_bytes,wall_seconds,run_seconds,mb_per_s,words_per_s,max_rank_peak_rss_mib,ratio_to_baseline,median_round_ratio" >"$csv"
+echo "unordered_map 1 thread,$bytes,,,$base_rate,,,1.00,1.00" >>"$csv"
+printf '%-34s %9s %9s %10s %12s %14s %8s %8s\n' config "wall s" "run s" "MB/s" "M words/s" "peak RSS/rank" ratio "rounds"
 for i in "${!labels[@]}"; do
   label=${labels[i]}
   wall=${best_walls[i]}
@@ -76,11 +80,14 @@ with h5py.File(sys.argv[1]) as f:
   rate=$(awk -v b="$n_bytes" -v s="$wall" 'BEGIN { print b / s / 1e6 }')
   wps=$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s / 1e6 }')
   ratio=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { print r / b }')
-  printf '%-34s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio"
-  printf '%s,%s,%.3f,%.3f,%.1f,%.0f,%.1f,%.2f\n' "$label" "$n_bytes" "$wall" "$seconds" "$rate" \
-    "$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s }')" "$rss" "$ratio" >>"$csv"
+  # shellcheck disable=SC2086  # a list of numbers
+  round_ratio=$(median ${round_ratios[i]})
+  printf '%-34s %9.2f %9.2f %10.0f %12.1f %11.0f MiB %7.2fx %7.2fx\n' "$label" "$wall" "$seconds" "$rate" "$wps" "$rss" "$ratio" "$round_ratio"
+  printf '%s,%s,%.3f,%.3f,%.1f,%.0f,%.1f,%.2f,%.2f\n' "$label" "$n_bytes" "$wall" "$seconds" "$rate" \
+    "$(awk -v w="$words" -v s="$wall" 'BEGIN { print w / s }')" "$rss" "$ratio" "$round_ratio" >>"$csv"
 done
-echo "wrote $csv (MB/s and ratios use wall time, mpirun start-up included; 'run s' is elapsed_seconds)"
+echo "wrote $csv (MB/s and ratios use wall time, mpirun start-up included; 'run s' is elapsed_seconds;"
+echo "  'ratio': best against best; 'rounds': the median over rounds of the ratio to that round's baseline)"
 
 if command -v gnuplot >/dev/null; then
   gnuplot <<PLOT
