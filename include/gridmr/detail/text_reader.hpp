@@ -173,7 +173,14 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
   pending_.clear();
   std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
   while (in_line || skipping || offset < unit.end) {
-    const std::size_t got = read_at(0, chunk_size_, offset);
+    // Up to kReadChunks chunks inside the unit; one chunk at a time past its
+    // end, where only the rest of its last line is wanted.
+    const std::size_t want =
+        offset < unit.end
+            ? static_cast<std::size_t>(std::clamp<std::uint64_t>(
+                  unit.end - offset, chunk_size_, kReadChunks * chunk_size_))
+            : chunk_size_;
+    const std::size_t got = read_at(0, want, offset);
     if (got == 0) {
       if (offset < unit.end) throw_shrunk(offset);
       break;  // the end of the file ends the last line
