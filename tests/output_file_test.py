@@ -11,7 +11,7 @@ import signal
 import tempfile
 import time
 
-from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, words_of
+from gridmr_testlib import ENV, check, finish, launcher_lines, mpirun, partials, read_result, words_of
 
 
 def job(gridmr, out, text, force=False):
@@ -170,7 +170,7 @@ def main():
             _, stderr = proc.communicate(timeout=60)
             time.sleep(1.0)  # the ranks' watch of their launcher looks every 0.1 s
             left = subprocess.run(["pgrep", "-f", f"-o {out}"], capture_output=True, text=True).stdout.split()
-            return proc.returncode, published, out, stderr.strip().splitlines(), left, sent
+            return proc.returncode, published, out, launcher_lines(stderr), left, sent
 
         def to_ranks(proc, out):  # SIGTERM to the ranks alone; returns how many
             ranks = subprocess.run(["pgrep", "-f", f"^{os.path.abspath(g)} wordcount .*-o {out}"],
