@@ -125,10 +125,25 @@ inline ShortKey short_key_padded(const char* p, std::size_t n) {
   return {load64(p) & kPaddedMasks.low[n], load64(p + 8) & kPaddedMasks.high[n]};
 }
 
-inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0) {
-  constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+inline constexpr std::uint64_t kHighMultiplier = 0xa0761d6478bd642full;
+
+// A table's multiplier for a short key's bytes 8-15: odd, drawn from its seed
+// (the fixed kHighMultiplier for seed 0). The seed's xor reaches bytes 0-7
+// only, so with one multiplier for all, 16-byte keys that share their first 8
+// bytes and whose last 8 were crafted to agree in (hi ^ n) * multiplier's top
+// bits shared their home slots whatever the seed (tests/hash_flood_test.py:
+// 300,000 such words, 164 s to map instead of 1 s). A random odd multiplier
+// makes multiply-shift a universal family: no key set chosen in advance
+// collides more than chance.
+inline std::uint64_t high_multiplier(std::uint64_t seed) {
+  return seed == 0 ? kHighMultiplier : mix(seed, kHighMultiplier) | 1;
+}
+
+inline std::uint64_t hash(ShortKey key, std::size_t n, std::uint64_t seed = 0,
+                          std::uint64_t multiplier = kHighMultiplier) {
+  constexpr std::uint64_t k1 = 0xe7037ed1a0b428dbull;
   // Multiplicative: the high bits depend on every key bit (KeyTable indexes by them).
-  return (key.lo ^ seed) * k1 + (key.hi ^ n) * k0;
+  return (key.lo ^ seed) * k1 + (key.hi ^ n) * multiplier;
 }
 
 }  // namespace key_bytes
@@ -294,7 +309,7 @@ class KeyTable {
     Entry* const slots = slots_.get();
     const std::size_t mask = mask_;
     const std::uint64_t shift = static_cast<std::uint64_t>(shift_);
-    const std::uint64_t seed = seed_;
+    const std::uint64_t seed = seed_, multiplier = multiplier_;
     // Keys that fit before the table must grow (it grows after the one past).
     const std::size_t grow_at = grows_at();
     // The size where this run stops: a spill is due, or the table must grow.
@@ -307,8 +322,8 @@ class KeyTable {
       // ands; bzhi needs ~8 instructions to find its two bit counts).
       const key_bytes::ShortKey key = {load_masked(p, key_bytes::kPaddedMasks.low[n]),
                                        load_masked(p + 8, key_bytes::kPaddedMasks.high[n])};
-      if (combine_short(slots, mask, key_bytes::hash(key, n, seed) >> shift, key, n, value,
-                        combine) &&
+      if (combine_short(slots, mask, key_bytes::hash(key, n, seed, multiplier) >> shift, key, n,
+                        value, combine) &&
           ++size_ == stop_at) [[unlikely]]
         break;
     }
@@ -349,7 +364,8 @@ class KeyTable {
     const std::size_t n = key.size();
     if (n <= kInlineKey) {
       const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
-      for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_));; i = (i + 1) & mask_) {
+      for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_, multiplier_));;
+           i = (i + 1) & mask_) {
         const Entry& slot = slots_[i];
         if (holds(slot, k, n)) return &slot.value_;
         if (slot.empty()) return nullptr;
@@ -452,8 +468,8 @@ class KeyTable {
 
   template <class Combine>
   void upsert_short(key_bytes::ShortKey k, std::size_t n, const V& value, Combine& combine) {
-    if (combine_short(slots_.get(), mask_, slot_of(key_bytes::hash(k, n, seed_)), k, n, value,
-                      combine)) {
+    if (combine_short(slots_.get(), mask_, slot_of(key_bytes::hash(k, n, seed_, multiplier_)), k, n,
+                      value, combine)) {
       added();
     }
   }
@@ -485,9 +501,9 @@ class KeyTable {
 
   std::uint64_t hash_of(const Entry& slot) const {
     const std::size_t n = slot.header_.tag - 1;
-    return n <= kInlineKey
-               ? key_bytes::hash({slot.header_.words[0], slot.header_.words[1]}, n, seed_)
-               : slot.header_.words[0];
+    return n <= kInlineKey ? key_bytes::hash({slot.header_.words[0], slot.header_.words[1]}, n,
+                                             seed_, multiplier_)
+                           : slot.header_.words[0];
   }
 
   std::size_t capacity() const { return mask_ + 1; }
@@ -528,6 +544,7 @@ class KeyTable {
   }
 
   std::uint64_t seed_ = next_seed();
+  std::uint64_t multiplier_ = key_bytes::high_multiplier(seed_);  // declared after seed_
   Arena arena_;
   std::unique_ptr<Entry[]> slots_;
   std::size_t mask_ = 0;
