@@ -108,19 +108,28 @@ TEST_CASE("keys that differ anywhere hash differently (no systematic collisions)
 
 TEST_CASE("short keys that differ in one byte land in different home slots") {
   // The table takes a short key's home slot from the top bits of its hash:
-  // every byte, at every position, must move them. Here: the top 16 bits.
-  for (std::size_t n = 1; n <= gridmr::KeyTable<std::uint64_t>::kInlineKey; ++n) {
-    for (std::size_t at = 0; at < n; ++at) {
-      std::map<std::uint64_t, int> homes;
-      for (int c = 0; c < 256; ++c) {
-        std::string key(n, 'e');
-        key[at] = static_cast<char>(c);
-        const auto k = gridmr::key_bytes::short_key(key.data(), n);
-        ++homes[gridmr::key_bytes::hash(k, n, 12345) >> 48];
+  // every byte, at every position, must move them. Here: the top 16 bits,
+  // with the fixed multiplier and with those tables draw from their seeds.
+  std::mt19937_64 pick(17);
+  std::vector<std::uint64_t> seeds = {0, 12345};
+  for (int i = 0; i < 16; ++i) seeds.push_back(pick());
+  for (const std::uint64_t seed : seeds) {
+    const std::uint64_t multiplier = gridmr::key_bytes::high_multiplier(seed);
+    CHECK(multiplier % 2 == 1);
+    for (std::size_t n = 1; n <= gridmr::KeyTable<std::uint64_t>::kInlineKey; ++n) {
+      for (std::size_t at = 0; at < n; ++at) {
+        std::map<std::uint64_t, int> homes;
+        for (int c = 0; c < 256; ++c) {
+          std::string key(n, 'e');
+          key[at] = static_cast<char>(c);
+          const auto k = gridmr::key_bytes::short_key(key.data(), n);
+          ++homes[gridmr::key_bytes::hash(k, n, seed, multiplier) >> 48];
+        }
+        CAPTURE(seed);
+        CAPTURE(n);
+        CAPTURE(at);
+        CHECK(homes.size() >= 250);  // 256 values in 65536 homes: a few coincidences at most
       }
-      CAPTURE(n);
-      CAPTURE(at);
-      CHECK(homes.size() >= 250);  // 256 values in 65536 homes: a few coincidences at most
     }
   }
 }
