@@ -98,8 +98,8 @@ class TextReader {
   [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
-  std::vector<char> buffer_;           // kReadChunks chunks of the file, case-folded as scanned, then padding
-  std::vector<std::uint64_t> mask_;    // bit j: buffer_[j] is a word byte
+  std::vector<char> buffer_;           // kReadChunks chunks of the file (folded once scanned), padding
+  std::vector<std::uint64_t> mask_;    // bit j: byte j of the chunk scanned last is a word byte
   std::vector<std::uint32_t> events_;  // where words start and end (list_word_edges)
   std::vector<char> pending_;          // the part of a word read in earlier chunks
   std::string path_;
@@ -120,8 +120,8 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
   while (offset < unit.end) {
     if (scanned == read) {
       read = read_at(0,
-                     static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunks * chunk_size_,
-                                                                      unit.end - offset)),
+                     static_cast<std::size_t>(
+                         std::min<std::uint64_t>(kReadChunks * chunk_size_, unit.end - offset)),
                      offset);
       if (read == 0) throw_shrunk(offset);
       scanned = 0;
@@ -175,11 +175,10 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
   while (in_line || skipping || offset < unit.end) {
     // Up to kReadChunks chunks inside the unit; one chunk at a time past its
     // end, where only the rest of its last line is wanted.
-    const std::size_t want =
-        offset < unit.end
-            ? static_cast<std::size_t>(std::clamp<std::uint64_t>(
-                  unit.end - offset, chunk_size_, kReadChunks * chunk_size_))
-            : chunk_size_;
+    const std::size_t want = offset < unit.end
+                                 ? static_cast<std::size_t>(std::clamp<std::uint64_t>(
+                                       unit.end - offset, chunk_size_, kReadChunks * chunk_size_))
+                                 : chunk_size_;
     const std::size_t got = read_at(0, want, offset);
     if (got == 0) {
       if (offset < unit.end) throw_shrunk(offset);
