@@ -98,7 +98,7 @@ class TextReader {
   [[noreturn]] void throw_shrunk(std::uint64_t size) const;
 
   std::size_t chunk_size_;
-  std::vector<char> buffer_;           // kReadChunks chunks of the file (folded once scanned), padding
+  std::vector<char> buffer_;           // kReadChunks chunks of the file, then padding
   std::vector<std::uint64_t> mask_;    // bit j: byte j of the chunk scanned last is a word byte
   std::vector<std::uint32_t> events_;  // where words start and end (list_word_edges)
   std::vector<char> pending_;          // the part of a word read in earlier chunks
