@@ -27,46 +27,42 @@ def mix(a, b):
     return (p & M) ^ (p >> 64)
 
 
-def crafted_words(count):
-    """8-byte words w (ASCII lower case, digits, bytes >= 0x80) whose short-key hash
-    (lo ^ seed) * K1 + 8 * K0 has the same top 20 bits, for the old seed of table 2."""
-    seed = mix(2 ^ 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9)
-    inverse = pow(K1, -1, 1 << 64)
-    word_byte = numpy.zeros(256, bool)
-    for c in range(256):
-        word_byte[c] = chr(c).islower() and c < 128 or chr(c).isdigit() and c < 128 or c >= 0x80
-    rng = numpy.random.default_rng(7)
+# Word bytes (docs/records.md) that case folding leaves alone: ASCII lower case, digits, >= 0x80.
+WORD_BYTE = numpy.array([chr(c).islower() and c < 128 or chr(c).isdigit() and c < 128 or c >= 0x80
+                         for c in range(256)])
+
+
+def crafted(count, rng_seed, solve, word):
+    """`count` distinct words word(w), each w 8 word bytes that solve(t) gives for a target t,
+    the targets drawn at random with the same top 20 bits (0x5A5A5)."""
+    rng = numpy.random.default_rng(rng_seed)
     words = set()
     while len(words) < count:
         rest = rng.integers(0, 1 << 44, size=2_000_000, dtype=numpy.uint64)
-        hashes = (numpy.uint64(0x5A5A5) << numpy.uint64(44)) | rest
+        targets = (numpy.uint64(0x5A5A5) << numpy.uint64(44)) | rest
         with numpy.errstate(over="ignore"):
-            lo = ((hashes - numpy.uint64((8 * K0) & M)) * numpy.uint64(inverse)) ^ numpy.uint64(seed)
-        rows = lo.view(numpy.uint8).reshape(-1, 8)
-        for row in rows[word_byte[rows].all(axis=1)]:
-            words.add(bytes(row))
+            rows = solve(targets).view(numpy.uint8).reshape(-1, 8)
+        for row in rows[WORD_BYTE[rows].all(axis=1)]:
+            words.add(word(bytes(row)))
     return sorted(words)[:count]
+
+
+def crafted_words(count):
+    """8-byte words w whose short-key hash (lo ^ seed) * K1 + 8 * K0 has the same top 20 bits,
+    for the old seed of table 2."""
+    seed = numpy.uint64(mix(2 ^ 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9))
+    inverse = numpy.uint64(pow(K1, -1, 1 << 64))
+    length_term = numpy.uint64((8 * K0) & M)
+    return crafted(count, 7, lambda hashes: ((hashes - length_term) * inverse) ^ seed, lambda w: w)
 
 
 def crafted_long_words(count):
     """16-byte words that share their first 8 bytes and whose last 8 (hi) make (hi ^ 16) * K0
     share its top 20 bits: the short-key hash (lo ^ seed) * K1 + (hi ^ n) * K0 then puts them
     all in one or two home slots whatever the seed, unless the seed reaches hi too."""
-    inverse = pow(K0, -1, 1 << 64)
-    word_byte = numpy.zeros(256, bool)
-    for c in range(256):
-        word_byte[c] = chr(c).islower() and c < 128 or chr(c).isdigit() and c < 128 or c >= 0x80
-    rng = numpy.random.default_rng(11)
-    words = set()
-    while len(words) < count:
-        rest = rng.integers(0, 1 << 44, size=2_000_000, dtype=numpy.uint64)
-        products = (numpy.uint64(0x5A5A5) << numpy.uint64(44)) | rest
-        with numpy.errstate(over="ignore"):
-            hi = (products * numpy.uint64(inverse)) ^ numpy.uint64(16)
-        rows = hi.view(numpy.uint8).reshape(-1, 8)
-        for row in rows[word_byte[rows].all(axis=1)]:
-            words.add(b"flooded" + b"x" + bytes(row))
-    return sorted(words)[:count]
+    inverse = numpy.uint64(pow(K0, -1, 1 << 64))
+    return crafted(count, 11, lambda products: (products * inverse) ^ numpy.uint64(16),
+                   lambda w: b"floodedx" + w)
 
 
 def main():
