@@ -29,6 +29,9 @@ wall_of() {
 # less A B: whether number A < number B.
 less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# median NUMBERS...: the median of its arguments (the mean of the middle two for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 # best CUR NEW: the smaller of two numbers (CUR may be empty: no best yet).
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 

@@ -25,6 +25,7 @@ for _ in $(seq "$rounds"); do
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for spec in "$@"; do
-  tr ' ' '\n' <<<"${walls[$spec]}" | sed '/^$/d' | sort -n |
-    awk -v spec="$spec" '{ t[NR] = $1 } END { printf "%-50s best %4d ms  median %4d ms  (%d runs)\n", spec, t[1], t[int((NR + 1) / 2)], NR }'
+  # shellcheck disable=SC2086  # a list of numbers
+  printf '%-50s best %4d ms  median %4.0f ms  (%d runs)\n' "$spec" \
+    "$(printf '%s\n' ${walls[$spec]} | sort -n | head -1)" "$(median ${walls[$spec]})" "$rounds"
 done

@@ -60,8 +60,6 @@ for round in $(seq "$repeats"); do
     keep_best "$i"
   done
 done
-# median NUMBERS...: the median of its arguments.
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "baseline, best of $repeats: $base_rate MB/s"
 
 csv="$out_dir/wordcount.csv"
