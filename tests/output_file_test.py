@@ -11,7 +11,7 @@ import signal
 import tempfile
 import time
 
-from gridmr_testlib import ENV, check, finish, launcher_lines, mpirun, partials, read_result, words_of
+from gridmr_testlib import ENV, check, expected_counts, finish, launcher_lines, mpirun, partials, read_result, words_of
 
 
 def job(gridmr, out, text, force=False):
@@ -105,6 +105,29 @@ def main():
             check(f"no RENAME_NOREPLACE (mode {mode}): an OUT that appeared is kept, exit 1",
                   late.returncode == 1 and out.read_text() == "someone else's\n"
                   and "appeared during the run" in err and not partials(out), err)
+
+        # An output inside the input folder: a second run with --force does not count the
+        # first run's result file (the walk leaves OUT out: same counts as Python's, both
+        # times), and naming OUT itself as an input (or a link to it) is a usage error.
+        folder = work / "texts"
+        (folder / "sub").mkdir(parents=True)
+        (folder / "one.txt").write_text("Gamma delta\ngamma\n")
+        (folder / "sub" / "two.txt").write_text("delta epsilon\n")
+        texts = sorted(p for p in folder.rglob("*.txt"))
+        out = folder / "sub" / "inside.h5"
+        for run in (1, 2):
+            proc = mpirun(g, 2, ["wordcount", "--quiet", "--force", "-o", str(out), str(folder)])
+            datasets = read_result(out)[0] if proc.returncode == 0 else {}
+            check(f"output inside the input folder, run {run}: the input is the text files alone",
+                  proc.returncode == 0 and words_of(datasets)[1] == expected_counts(texts)
+                  and read_result(out)[1]["wordcount"]["input_files"] == 2, proc.stderr)
+        (work / "link.h5").symlink_to(out)
+        for named in (out, work / "link.h5"):
+            proc = mpirun(g, 2, ["wordcount", "--quiet", "--force", "-o", str(out), str(small), str(named)])
+            lines = proc.stderr.strip().splitlines()
+            check(f"OUT named as an input ({named.name}): exit 2, one line, OUT kept",
+                  proc.returncode == 2 and len(lines) == 1 and "both an input and the output" in lines[0]
+                  and words_of(read_result(out)[0])[1] == expected_counts(texts), proc.stderr)
 
         # Long output paths: Open MPI 4.1's OMPIO crashed (a buffer overflow in its lockedfile
         # component) for paths over ~225 bytes; gridmr turns that component off. A name too

@@ -45,7 +45,32 @@ struct FoundFile {
   std::uint64_t size;
 };
 
-void add_directory(const std::string& root, std::vector<FoundFile>& out) {
+// The job's own output file, when it exists already (a run with --force over
+// an earlier result): never an input. Found by a directory walk (an output
+// written inside the input folder), it is left out; named as an input, it is
+// an error. Otherwise a second run would count the first one's result file.
+struct Output {
+  bool exists = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+
+  explicit Output(const std::string& path) {
+    struct stat st;
+    if (path.empty() || ::stat(path.c_str(), &st) != 0) return;
+    exists = true;
+    device = st.st_dev;
+    inode = st.st_ino;
+  }
+  bool is(const struct stat& st) const {
+    return exists && st.st_dev == device && st.st_ino == inode;
+  }
+  bool is(const std::string& path) const {
+    struct stat st;
+    return exists && ::stat(path.c_str(), &st) == 0 && is(st);
+  }
+};
+
+void add_directory(const std::string& root, const Output& output, std::vector<FoundFile>& out) {
   std::vector<FoundFile> found;
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
@@ -57,6 +82,7 @@ void add_directory(const std::string& root, std::vector<FoundFile>& out) {
     const auto status = it->status(stat_ec);                // follows symlinks to files
     if (stat_ec || !fs::is_regular_file(status)) continue;  // dangling links, sockets, fifos
     std::string path = it->path().string();
+    if (output.is(path)) continue;
     check_readable(path);
     found.push_back({std::move(path), static_cast<std::uint64_t>(fs::file_size(it->path()))});
   }
@@ -79,15 +105,21 @@ void cut_into_units(std::uint64_t source, std::uint64_t length, std::uint64_t un
 
 namespace {
 
-std::vector<FoundFile> find_files(const std::vector<std::string>& inputs) {
+std::vector<FoundFile> find_files(const std::vector<std::string>& inputs,
+                                  const std::string& output_path) {
   if (inputs.empty()) throw UsageError("no input given");
+  const Output output(output_path);
   std::vector<FoundFile> files;
   for (const std::string& input : inputs) {
     struct stat st;
     if (::stat(input.c_str(), &st) != 0)
       throw UsageError(errno_message("cannot open", input, errno));
+    if (output.is(st)) {
+      throw UsageError(
+          fmt::format("{} is both an input and the output file (-o)", quote_path(input)));
+    }
     if (S_ISDIR(st.st_mode)) {
-      add_directory(input, files);
+      add_directory(input, output, files);
     } else if (S_ISREG(st.st_mode)) {
       check_readable(input);
       files.push_back({input, static_cast<std::uint64_t>(st.st_size)});
@@ -101,7 +133,12 @@ std::vector<FoundFile> find_files(const std::vector<std::string>& inputs) {
 }  // namespace
 
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size) {
-  std::vector<FoundFile> files = find_files(inputs);
+  return plan_files(inputs, unit_size, std::string());
+}
+
+Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
+                const std::string& output) {
+  std::vector<FoundFile> files = find_files(inputs, output);
   // Refuse a plan whose units alone would not fit in rank 0's memory (24 bytes
   // each), before making any: --unit-size 7 on 5 GiB once grew rank 0 to 12.6 GB.
   constexpr std::uint64_t kMaxUnits = 100'000'000;
@@ -125,7 +162,11 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size)
 }
 
 Plan plan_whole_files(const std::vector<std::string>& inputs) {
-  std::vector<FoundFile> files = find_files(inputs);
+  return plan_whole_files(inputs, std::string());
+}
+
+Plan plan_whole_files(const std::vector<std::string>& inputs, const std::string& output) {
+  std::vector<FoundFile> files = find_files(inputs, output);
   Plan plan;
   plan.sources.reserve(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -13,9 +13,9 @@ namespace gridmr {
 Plan make_plan(const EngineOptions& options, const JobRuntime& job) {
   switch (job.input()) {
     case Input::kText:
-      return plan_files(options.inputs, options.unit_size);
+      return plan_files(options.inputs, options.unit_size, options.output);
     case Input::kFiles:
-      return plan_whole_files(options.inputs);
+      return plan_whole_files(options.inputs, options.output);
     case Input::kGenerated:
       break;
   }
