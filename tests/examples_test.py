@@ -198,6 +198,27 @@ def main():
                              capture_output=True, text=True, env=ENV)
         check("show --top -1 is a usage error", top.returncode == 2 and "--top" in top.stderr,
               top.stderr)
+
+        # The installed gridmr finds the installed gridmr_stream (PREFIX/share/gridmr/python)
+        # for a Python mapper and reducer, with no PYTHONPATH of the user's.
+        job = work / "upper_job.py"
+        job.write_text("import gridmr_stream\n"
+                       "def mapper(line):\n    return [(w.upper(), 1) for w in line.split()]\n"
+                       "gridmr_stream.run(mapper, lambda key, values: sum(values))\n")
+        out = work / "upper.h5"
+        env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+        proc = mpirun(work / "prefix/bin/gridmr", 2,
+                      ["stream", "--quiet", "--mapper", f"/usr/bin/python3 {job} map", "--reducer",
+                       f"/usr/bin/python3 {job} reduce", "-o", str(out), args.inputs], env=env)
+        want = collections.Counter(w.upper() for f in sorted(pathlib.Path(args.inputs).rglob("*"))
+                                   if f.is_file() for w in f.read_bytes().split())
+        got = {}
+        if proc.returncode == 0:
+            d = read_result(out)[0]
+            got = dict(zip(csr(d, "stream/keys"), (int(v) for v in csr(d, "stream/values"))))
+        check("the installed gridmr runs Python functions through the installed gridmr_stream",
+              (work / "prefix/share/gridmr/python/gridmr_stream.py").is_file() and got == want,
+              proc.stderr[-400:])
     finish()
 
 

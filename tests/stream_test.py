@@ -9,6 +9,7 @@ import math
 import os
 import pathlib
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -125,6 +126,89 @@ d = run_configs("combiner", f"{PY} {EX}/wordcount_mapper.py", f"{PY} {EX}/sum_re
 if d is not None:
     got = dict(zip(csr(d, "stream/keys"), (int(v) for v in csr(d, "stream/values"))))
     check("combiner: counts equal an independent count", got == expected_counts([args.inputs]))
+
+# --- Your Python functions through gridmr_stream (found on the PYTHONPATH gridmr gives its
+# children): mapper and reducer functions, and the mapper alone with a built-in reducer.
+# The input adds bytes that are not UTF-8, a CRLF line and UTF-8 text to inputs/: keys come
+# back byte for byte. ---
+mixed = work / "mixed"
+shutil.copytree(args.inputs, mixed)
+(mixed / "bytes.txt").write_bytes(b"caf\xc3\xa9 na\xefve \xff\xfe Caf\xc3\xa9\r\nABC abc\n\xe2\x82\xac10 x\ty")
+functions = work / "functions_job.py"
+functions.write_text(r'''
+import re
+import gridmr_stream
+
+WORD = re.compile("[A-Za-z0-9\u0080-\U0010ffff]+")  # the word rule; undecodable bytes are \udc80-\udcff
+LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+def mapper(line):
+    for word in WORD.findall(line):
+        yield word.translate(LOWER), 1
+    words = line.split()
+    if words:  # per first word of a line: the longest line, as a float that must come back exact
+        yield "first:" + words[0].translate(LOWER), len(line) / 3
+
+def reducer(key, values):
+    return max(values) if key.startswith("first:") else sum(values)
+
+if __name__ == "__main__":
+    gridmr_stream.run(mapper, reducer)
+''')
+
+
+def expected_functions(root):
+    counts, longest = collections.Counter(), {}
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        counts.update(w.translate(LOWER) for w in WORD.findall(data))
+        for line in data.split(b"\n"):
+            words = line.decode("utf-8", "surrogateescape").split()
+            if words:
+                key = b"first:" + words[0].encode("utf-8", "surrogateescape").translate(LOWER)
+                length = len(line.decode("utf-8", "surrogateescape")) / 3
+                longest[key] = max(longest.get(key, 0.0), length)
+    return counts, longest
+
+
+want_counts, want_longest = expected_functions(mixed)
+d = run_configs("functions", f"{PY} {functions} map", f"{PY} {functions} reduce", inputs=[str(mixed)])
+if d is not None:
+    got = dict(zip(csr(d, "stream/keys"), csr(d, "stream/values")))
+    check("functions: word counts equal an independent count (non-UTF-8 bytes kept)",
+          {k: int(v) for k, v in got.items() if not k.startswith(b"first:")} == want_counts,
+          f"{len(got)} keys")
+    check("functions: float maxima come back exact",
+          {k: float(v) for k, v in got.items() if k.startswith(b"first:")} == want_longest)
+d = run_configs("functions, built-in sum", f"{PY} {functions} map", "sum", inputs=[str(mixed)],
+                extra=["--values", "float"], configs=CONFIGS[:2])
+if d is not None:
+    got = dict(zip(csr(d, "stream/keys"), d["stream/values"].tolist()))
+    check("functions, built-in sum: word counts equal an independent count",
+          {k: v for k, v in got.items() if not k.startswith(b"first:")} == want_counts)
+# The example (examples/python/functions_wordcount.py): word counts and each book's longest verse.
+example = f"{PY} {EX}/functions_wordcount.py"
+d = run_configs("functions example", f"{example} map", f"{example} reduce", configs=CONFIGS[:2])
+if d is not None:
+    want = collections.Counter()
+    longest = {}
+    for f in input_files():
+        for line in f.read_bytes().split(b"\n"):
+            want.update(w.lower() for w in re.findall(rb"[A-Za-z0-9]+", line))
+            book = re.match(rb"[A-Za-z]+(?=[0-9]+:[0-9]+ )", line)
+            if book:
+                key = b"longest verse of " + book.group().lower()
+                longest[key] = max(longest.get(key, 0), len(line.decode()))
+    want.update(longest)
+    got = {k: int(v) for k, v in zip(csr(d, "stream/keys"), csr(d, "stream/values"))}
+    check("functions example: counts and longest verses equal an independent computation",
+          got == dict(want) and len(longest) == 6, f"{len(got)} vs {len(want)} keys")
+raising = work / "raising_job.py"
+raising.write_text("import gridmr_stream\n"
+                   "def mapper(line):\n    if 'Jesus' in line:\n        raise ValueError('no ' + line[:5])\n"
+                   "    return [('x', 1)]\n"
+                   "gridmr_stream.run(mapper)\n")
+# (run with the failures below)
 
 # --- Numeric reducers, exact, on key<TAB>value lines passed through `cat`. ---
 rng = random.Random(7)
@@ -298,6 +382,10 @@ failure("missing mapper program", 2, ["--mapper", "gridmr-no-such-program"], "gr
 failure("mapper not executable", 2, ["--mapper", "not an executable"], f"{numbers} x")
 failure("missing --mapper", 2, ["--mapper is required"], "")
 failure("bad --values", 2, ["--values"], "cat", extra=["--values", "complex"])
+failure("a mapper function that raises", 1, ["exited with status 1", "ValueError: no"],
+        f"{PY} {raising} map")
+failure("a gridmr_stream script without its role", 1, ["exited with status 2", "name the role"],
+        f"{PY} {functions}")
 failure("missing reducer program", 2, ["--reducer", "gridmr-no-such-reducer"], "cat",
         reducer="gridmr-no-such-reducer")
 failure("--combiner with a built-in reducer", 2, ["--combiner", "external --reducer"], "cat",

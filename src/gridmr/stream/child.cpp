@@ -66,8 +66,39 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-// The environment of a child: gridmr's, with `extra` ("NAME=value") set over it.
-std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+// The folder of gridmr_stream.py, the Python side of `gridmr stream` (users'
+// functions as mapper and reducer): share/gridmr/python beside this program in
+// the build tree, or ../share/gridmr/python from an installed bin/; "" if
+// neither holds it.
+const std::string& python_module_folder() {
+  static const std::string folder = [] {
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return std::string();
+    std::string program(self, static_cast<std::size_t>(n));
+    const std::string dir = program.substr(0, program.rfind('/'));
+    for (const char* relative : {"/share/gridmr/python", "/../share/gridmr/python"}) {
+      const std::string candidate = dir + relative;
+      if (::access((candidate + "/gridmr_stream.py").c_str(), R_OK) == 0) return candidate;
+    }
+    return std::string();
+  }();
+  return folder;
+}
+
+// The environment of a child: gridmr's, with `extra` ("NAME=value") set over
+// it, and the folder of gridmr_stream.py first on PYTHONPATH (so that a
+// Python mapper can `import gridmr_stream` with nothing installed by hand).
+std::vector<std::string> child_environment(const std::vector<std::string>& given) {
+  std::vector<std::string> extra = given;
+  if (const std::string& folder = python_module_folder(); !folder.empty()) {
+    std::string entry = "PYTHONPATH=" + folder;
+    if (const char* path = std::getenv("PYTHONPATH"); path != nullptr && *path != '\0') {
+      entry += ':';
+      entry += path;
+    }
+    extra.push_back(std::move(entry));
+  }
   std::vector<std::string> result;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);

@@ -1,0 +1,164 @@
+"""Your Python functions as the mapper, reducer and combiner of `gridmr stream`.
+
+Write the functions, hand them to run(), and name the script once per role:
+
+    # job.py
+    import gridmr_stream
+
+    def mapper(line):              # one input line, a str without its "\\n"
+        for word in line.split():
+            yield word.lower(), 1  # (key, value) pairs, as many as you like
+
+    def reducer(key, values):      # one key and an iterator over all its values
+        return sum(values)         # the key's result; None prints nothing for it
+
+    if __name__ == "__main__":
+        gridmr_stream.run(mapper, reducer)
+
+    mpirun -np 4 gridmr stream --mapper "python3 job.py map" \\
+        --reducer "python3 job.py reduce" -o out.h5 inputs/
+
+`python3 job.py map` reads lines on stdin and prints `key<TAB>value` lines;
+`python3 job.py reduce` (and `combine`, for --combiner) reads them sorted by
+key and prints one `key<TAB>result` line per key. gridmr puts the folder of
+this module on PYTHONPATH for the programs it starts, so `import gridmr_stream`
+needs no installation step. With a built-in reducer (`--reducer sum`, `max`,
+`collect`...) only the mapper is yours: run(mapper).
+
+Text: a line is decoded as UTF-8, and bytes that are not UTF-8 pass through
+unchanged both ways (surrogateescape); run(..., binary=True) hands the
+functions bytes instead. Only the "\\n" is removed from a line (a "\\r" of a
+CRLF file stays: use line.rstrip()).
+
+Keys: str (bytes with binary=True), int or float; a key must not hold a tab
+or a newline. Values: int, float (written so that they read back exactly),
+str or bytes; a value must not hold a newline. bool counts as int.
+
+A reducer's values arrive parsed: a value that reads as an integer as an
+int, one that reads as a decimal number as a float, any other as str (or
+bytes). Pass values=str (or int, float, json.loads...) to run() to parse them
+yourself instead.
+
+An exception in your function ends the program with its traceback; gridmr
+then fails the job (exit 1) and shows the traceback's last line.
+"""
+import itertools
+import re
+import sys
+
+__all__ = ["run"]
+
+_INT = re.compile(rb"[-+]?[0-9]+")
+_DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_ROLES = ("map", "reduce", "combine")
+
+
+def _fail(message):
+    sys.stderr.write(f"gridmr_stream: {message}\n")
+    sys.exit(2)
+
+
+def _auto(raw):
+    """A value's bytes as an int, a float or the text itself."""
+    if _INT.fullmatch(raw):
+        return int(raw)
+    if _DECIMAL.fullmatch(raw):
+        return float(raw)
+    return raw
+
+
+class _Codec:
+    """Bytes on the pipes, str (or bytes) in the user's functions."""
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    def text(self, raw):
+        return raw if self.binary else raw.decode("utf-8", "surrogateescape")
+
+    def raw(self, item, what):
+        if isinstance(item, bool):
+            item = int(item)
+        if isinstance(item, int):
+            return b"%d" % item
+        if isinstance(item, float):
+            return repr(item).encode()  # the shortest text that reads back as the same double
+        if isinstance(item, str):
+            return item.encode("utf-8", "surrogateescape")
+        if isinstance(item, (bytes, bytearray)):
+            return bytes(item)
+        raise TypeError(f"gridmr_stream: a {what} must be str, bytes, int or float, "
+                        f"not {type(item).__name__}: {item!r}")
+
+    def key(self, key):
+        raw = self.raw(key, "key")
+        if b"\t" in raw or b"\n" in raw:
+            raise ValueError(f"gridmr_stream: a key must not hold a tab or a newline: {key!r}")
+        return raw
+
+    def value(self, value):
+        raw = self.raw(value, "value")
+        if b"\n" in raw:
+            raise ValueError(f"gridmr_stream: a value must not hold a newline: {value!r}")
+        return raw
+
+
+def _lines(stream):
+    for line in stream:
+        yield line[:-1] if line.endswith(b"\n") else line
+
+
+def _map(mapper, codec, source, out):
+    for line in _lines(source):
+        pairs = mapper(codec.text(line))
+        if pairs is None:
+            continue
+        for pair in pairs:
+            try:
+                key, value = pair
+            except (TypeError, ValueError):
+                raise TypeError(f"gridmr_stream: the mapper must yield (key, value) pairs, "
+                                f"not {pair!r}") from None
+            out.write(codec.key(key) + b"\t" + codec.value(value) + b"\n")
+
+
+def _reduce(reducer, codec, parse, source, out):
+    def split(line):
+        tab = line.find(b"\t")
+        return (line, b"") if tab < 0 else (line[:tab], line[tab + 1:])
+
+    def value_of(raw):
+        if parse is None:
+            value = _auto(raw)
+            return codec.text(value) if isinstance(value, bytes) else value
+        return parse(codec.text(raw))
+
+    pairs = (split(line) for line in _lines(source))
+    for raw_key, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
+        result = reducer(codec.text(raw_key), (value_of(raw) for _, raw in group))
+        if result is not None:
+            out.write(raw_key + b"\t" + codec.value(result) + b"\n")
+
+
+def run(mapper=None, reducer=None, combiner=None, *, values=None, binary=False, argv=None):
+    """Runs the role that the command line names (`map`, `reduce` or `combine`)
+    on stdin and stdout. `combiner` defaults to `reducer`. `values`: how a
+    reducer's values are parsed (default: int, float or text, as they read)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 1 or args[0] not in _ROLES:
+        _fail(f"name the role: {' | '.join(_ROLES)} (as in --mapper \"python3 "
+              f"{sys.argv[0]} map\"), got {' '.join(args) or 'nothing'}")
+    role = args[0]
+    function = {"map": mapper, "reduce": reducer, "combine": combiner or reducer}[role]
+    if function is None:
+        _fail(f"no {'mapper' if role == 'map' else 'reducer'} function was given to run() "
+              f"for '{role}'")
+    codec = _Codec(binary)
+    # One system call per 64 KiB, whatever PYTHONUNBUFFERED says.
+    out = open(sys.stdout.fileno(), "wb", buffering=1 << 16, closefd=False)
+    source = open(sys.stdin.fileno(), "rb", buffering=1 << 16, closefd=False)
+    if role == "map":
+        _map(function, codec, source, out)
+    else:
+        _reduce(function, codec, values, source, out)
+    out.flush()
