@@ -8,6 +8,7 @@ Write the functions, hand them to run(), and name the script once per role:
     def mapper(line):              # one input line, a str without its "\\n"
         for word in line.split():
             yield word.lower(), 1  # (key, value) pairs, as many as you like
+                                   # (or return a list of pairs, or a dict)
 
     def reducer(key, values):      # one key and an iterator over all its values
         return sum(values)         # the key's result; None prints nothing for it
@@ -113,8 +114,12 @@ def _map(mapper, codec, source, out):
         pairs = mapper(codec.text(line))
         if pairs is None:
             continue
+        if isinstance(pairs, dict):
+            pairs = pairs.items()
         for pair in pairs:
             try:
+                if isinstance(pair, (str, bytes)):
+                    raise TypeError
                 key, value = pair
             except (TypeError, ValueError):
                 raise TypeError(f"gridmr_stream: the mapper must yield (key, value) pairs, "
