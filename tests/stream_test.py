@@ -208,6 +208,9 @@ raising.write_text("import gridmr_stream\n"
                    "def mapper(line):\n    if 'Jesus' in line:\n        raise ValueError('no ' + line[:5])\n"
                    "    return [('x', 1)]\n"
                    "gridmr_stream.run(mapper)\n")
+tabbed = work / "tabbed_job.py"  # a key with a tab, late in a line of (str, int) pairs
+tabbed.write_text("import gridmr_stream\n"
+                  "gridmr_stream.run(lambda line: {w: 1 for w in line.split()[:3] + ['a\\tb']})\n")
 # (run with the failures below)
 
 # --- Numeric reducers, exact, on key<TAB>value lines passed through `cat`. ---
@@ -384,6 +387,8 @@ failure("missing --mapper", 2, ["--mapper is required"], "")
 failure("bad --values", 2, ["--values"], "cat", extra=["--values", "complex"])
 failure("a mapper function that raises", 1, ["exited with status 1", "ValueError: no"],
         f"{PY} {raising} map")
+failure("a mapper function's key with a tab", 1, ["exited with status 1", "must not hold a tab"],
+        f"{PY} {tabbed} map")
 failure("a gridmr_stream script without its role", 1, ["exited with status 2", "name the role"],
         f"{PY} {functions}")
 failure("missing reducer program", 2, ["--reducer", "gridmr-no-such-reducer"], "cat",

@@ -109,22 +109,57 @@ def _lines(stream):
         yield line[:-1] if line.endswith(b"\n") else line
 
 
+def _pair(pair):
+    """A (key, value) pair, or a TypeError that says what came instead."""
+    try:
+        if isinstance(pair, (str, bytes)):
+            raise TypeError
+        key, value = pair
+    except (TypeError, ValueError):
+        raise TypeError(f"gridmr_stream: the mapper must yield (key, value) pairs, "
+                        f"not {pair!r}") from None
+    return key, value
+
+
 def _map(mapper, codec, source, out):
+    # A line's (str key, int value) pairs, the common case, are formatted as
+    # one text and encoded once, then checked by counting: each such pair
+    # gives exactly one tab and one newline. (The general conversion of every
+    # item took most of a simple mapper's time.) From the first other pair on,
+    # the rest of the line takes the general way, so the order stays.
+    binary = codec.binary
+    fast_key = bytes if binary else str
+
+    def flush(fast):
+        raw = b"".join(fast) if binary else "".join(fast).encode("utf-8", "surrogateescape")
+        n = len(fast) // 2
+        if raw.count(b"\t") != n or raw.count(b"\n") != n:
+            for key in fast[::2]:
+                codec.key(key)  # raises, naming the key with a tab or a newline
+        out.write(raw)
+
     for line in _lines(source):
         pairs = mapper(codec.text(line))
         if pairs is None:
             continue
         if isinstance(pairs, dict):
             pairs = pairs.items()
+        fast, other = [], None
         for pair in pairs:
-            try:
-                if isinstance(pair, (str, bytes)):
-                    raise TypeError
-                key, value = pair
-            except (TypeError, ValueError):
-                raise TypeError(f"gridmr_stream: the mapper must yield (key, value) pairs, "
-                                f"not {pair!r}") from None
-            out.write(codec.key(key) + b"\t" + codec.value(value) + b"\n")
+            key, value = pair if type(pair) is tuple and len(pair) == 2 else _pair(pair)
+            if other is None and type(key) is fast_key and type(value) is int:
+                fast.append(key)
+                fast.append(b"\t%d\n" % value if binary else "\t%d\n" % value)
+                continue
+            if other is None:
+                other = []
+                if fast:
+                    flush(fast)
+            other.append(b"%s\t%s\n" % (codec.key(key), codec.value(value)))
+        if other:
+            out.write(b"".join(other))
+        elif fast:
+            flush(fast)
 
 
 def _reduce(reducer, codec, parse, source, out):
