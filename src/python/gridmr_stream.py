@@ -52,6 +52,7 @@ __all__ = ["run"]
 _INT = re.compile(rb"[-+]?[0-9]+")
 _DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _ROLES = ("map", "reduce", "combine")
+_IMMUTABLE = (int, float, str, bytes)  # parsed values that may be shared
 
 
 def _fail(message):
@@ -167,11 +168,21 @@ def _reduce(reducer, codec, parse, source, out):
         tab = line.find(b"\t")
         return (line, b"") if tab < 0 else (line[:tab], line[tab + 1:])
 
+    parsed = {}  # short values repeat (a count's "1"): each is parsed once (immutable results)
+
     def value_of(raw):
+        value = parsed.get(raw)
+        if value is not None:
+            return value
         if parse is None:
             value = _auto(raw)
-            return codec.text(value) if isinstance(value, bytes) else value
-        return parse(codec.text(raw))
+            if isinstance(value, bytes):
+                value = codec.text(value)
+        else:
+            value = parse(codec.text(raw))
+        if len(raw) <= 8 and len(parsed) < 4096 and type(value) in _IMMUTABLE:
+            parsed[raw] = value
+        return value
 
     pairs = (split(line) for line in _lines(source))
     for raw_key, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
