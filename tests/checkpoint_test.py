@@ -107,6 +107,26 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
             check(f"{label}: the checkpoint is removed after success", not ck.exists(), str(runs(ck)))
             check(f"{label}: no partial output left", not partials(out))
 
+    # The checkpoint folder and the output inside the input folder: the rerun's walk leaves
+    # both out (the checkpoint's own files once made the input set differ, and with
+    # --restart never were read as words), and the result is the uninterrupted run's.
+    ck, out = corpus / "ckpt", corpus / "inside.h5"
+    job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out), str(corpus)]
+    code = interrupted(2, job, sigterm)
+    saved = runs(ck)
+    r = mpirun(G, 2, job)
+    ok = code != 0 and len(saved) > 0 and r.returncode == 0
+    if ok:
+        again = read_result(out)[0]
+        differ = same_datasets(reference, again)
+        ok = not differ and units_mapped(again) < total_units and not ck.exists()
+    check("checkpoint and output inside the input folder: interrupted, rerun: identical", ok,
+          f"exit {code}, {len(saved)} run files, rerun {r.returncode}: {r.stderr[-300:]}")
+    r = mpirun(G, 2, [*wc, "--force", "--checkpoint", str(ck), "-o", str(out), str(corpus)])
+    check("the same again over the earlier result: identical (the result is not an input)",
+          r.returncode == 0 and not same_datasets(reference, read_result(out)[0]), r.stderr[-300:])
+    out.unlink(missing_ok=True)  # the corpus serves the cases below
+
     # Spilling while saving checkpoints (--memory 64KiB): a thread's save carries the runs it
     # spilled since its last save, and saves still come at most once per interval and rank.
     ck, out = work / "ck-spill", work / "out-spill.h5"

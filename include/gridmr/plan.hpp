@@ -33,16 +33,21 @@ struct Plan {
 // listed but has no unit. Throws UsageError for a missing or unreadable input,
 // a directory without files, or a special file.
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size);
-// The same for a job writing `output`: if that file exists (a run with --force
-// over an earlier result), a directory walk leaves it out, and naming it as
-// an input is a UsageError. A result file is never counted as input.
+// What a job writes beside its inputs: its output file and its checkpoint
+// folder (either may be empty). Neither is ever an input: where they exist, a
+// directory walk leaves them out (a result or a checkpoint inside the input
+// folder), and naming one as an input is a UsageError.
+struct JobWrites {
+  std::string output;
+  std::string checkpoint_dir;
+};
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
-                const std::string& output);
+                const JobWrites& writes);
 
 // The same inputs, one unit per file (an empty file too): for jobs that read
 // whole files.
 Plan plan_whole_files(const std::vector<std::string>& inputs);
-Plan plan_whole_files(const std::vector<std::string>& inputs, const std::string& output);
+Plan plan_whole_files(const std::vector<std::string>& inputs, const JobWrites& writes);
 
 // The indices [0, count) cut into blocks of `per_unit`: unit i holds
 // [i * per_unit, ...) and has source = i. `what` names the items for progress

@@ -45,16 +45,13 @@ struct FoundFile {
   std::uint64_t size;
 };
 
-// The job's own output file, when it exists already (a run with --force over
-// an earlier result): never an input. Found by a directory walk (an output
-// written inside the input folder), it is left out; named as an input, it is
-// an error. Otherwise a second run would count the first one's result file.
-struct Output {
+// A file or folder, if it exists: its device and inode.
+struct Identity {
   bool exists = false;
   dev_t device = 0;
   ino_t inode = 0;
 
-  explicit Output(const std::string& path) {
+  explicit Identity(const std::string& path) {
     struct stat st;
     if (path.empty() || ::stat(path.c_str(), &st) != 0) return;
     exists = true;
@@ -70,7 +67,18 @@ struct Output {
   }
 };
 
-void add_directory(const std::string& root, const Output& output, std::vector<FoundFile>& out) {
+// The job's own output file and checkpoint folder, when they exist already (a
+// run with --force over an earlier result; a restart): never inputs. A walk
+// leaves them out (written inside the input folder, they were counted as
+// words, and a checkpoint's own files changed the input set it was checked
+// against); named as an input, either is an error.
+struct Written {
+  Identity output, checkpoint;
+  explicit Written(const JobWrites& writes)
+      : output(writes.output), checkpoint(writes.checkpoint_dir) {}
+};
+
+void add_directory(const std::string& root, const Written& written, std::vector<FoundFile>& out) {
   std::vector<FoundFile> found;
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
@@ -79,10 +87,14 @@ void add_directory(const std::string& root, const Output& output, std::vector<Fo
     if (ec)
       throw UsageError(errno_message("cannot read directory", it->path().string(), ec.value()));
     std::error_code stat_ec;
-    const auto status = it->status(stat_ec);                // follows symlinks to files
+    const auto status = it->status(stat_ec);  // follows symlinks to files
+    if (!stat_ec && fs::is_directory(status) && written.checkpoint.is(it->path().string())) {
+      it.disable_recursion_pending();
+      continue;
+    }
     if (stat_ec || !fs::is_regular_file(status)) continue;  // dangling links, sockets, fifos
     std::string path = it->path().string();
-    if (output.is(path)) continue;
+    if (written.output.is(path)) continue;
     check_readable(path);
     found.push_back({std::move(path), static_cast<std::uint64_t>(fs::file_size(it->path()))});
   }
@@ -105,21 +117,24 @@ void cut_into_units(std::uint64_t source, std::uint64_t length, std::uint64_t un
 
 namespace {
 
-std::vector<FoundFile> find_files(const std::vector<std::string>& inputs,
-                                  const std::string& output_path) {
+std::vector<FoundFile> find_files(const std::vector<std::string>& inputs, const JobWrites& writes) {
   if (inputs.empty()) throw UsageError("no input given");
-  const Output output(output_path);
+  const Written written(writes);
   std::vector<FoundFile> files;
   for (const std::string& input : inputs) {
     struct stat st;
     if (::stat(input.c_str(), &st) != 0)
       throw UsageError(errno_message("cannot open", input, errno));
-    if (output.is(st)) {
+    if (written.output.is(st)) {
       throw UsageError(
           fmt::format("{} is both an input and the output file (-o)", quote_path(input)));
     }
+    if (written.checkpoint.is(st)) {
+      throw UsageError(fmt::format("{} is both an input and the checkpoint folder (--checkpoint)",
+                                   quote_path(input)));
+    }
     if (S_ISDIR(st.st_mode)) {
-      add_directory(input, output, files);
+      add_directory(input, written, files);
     } else if (S_ISREG(st.st_mode)) {
       check_readable(input);
       files.push_back({input, static_cast<std::uint64_t>(st.st_size)});
@@ -133,12 +148,12 @@ std::vector<FoundFile> find_files(const std::vector<std::string>& inputs,
 }  // namespace
 
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size) {
-  return plan_files(inputs, unit_size, std::string());
+  return plan_files(inputs, unit_size, JobWrites{});
 }
 
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
-                const std::string& output) {
-  std::vector<FoundFile> files = find_files(inputs, output);
+                const JobWrites& writes) {
+  std::vector<FoundFile> files = find_files(inputs, writes);
   // Refuse a plan whose units alone would not fit in rank 0's memory (24 bytes
   // each), before making any: --unit-size 7 on 5 GiB once grew rank 0 to 12.6 GB.
   constexpr std::uint64_t kMaxUnits = 100'000'000;
@@ -162,11 +177,11 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
 }
 
 Plan plan_whole_files(const std::vector<std::string>& inputs) {
-  return plan_whole_files(inputs, std::string());
+  return plan_whole_files(inputs, JobWrites{});
 }
 
-Plan plan_whole_files(const std::vector<std::string>& inputs, const std::string& output) {
-  std::vector<FoundFile> files = find_files(inputs, output);
+Plan plan_whole_files(const std::vector<std::string>& inputs, const JobWrites& writes) {
+  std::vector<FoundFile> files = find_files(inputs, writes);
   Plan plan;
   plan.sources.reserve(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -13,9 +13,10 @@ namespace gridmr {
 Plan make_plan(const EngineOptions& options, const JobRuntime& job) {
   switch (job.input()) {
     case Input::kText:
-      return plan_files(options.inputs, options.unit_size, options.output);
+      return plan_files(options.inputs, options.unit_size,
+                        {options.output, options.checkpoint_dir});
     case Input::kFiles:
-      return plan_whole_files(options.inputs, options.output);
+      return plan_whole_files(options.inputs, {options.output, options.checkpoint_dir});
     case Input::kGenerated:
       break;
   }
