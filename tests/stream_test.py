@@ -186,6 +186,31 @@ if d is not None:
     got = dict(zip(csr(d, "stream/keys"), d["stream/values"].tolist()))
     check("functions, built-in sum: word counts equal an independent count",
           {k: v for k, v in got.items() if not k.startswith(b"first:")} == want_counts)
+# binary=True: the functions see bytes; values parsed by a given function (values=int).
+binary_job = work / "binary_job.py"
+binary_job.write_text(r'''
+import re
+import gridmr_stream
+WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+")
+LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+def mapper(line):
+    assert type(line) is bytes
+    return {w: 1 for w in WORD.findall(line.translate(LOWER))}  # a dict: once per line
+def reducer(key, values):
+    assert type(key) is bytes
+    return sum(values)
+gridmr_stream.run(mapper, reducer, binary=True, values=int)
+''')
+d = run_configs("functions on bytes", f"{PY} {binary_job} map", f"{PY} {binary_job} reduce",
+                inputs=[str(mixed)], configs=CONFIGS[:2])
+if d is not None:
+    want = collections.Counter()
+    for f in sorted(p for p in mixed.rglob("*") if p.is_file()):
+        for line in f.read_bytes().split(b"\n"):
+            want.update(set(w.translate(LOWER) for w in WORD.findall(line)))
+    got = {k: int(v) for k, v in zip(csr(d, "stream/keys"), csr(d, "stream/values"))}
+    check("functions on bytes: lines per word equal Python's", got == dict(want), f"{len(got)} keys")
+
 # The example (examples/python/functions_wordcount.py): word counts and each book's longest verse.
 example = f"{PY} {EX}/functions_wordcount.py"
 d = run_configs("functions example", f"{example} map", f"{example} reduce", configs=CONFIGS[:2])
