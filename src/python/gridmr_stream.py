@@ -33,7 +33,8 @@ CRLF file stays: use line.rstrip()).
 
 Keys: str (bytes with binary=True), int or float; a key must not hold a tab
 or a newline. Values: int, float (written so that they read back exactly),
-str or bytes; a value must not hold a newline. bool counts as int.
+str or bytes; a value must not hold a newline. bool counts as int, and other
+integer and real number types (numpy's) as int and float.
 
 A reducer's values arrive parsed: a value that reads as an integer as an
 int, one that reads as a decimal number as a float, any other as str (or
@@ -44,6 +45,7 @@ An exception in your function ends the program with its traceback; gridmr
 then fails the job (exit 1) and shows the traceback's last line.
 """
 import itertools
+import numbers
 import re
 import sys
 
@@ -89,6 +91,10 @@ class _Codec:
             return item.encode("utf-8", "surrogateescape")
         if isinstance(item, (bytes, bytearray)):
             return bytes(item)
+        if isinstance(item, numbers.Integral):  # numpy's integers, for one
+            return b"%d" % int(item)
+        if isinstance(item, numbers.Real):
+            return repr(float(item)).encode()
         raise TypeError(f"gridmr_stream: a {what} must be str, bytes, int or float, "
                         f"not {type(item).__name__}: {item!r}")
 
