@@ -186,16 +186,17 @@ if d is not None:
     got = dict(zip(csr(d, "stream/keys"), d["stream/values"].tolist()))
     check("functions, built-in sum: word counts equal an independent count",
           {k: v for k, v in got.items() if not k.startswith(b"first:")} == want_counts)
-# binary=True: the functions see bytes; values parsed by a given function (values=int).
+# binary=True: the functions see bytes; a dict of numpy values; values parsed by values=int.
 binary_job = work / "binary_job.py"
 binary_job.write_text(r'''
 import re
+import numpy
 import gridmr_stream
 WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+")
 LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 def mapper(line):
     assert type(line) is bytes
-    return {w: 1 for w in WORD.findall(line.translate(LOWER))}  # a dict: once per line
+    return {w: numpy.int64(1) for w in WORD.findall(line.translate(LOWER))}  # once per line
 def reducer(key, values):
     assert type(key) is bytes
     return sum(values)
