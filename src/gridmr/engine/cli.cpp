@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gridmr/core/program_path.hpp"
 #include "gridmr/core/sizes.hpp"
 #include "gridmr/engine/run_job.hpp"
 #include "gridmr/engine/plot.hpp"
@@ -291,9 +292,8 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
                    ").\nRun jobs under mpirun or srun; `show` runs alone.",
                program};
   app.set_version_flag("--version", [] {
-    char self[4096] = {};
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    const std::string program = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : "?";
+    std::string program = this_program_path();
+    if (program.empty()) program = "?";
     std::string text = "gridmr " + std::string(kVersion) + "\nprogram: " + program +
                        "\nSIMD target in use: " + simd::target_in_use() +
                        " (GRIDMR_SIMD=<name> to choose)\nSIMD targets this CPU supports:";

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "gridmr/core/program_path.hpp"
+
 namespace gridmr {
 
 namespace {
@@ -38,11 +40,8 @@ bool simd_forced_below_avx2() {
 
 // The file `name` in this program's folder ("" if /proc/self/exe cannot be read).
 std::string beside_this_program(const char* name) {
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "";
-  const std::string path(self, static_cast<std::size_t>(n));
-  return path.substr(0, path.rfind('/') + 1) + name;
+  const std::string folder = this_program_folder();
+  return folder.empty() ? "" : folder + "/" + name;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "gridmr/core/program_path.hpp"
 #include "gridmr/detail/padded_view.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/children.hpp"
@@ -72,11 +73,8 @@ std::string printable(std::string_view text) {
 // neither holds it.
 const std::string& python_module_folder() {
   static const std::string folder = [] {
-    char self[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return std::string();
-    std::string program(self, static_cast<std::size_t>(n));
-    const std::string dir = program.substr(0, program.rfind('/'));
+    const std::string dir = this_program_folder();
+    if (dir.empty()) return std::string();
     for (const char* relative : {"/share/gridmr/python", "/../share/gridmr/python"}) {
       const std::string candidate = dir + relative;
       if (::access((candidate + "/gridmr_stream.py").c_str(), R_OK) == 0) return candidate;
