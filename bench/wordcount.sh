@@ -46,6 +46,7 @@ ranks_of+=(1 2) threads_of+=(2 1) files_of+=("$corpus" "$corpus_small") targets_
 if [[ ${targets[0]} != avx2 && " ${targets[*]} " == *" avx2 "* ]]; then
   labels+=("gridmr 1r x 2t avx2") ranks_of+=(1) threads_of+=(2) files_of+=("$corpus") targets_of+=(avx2)
 fi
+rate_pattern='.* = ([0-9.]+) MB\/s.*'  # the rate in a baseline's output line
 base_rate=0
 round_ratios=()  # per configuration: its ratio to the baseline of the same round, one per round
 # What this machine's cores give together: two copies of the baseline at once, on the small
@@ -57,15 +58,15 @@ baseline_pair() {
   build/wordcount_baseline "$corpus_small" >"$work/pair-a" &
   build/wordcount_baseline "$corpus_small" >"$work/pair-b"
   wait
-  a=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' "$work/pair-a")
-  b=$(sed -E 's/.* = ([0-9.]+) MB\/s.*/\1/' "$work/pair-b")
+  a=$(sed -E "s/$rate_pattern/\1/" "$work/pair-a")
+  b=$(sed -E "s/$rate_pattern/\1/" "$work/pair-b")
   echo "two baselines at once: $a + $b MB/s"
   pair=$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')
   if less "$pair_rate" "$pair"; then pair_rate=$pair; fi
 }
 for round in $(seq "$repeats"); do
   echo "round $round of $repeats"
-  rate_of '.* = ([0-9.]+) MB\/s.*' build/wordcount_baseline "$corpus"
+  rate_of "$rate_pattern" build/wordcount_baseline "$corpus"
   if less "$base_rate" "$rate"; then base_rate=$rate; fi
   baseline_pair
   for i in "${!labels[@]}"; do

@@ -67,35 +67,37 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-// The folder of gridmr_stream.py, the Python side of `gridmr stream` (users'
-// functions as mapper and reducer): share/gridmr/python beside this program in
-// the build tree, or ../share/gridmr/python from an installed bin/; "" if
-// neither holds it.
-const std::string& python_module_folder() {
-  static const std::string folder = [] {
+// "PYTHONPATH=..." with the folder of gridmr_stream.py (the Python side of
+// `gridmr stream`: users' functions as mapper and reducer) first, gridmr's own
+// PYTHONPATH after it; "" if no folder holds the module. The folder is
+// share/gridmr/python beside this program in the build tree, or
+// ../share/gridmr/python from an installed bin/. Found once per process.
+const std::string& python_path_entry() {
+  static const std::string entry = [] {
     const std::string dir = this_program_folder();
     if (dir.empty()) return std::string();
     for (const char* relative : {"/share/gridmr/python", "/../share/gridmr/python"}) {
-      const std::string candidate = dir + relative;
-      if (::access((candidate + "/gridmr_stream.py").c_str(), R_OK) == 0) return candidate;
+      const std::string folder = dir + relative;
+      if (::access((folder + "/gridmr_stream.py").c_str(), R_OK) != 0) continue;
+      std::string value = "PYTHONPATH=" + folder;
+      if (const char* path = std::getenv("PYTHONPATH"); path != nullptr && *path != '\0') {
+        value += ':';
+        value += path;
+      }
+      return value;
     }
     return std::string();
   }();
-  return folder;
+  return entry;
 }
 
 // The environment of a child: gridmr's, with `extra` ("NAME=value") set over
-// it, and the folder of gridmr_stream.py first on PYTHONPATH (so that a
-// Python mapper can `import gridmr_stream` with nothing installed by hand).
+// it, and PYTHONPATH led by the folder of gridmr_stream.py (so that a Python
+// mapper can `import gridmr_stream` with nothing installed by hand).
 std::vector<std::string> child_environment(const std::vector<std::string>& given) {
   std::vector<std::string> extra = given;
-  if (const std::string& folder = python_module_folder(); !folder.empty()) {
-    std::string entry = "PYTHONPATH=" + folder;
-    if (const char* path = std::getenv("PYTHONPATH"); path != nullptr && *path != '\0') {
-      entry += ':';
-      entry += path;
-    }
-    extra.push_back(std::move(entry));
+  if (const std::string& python_path = python_path_entry(); !python_path.empty()) {
+    extra.push_back(python_path);
   }
   std::vector<std::string> result;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
