@@ -165,6 +165,20 @@ for label, options, needle in [
           f"{r.returncode}: {r.stderr[-300:]}")
     check(f"{label}: no output", not out.exists() and not partials(out))
 
+# The items file named as the output (farm() passes --force), directly or
+# through a link: a usage error, the items kept.
+link = work / "items-link.h5"
+link.symlink_to(item_file)
+before = item_file.read_bytes()
+for label, out in [("items file as -o", item_file), ("link to the items file as -o", link)]:
+    r = farm(out, 2, 1, "--items", str(item_file), "--command", "true")
+    lines = [l for l in r.stderr.strip().splitlines() if l]
+    check(f"{label}: exit 2, one line naming --items",
+          r.returncode == 2 and len(lines) == 1 and "input of --items" in lines[0],
+          f"{r.returncode}: {r.stderr[-300:]}")
+    check(f"{label}: the items file kept", item_file.read_bytes() == before and link.is_symlink()
+          and not partials(out))
+
 # SIGTERM to mpirun while items run: no orphaned commands, no partial.
 out = work / "term.h5"
 p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gridmr {
@@ -27,6 +28,9 @@ struct EngineOptions {
   bool stats = false;
   std::string command_line;
   std::vector<std::string> arguments;  // argv[1..], for the checkpoint's fingerprint
+  // The files a job's options name as what it reads (JobOptions::input_file),
+  // each with its option: never the output file, even with --force.
+  std::vector<std::pair<std::string, std::string>> job_input_files;
 
   // Checkpoint-restart (docs/cli.md): map output saved as it goes, reused by a rerun.
   enum class Restart { kNever, kAuto, kRequire };
@@ -59,6 +63,13 @@ class JobOptions {
                            const std::string& help) = 0;
   virtual JobOptions& text(const std::string& name, std::string& value,
                            const std::string& help) = 0;
+  // A file the job reads (a list of items, a table): text as `text` takes it,
+  // and the engine refuses to run when it is the output file (-o), so that
+  // --force cannot replace the job's own input. The job opens and checks it.
+  virtual JobOptions& input_file(const std::string& name, std::string& path,
+                                 const std::string& help) {
+    return text(name, path, help);
+  }
   // One of `choices`, as typed; anything else is a usage error listing them.
   virtual JobOptions& choice(const std::string& name, std::string& value,
                              const std::vector<std::string>& choices, const std::string& help) = 0;

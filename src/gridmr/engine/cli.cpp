@@ -62,6 +62,12 @@ class CliJobOptions final : public JobOptions {
         ->type_name("TEXT");
     return *this;
   }
+  JobOptions& input_file(const std::string& name, std::string& path,
+                         const std::string& help) override {
+    app_.add_option(name, path, path.empty() ? help : with_default(help, path))->type_name("FILE");
+    input_files_.emplace_back(name, &path);
+    return *this;
+  }
   JobOptions& choice(const std::string& name, std::string& value,
                      const std::vector<std::string>& choices, const std::string& help) override {
     std::string listed;
@@ -76,9 +82,13 @@ class CliJobOptions final : public JobOptions {
     return *this;
   }
 
-  // After parsing: converts the typed text of the options that were given.
-  void finish() {
+  // After parsing: converts the typed text of the options that were given,
+  // and names the input files given in `options`.
+  void finish(EngineOptions& options) {
     for (auto& step : finishers_) step();
+    for (const auto& [name, path] : input_files_) {
+      if (!path->empty()) options.job_input_files.emplace_back(name, *path);
+    }
   }
 
  private:
@@ -113,6 +123,7 @@ class CliJobOptions final : public JobOptions {
 
   CLI::App& app_;
   std::vector<std::function<void()>> finishers_;
+  std::vector<std::pair<std::string, std::string*>> input_files_;
 };
 
 // Option text as typed, converted after parsing so that errors read the same everywhere.
@@ -347,7 +358,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     app.parse(argc, argv);
     finish_engine_options(options, option_text);
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (commands[i]->parsed()) job_options[i]->finish();
+      if (commands[i]->parsed()) job_options[i]->finish(options);
     }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {  // --help, --version

@@ -345,7 +345,7 @@ JobEntry farm_command() {
             .text("--command", config->command,
                   "Command run by /bin/sh per item: {} is replaced by the item (quoted); "
                   "without {} the item comes on stdin; required")
-            .text("--items", config->items, "File with one item per line")
+            .input_file("--items", config->items, "File with one item per line")
             .count("--range", config->range, "The items are 0 .. N-1", true)
             .integer("--retries", config->retries, "Attempts after the first for a failed item")
             .number("--timeout", config->timeout,

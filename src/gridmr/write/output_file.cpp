@@ -36,6 +36,15 @@ void check_output_path(const EngineOptions& options) {
       throw UsageError(
           fmt::format("output {} exists (use --force to replace it)", quote_path(out)));
     }
+    // --force replaces OUT: never when the job reads it (plan_files does the
+    // same for the text jobs' inputs).
+    for (const auto& [option, path] : options.job_input_files) {
+      struct stat in;
+      if (::stat(path.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+        throw UsageError(fmt::format("{} is both the input of {} and the output file (-o)",
+                                     quote_path(path), option));
+      }
+    }
   }
   fs::path parent = fs::path(out).parent_path();
   if (parent.empty()) parent = ".";
