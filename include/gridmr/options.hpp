@@ -28,9 +28,6 @@ struct EngineOptions {
   bool stats = false;
   std::string command_line;
   std::vector<std::string> arguments;  // argv[1..], for the checkpoint's fingerprint
-  // The files a job's options name as what it reads (JobOptions::input_file),
-  // each with its option: never the output file, even with --force.
-  std::vector<std::pair<std::string, std::string>> job_input_files;
 
   // Checkpoint-restart (docs/cli.md): map output saved as it goes, reused by a rerun.
   enum class Restart { kNever, kAuto, kRequire };
@@ -38,6 +35,10 @@ struct EngineOptions {
   Restart restart = Restart::kAuto;
   bool keep_checkpoint = false;
   double checkpoint_interval = 60;  // seconds between two saves of one rank
+
+  // The files a job's options name as what it reads (JobOptions::input_file),
+  // each with its option: never the output file, even with --force.
+  std::vector<std::pair<std::string, std::string>> job_input_files;
 };
 
 // A job declares its options here, one call each, bound to a field of its
@@ -63,6 +64,12 @@ class JobOptions {
                            const std::string& help) = 0;
   virtual JobOptions& text(const std::string& name, std::string& value,
                            const std::string& help) = 0;
+  // One of `choices`, as typed; anything else is a usage error listing them.
+  virtual JobOptions& choice(const std::string& name, std::string& value,
+                             const std::vector<std::string>& choices, const std::string& help) = 0;
+  // On when given, off otherwise.
+  virtual JobOptions& flag(const std::string& name, bool& value, const std::string& help) = 0;
+  // (Declared last: the vtable of earlier releases keeps its order.)
   // A file the job reads (a list of items, a table): text as `text` takes it,
   // and the engine refuses to run when it is the output file (-o), so that
   // --force cannot replace the job's own input. The job opens and checks it.
@@ -70,11 +77,6 @@ class JobOptions {
                                  const std::string& help) {
     return text(name, path, help);
   }
-  // One of `choices`, as typed; anything else is a usage error listing them.
-  virtual JobOptions& choice(const std::string& name, std::string& value,
-                             const std::vector<std::string>& choices, const std::string& help) = 0;
-  // On when given, off otherwise.
-  virtual JobOptions& flag(const std::string& name, bool& value, const std::string& help) = 0;
 };
 
 }  // namespace gridmr
