@@ -331,3 +331,26 @@ TEST_CASE("each table hashes differently, so filling one in another's order stay
   for (const auto& entry : second) order_second.emplace_back(entry.key());
   CHECK(order_first != order_second);
 }
+
+TEST_CASE("the key arena grows with what it holds, not by whole blocks") {
+  // A table's memory is its slots plus its arena; a small --memory share must
+  // not be charged a 1 MiB block for its first long key (it spilled at every
+  // such key), and a large arena must still grow by whole blocks.
+  gridmr::Arena arena;
+  const std::string key(40, 'k');
+  arena.copy(key);
+  CHECK(arena.bytes() <= 4096);
+  std::size_t copied = key.size();
+  bool kept = true;
+  while (copied < (8u << 20)) {
+    kept = kept && arena.copy(key) == key;
+    copied += key.size();
+  }
+  CHECK(kept);
+  CHECK(arena.bytes() >= copied);
+  CHECK(arena.bytes() <= copied + (1u << 20) + 4096);
+  const std::string huge(3u << 20, 'h');
+  const std::size_t before = arena.bytes();
+  CHECK(arena.copy(huge) == huge);
+  CHECK(arena.bytes() - before <= huge.size() + (1u << 20));  // its own block, at most
+}
