@@ -112,6 +112,104 @@ for reducer in ("sum", "mean", "collect", f"{PY} {examples}/sum_reducer.py"):
               str(differ))
     scratch_empty(f"stream {name}")
 
+# --- An external reducer that prints more than --memory: its lines go to the scratch folder in
+# sorted runs and are merged at the write. Lines "k<key> v<n><padding>", mapped to key<TAB>value.
+def reducer_input(path, lines):
+    gen = random.Random(lines)
+    with open(path, "w") as f:
+        for i in range(lines):
+            f.write(f"k{gen.randrange(lines // 5):06d} v{i:07d}{'x' * gen.randrange(60)}\n")
+
+
+def pairs_of(path):
+    with open(path, "rb") as f:
+        return sorted(tuple(line.rstrip(b"\n").split(b" ", 1)) for line in f)
+
+
+def csr_list(d, name):
+    offsets, data = d[name + "/offsets"], d[name + "/data"].tobytes()
+    return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def with_peak_rss(command):
+    """Runs command; returns (CompletedProcess, the peak resident size in MiB of any process
+    it started: mpirun, the ranks, the mappers and reducers)."""
+    probe = ("import resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:])\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.exit(r.returncode)\n")
+    r = subprocess.run([PY, "-c", probe, *command], capture_output=True, text=True, env=ENV,
+                       timeout=300)
+    return r, (int(r.stdout.split()[-1]) / 1024 if r.stdout.split() else 0)
+
+
+line_mapper = "awk '{print $1 \"\\t\" $2}'"
+reducers = {
+    # Prints two lines per input line, under its key: output in key order, ties in input order.
+    "twice": ("awk -F'\\t' '{print $1 \"\\t\" \"a\" $2; print $1 \"\\t\" \"b\" $2}'",
+              lambda pairs: [(k, p + v) for k, v in pairs for p in (b"a", b"b")]),
+    # Prints its slice backwards: every run must be sorted, equal keys keep the printed order.
+    "tac": ("tac", lambda pairs: [(k, v) for k, v in sorted(reversed(pairs), key=lambda p: p[0])]),
+}
+small_input = work / "reduce-small.txt"
+reducer_input(small_input, 60000)
+small_pairs = pairs_of(small_input)
+for name, (reducer, expected_of) in reducers.items():
+    want = expected_of(small_pairs)
+    results = []
+    for np, threads, memory in [(1, 2, None), (2, 2, "1MiB"), (3, 1, "256KiB")]:
+        label = f"reducer {name} printing more than --memory {memory}, np {np} threads {threads}"
+        out = work / f"reduce-{name}-{np}.h5"
+        settings = ["--memory", memory] if memory else []
+        r = mpirun(args.gridmr, np, ["stream", "--quiet", "--threads", str(threads), "--unit-size",
+                                     "256KiB", *settings, "--scratch", str(scratch), "--mapper",
+                                     line_mapper, "--reducer", reducer, "-o", str(out),
+                                     str(small_input)])
+        check(f"{label}: exit 0", r.returncode == 0, r.stderr[-300:])
+        if r.returncode != 0:
+            continue
+        d = read_result(out)[0]
+        got = list(zip(csr_list(d, "stream/keys"), csr_list(d, "stream/values")))
+        check(f"{label}: the lines, stably sorted by key, equal Python's", got == want,
+              f"{len(got)} lines, {len(want)} wanted")
+        if memory:
+            check(f"{label}: it spilled", int(d["stats/ranks"]["spilled_bytes"].sum()) > 0)
+        results.append(d)
+        scratch_empty(label)
+    for d in results[1:]:
+        differ = same_datasets(results[0], d)
+        check(f"reducer {name}: identical datasets at every setting", not differ, str(differ))
+
+# What a reducer prints no longer stays in memory: with three times the output at the same
+# --memory, the largest process grows by far less than the output (it held it all before).
+peaks = []
+for lines in (200000, 600000):
+    path = work / f"reduce-{lines}.txt"
+    reducer_input(path, lines)
+    out = work / f"reduce-{lines}.h5"
+    r, peak = with_peak_rss(
+        ["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr), "stream",
+         "--quiet", "--threads", "2", "--memory", "4MiB", "--scratch", str(scratch), "--mapper",
+         line_mapper, "--reducer", reducers["twice"][0], "-o", str(out), str(path)])
+    check(f"reducer twice over {lines} lines at --memory 4MiB: exit 0", r.returncode == 0,
+          r.stderr[-300:])
+    if r.returncode == 0:
+        d = read_result(out)[0]
+        got = list(zip(csr_list(d, "stream/keys"), csr_list(d, "stream/values")))
+        check(f"reducer twice over {lines} lines: equal Python's",
+              got == reducers["twice"][1](pairs_of(path)))
+        peaks.append((peak, out.stat().st_size >> 20))
+    path.unlink()
+    scratch_empty(f"reducer twice over {lines} lines")
+if len(peaks) == 2:
+    (small_peak, small_mib), (big_peak, big_mib) = peaks
+    check("reducer output beyond --memory: the peak resident size grows by less than a quarter "
+          "of the extra output", big_peak - small_peak < (big_mib - small_mib) / 4,
+          f"peak {small_peak:.0f} MiB with a {small_mib} MiB result, "
+          f"{big_peak:.0f} MiB with {big_mib} MiB")
+    print(f"peak resident size: {small_peak:.0f} MiB with a {small_mib} MiB result, "
+          f"{big_peak:.0f} MiB with {big_mib} MiB")
+
 # --- With checkpoints: a full map table is saved instead of spilled, then spills on restore. ---
 out = work / "checkpointed.h5"
 r = wordcount(out, 2, 2, "64KiB", ["--checkpoint", str(work / "ckpt")])

@@ -26,7 +26,9 @@
 #include "gridmr/output.hpp"
 #include "gridmr/simd/kernels.hpp"
 #include "gridmr/stream/child.hpp"
+#include "gridmr/spill/spill.hpp"
 #include "gridmr/stream/exact_sum.hpp"
+#include "gridmr/stream/reducer_output.hpp"
 #include "gridmr/streaming.hpp"
 
 namespace gridmr {
@@ -44,24 +46,6 @@ struct StreamConfig {
   std::string combiner;  // with an external reducer: a command run on each map thread's output
   double timeout = 0;    // seconds a mapper or reducer may go without reading or writing
 };
-
-// Calls f(key, value, has_tab) for each line of a child's output (a last line
-// without a newline counts; a '\r' before the newline is dropped).
-template <class F>
-void for_each_output_line(std::string_view rest, F&& f) {
-  while (!rest.empty()) {
-    const std::size_t newline = rest.find('\n');
-    std::string_view line = rest.substr(0, newline);
-    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) {
-      f(line, std::string_view(), false);
-    } else {
-      f(line.substr(0, tab), line.substr(tab + 1), true);
-    }
-  }
-}
 
 int world_rank() {
   int rank = 0;
@@ -846,7 +830,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     in_threads(threads, [&](int t, int rank, StderrRelay& relay) {
       if (cuts[t] == cuts[t + 1]) return;
       pipe_sorted(config_.reducer, "reducer", keys.subspan(cuts[t], cuts[t + 1] - cuts[t]),
-                  values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, outputs_[t]);
+                  values.subspan(cuts[t], cuts[t + 1] - cuts[t]), rank, t, relay, collector(t));
     });
   }
 
@@ -886,15 +870,24 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
               if (i >= cuts[t]) feed(in.part(), in.rest(), in.count());
             }
           },
-          rank, t, relay, outputs_[t]);
+          rank, t, relay, collector(t));
     });
   }
 
   // Runs f(thread, rank, relay) on `threads` OpenMP threads, each with its
-  // own outputs_ slot; the first error is thrown once all are done.
+  // own outputs_ slot; the first error is thrown once all are done. A
+  // reducer's output beyond its share of the reduce's memory (--memory / 4)
+  // goes to the scratch folder in sorted runs.
   template <class F>
   void in_threads(int threads, F&& f) {
-    outputs_.assign(threads, {});
+    const auto* spill = dynamic_cast<const Spill*>(spiller_);
+    const std::size_t budget =
+        spill != nullptr ? spill->reduce_table_bytes() / static_cast<std::size_t>(threads) / 4 : 0;
+    outputs_.clear();
+    for (int t = 0; t < threads; ++t) {
+      outputs_.push_back(std::make_unique<ReducerOutput>(
+          spill != nullptr ? &spill->scratch() : nullptr, budget));
+    }
     const int rank = world_rank();
     StderrRelay relay(rank);
     std::exception_ptr error;
@@ -909,12 +902,18 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     }
     relay.report_suppressed();
     if (error) std::rethrow_exception(error);
+    for (auto& output : outputs_) output->finish();
+  }
+
+  // Thread t's reducer output, as Child hands it over.
+  Child::OnOutput collector(int t) {
+    return [output = outputs_[t].get()](std::string_view bytes) { output->append(bytes); };
   }
 
   // pipe_through for sorted table keys in memory, with their counts.
   void pipe_sorted(const std::string& command, const char* role,
                    std::span<const std::string_view> keys, std::span<const std::byte* const> values,
-                   int rank, int thread, StderrRelay& relay, std::string& output) const {
+                   int rank, int thread, StderrRelay& relay, const Child::OnOutput& collect) const {
     const KeyLayout layout = key_layout();
     pipe_through(
         command, role, unescape_key(layout.part(keys.front())),
@@ -927,21 +926,20 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
             feed(part, keys[i].substr(part.size()), count);
           }
         },
-        rank, thread, relay, output);
+        rank, thread, relay, collect);
   }
 
   // Feeds pairs to `command` as key<TAB>value lines, each as often as its
-  // count, and collects its stdout. each_pair(feed) calls feed(escaped key
+  // count, and hands its stdout to `collect`. each_pair(feed) calls feed(escaped key
   // part, value, count) for the pairs in key order; `first` and `last` name
   // its keys in messages, and `role` ("reducer", "combiner") the command.
   template <class EachPair>
   void pipe_through(const std::string& command, const char* role, const std::string& first,
                     const std::string& last, EachPair&& each_pair, int rank, int thread,
-                    StderrRelay& relay, std::string& output) const {
+                    StderrRelay& relay, const Child::OnOutput& collect) const {
     Child child(command,
                 {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread)},
                 Limits{config_.timeout, 0}, &relay, role);
-    const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
     const auto fail = [&](const std::string& what) {
       std::string message =
           fmt::format("{} {} {} (rank {}, thread {}, keys {} to {})", role, quote_path(command),
@@ -1000,7 +998,8 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
         std::vector<const std::byte*> values;
         for (const auto& [key, value] : entries) keys.push_back(key), values.push_back(value);
         std::string output;
-        pipe_sorted(config_.combiner, "combiner", keys, values, rank, t, relay, output);
+        pipe_sorted(config_.combiner, "combiner", keys, values, rank, t, relay,
+                    [&output](std::string_view bytes) { output.append(bytes); });
         KeyTable<std::uint64_t> combined;
         std::string buffer;
         for_each_output_line(output, [&](std::string_view key, std::string_view value, bool tab) {
@@ -1025,31 +1024,28 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
     if (error) std::rethrow_exception(error);
   }
 
-  // The reducers' lines as key<TAB>value (no tab: all key), stably sorted by key.
+  // The reducers' lines as key<TAB>value (no tab: all key), stably sorted by
+  // key: merged from their runs as the writer reads them.
   void write_reduced(Output& out) const {
-    struct Line {
-      std::string_view key, value;
-    };
-    std::vector<Line> lines;
-    for (const std::string& output : outputs_) {
-      for_each_output_line(output, [&](std::string_view key, std::string_view value, bool) {
-        lines.push_back({key, value});
-      });
-    }
-    std::stable_sort(lines.begin(), lines.end(),
-                     [](const Line& a, const Line& b) { return a.key < b.key; });
-    std::vector<std::string_view> keys, values;
-    for (const Line& line : lines) keys.push_back(line.key), values.push_back(line.value);
-    std::uint64_t mine = lines.size(), total = 0;
+    std::uint64_t mine = 0, total = 0;
+    for (const auto& output : outputs_) mine += output->lines();
     MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    out.write_keys("stream/keys", keys);
-    out.write_keys("stream/values", values);
+    // Every run has a reader: together they take at most the reduce's share of --memory.
+    const auto* spill = dynamic_cast<const Spill*>(spiller_);
+    std::size_t runs = 1, reader_bytes = 1 << 20;
+    for (const auto& output : outputs_) runs += output->file_runs().size();
+    if (spill != nullptr) {
+      reader_bytes = std::clamp<std::size_t>(spill->reduce_table_bytes() / runs, 4 << 10,
+                                             spill->reader_bytes());
+    }
+    out.write_keys("stream/keys", merged_keys(outputs_, reader_bytes));
+    out.write_keys("stream/values", merged_values(outputs_, reader_bytes));
     write_common_attributes(out, config_, total);
   }
 
   StreamConfig config_;
   bool external_;
-  std::vector<std::string> outputs_;  // each reducer's stdout, in slice order
+  std::vector<std::unique_ptr<ReducerOutput>> outputs_;  // each reducer's stdout, in slice order
 };
 
 // Whether --reducer names a command rather than a built-in reducer.
