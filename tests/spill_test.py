@@ -87,6 +87,19 @@ for np, threads, memory in [(1, 1, "64KiB"), (1, 2, "64KiB"), (2, 2, "64KiB"), (
           f"{attrs['wordcount']} vs {base_attrs['wordcount']}")
     scratch_empty(label)
 
+# --- Splitters from small runs: keys still spread over the ranks. With the map split evenly
+# (--schedule static), each rank sends the other about half of its map output; splitters taken
+# from each small run's first (smallest) key gave one rank nearly every key.
+for memory in ("64KiB", "256KiB"):
+    out = work / f"balance-{memory}.h5"
+    r = wordcount(out, 2, 2, memory, ["--schedule", "static"])
+    check(f"balance at --memory {memory}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        received = [int(x) for x in read_result(out)[0]["stats/ranks"]["bytes_received"]]
+        check(f"balance at --memory {memory}: each rank receives at least a third of what the "
+              "other does", min(received) * 3 >= max(received), str(received))
+    scratch_empty(f"balance at --memory {memory}")
+
 # --- Streaming jobs: built-in reducers, collect, and an external reducer fed from the runs. ---
 examples = pathlib.Path(args.examples).resolve()
 mapper = f"{PY} {examples}/wordcount_mapper.py"

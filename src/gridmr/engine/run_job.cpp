@@ -90,21 +90,44 @@ void note_round(const Cluster& cluster, const EngineOptions& options, const Stop
 // Up to `limit` keys of the tables and runs, in proportion to the keys each holds.
 std::vector<std::string> sample_map_output(std::span<const TableView> tables,
                                            std::span<const std::shared_ptr<const Run>> runs,
-                                           std::size_t limit, const KeyLayout& layout) {
+                                           std::size_t limit, const KeyLayout& layout,
+                                           std::size_t value_size, std::size_t reader_bytes) {
   std::uint64_t in_tables = 0, in_runs = 0;
   for (const TableView& table : tables) in_tables += table.size;
   for (const auto& run : runs) in_runs += run->records();
   if (in_tables + in_runs == 0) return {};
   std::vector<std::string> sample =
       sample_keys(tables, static_cast<std::size_t>(limit * in_tables / (in_tables + in_runs)), layout);
+  // Each run's share of the sample, carried over from run to run so that
+  // many small runs (a small --memory) give their share in all, not one key
+  // each; the keys taken from a run are spread evenly over it, centred (its
+  // first key is its smallest: taking those pulled every splitter down to
+  // the smallest keys, and one rank got nearly everything).
+  double due = 0;
   for (const auto& run : runs) {
-    // A run's marks are spread evenly over its bytes: take some of them.
+    due += static_cast<double>(limit) * static_cast<double>(run->records()) /
+           static_cast<double>(in_tables + in_runs);
+    const auto take = static_cast<std::uint64_t>(std::min<double>(due, run->records()));
+    if (take == 0) continue;
+    due -= static_cast<double>(take);
     const auto& marks = run->marks();
-    const std::size_t want = static_cast<std::size_t>(
-        std::max<std::uint64_t>(1, limit * run->records() / (in_tables + in_runs)));
-    const std::size_t stride = std::max<std::size_t>(1, marks.size() / want);
-    for (std::size_t i = 0; i < marks.size(); i += stride) {
-      sample.push_back(marks[i].part.substr(0, kMaxSampledKey));
+    if (marks.size() >= 2 * take) {
+      // A run's marks are spread evenly over its bytes (one per 64 KiB).
+      for (std::uint64_t j = 0; j < take; ++j) {
+        sample.push_back(marks[(2 * j + 1) * marks.size() / (2 * take)].part.substr(0, kMaxSampledKey));
+      }
+      continue;
+    }
+    // Too few marks (a run of under 128 KiB per key wanted): read it.
+    RunReader reader(run, 0, run->bytes(), value_size, reader_bytes);
+    std::string_view key;
+    const std::byte* value;
+    std::uint64_t next = 0;  // the next key taken: record (2 * next + 1) * records / (2 * take)
+    for (std::uint64_t i = 0; next < take && reader.next(key, value); ++i) {
+      if (i == (2 * next + 1) * run->records() / (2 * take)) {
+        sample.emplace_back(layout.part(key).substr(0, kMaxSampledKey));
+        ++next;
+      }
     }
   }
   return sample;
@@ -120,7 +143,7 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
   const auto partitioner = RangePartitioner::from_samples(
       cluster.comm(), sample_map_output(tables, spill.map_runs(),
                                         64 * static_cast<std::size_t>(cluster.size()),
-                                        job.key_layout()));
+                                        job.key_layout(), job.value_size(), spill.reader_bytes()));
   ShuffleProgress so_far;
   std::exception_ptr error;
   const ShuffleStats moved = shuffle(
