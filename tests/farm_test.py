@@ -151,13 +151,115 @@ for _ in range(30):
     time.sleep(0.1)
 check("timeout: no sleep left behind", not left, left)
 
+# --- Workers (--worker): one long-lived process per thread, one line in and out per item. ---
+# The Python Monte Carlo served by gridmr_stream.serve(), against the same function in Python.
+d = across("worker montecarlo", "--range", str(N), "--worker", f"{PY} {EX}/montecarlo_worker.py 3000",
+           configs=((1, 2), (3, 1)))
+if d is not None:
+    check("worker montecarlo: every item's line equals Python's (without its newline)",
+          csr(d, "farm/stdout") == [item(i).rstrip(b"\n") for i in range(N)])
+    pi = work / "worker montecarlo-1-2.h5"
+    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True)
+    check("worker montecarlo: farm_pi.py reads the result", r.returncode == 0 and "pi ~ 3.1" in r.stdout,
+          r.stdout + r.stderr)
+    r = subprocess.run([args.gridmr, "show", str(pi), "--top", "2"], capture_output=True, text=True)
+    check("worker montecarlo: gridmr show names the worker", r.returncode == 0 and "; worker '" in r.stdout,
+          r.stdout + r.stderr)
+
+# Items with awkward characters reach a shell worker's stdin as they are, one per line.
+d = across("worker items", "--items", str(item_file), "--worker",
+           "while IFS= read -r item; do printf '<%s>\\n' \"$item\"; done")
+if d is not None:
+    check("worker items: each answer is its item, in item order",
+          csr(d, "farm/stdout") == [f"<{i}>".encode() for i in items], str(csr(d, "farm/stdout")))
+
+# A worker serves many items: 60 items at 2 ranks x 2 threads start at most 4 workers, plus
+# one for a crash (item 7's first attempt), which --retries 1 runs again on a new worker.
+starts = work / "worker-starts"
+crashed = work / "worker-crashed"
+worker = (f"echo started >> {starts}; while read -r i; do "
+          f"if [ \"$i\" = 7 ] && [ ! -e {crashed} ]; then touch {crashed}; exit 3; fi; "
+          "echo \"item $i\"; done")
+out = work / "worker-retry.h5"
+r = farm(out, 2, 2, "--range", "60", "--retries", "1", "--worker", worker)
+check("worker retry: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("worker retry: every item answered",
+          csr(d, "farm/stdout") == [f"item {i}".encode() for i in range(60)])
+    check("worker retry: item 7 took two attempts, the others one",
+          list(d["farm/attempts"]) == [2 if i == 7 else 1 for i in range(60)]
+          and list(d["farm/exit_code"]) == [0] * 60)
+    n = len(starts.read_text().splitlines())
+    check("worker retry: at most 5 workers started for 60 items", 2 <= n <= 5, str(n))
+
+# An exception in the served function: that item fails; past --max-failures the job fails
+# with one line naming the item, the worker and its last stderr line.
+task = work / "task.py"
+task.write_text("import gridmr_stream\n"
+                "def task(item):\n"
+                "    if item == 13:\n"
+                "        raise RuntimeError('thirteen is unlucky')\n"
+                "    return [item, item * item]\n"
+                "gridmr_stream.serve(task, items=int)\n")
+out = work / "worker-fail.h5"
+r = farm(out, 2, 2, "--range", "20", "--worker", f"{PY} {task}")
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("worker exception: exit 1, one line naming item 13, the worker and the exception",
+      r.returncode == 1 and len(lines) == 1 and "item 13" in lines[0] and "worker" in lines[0]
+      and "thirteen is unlucky" in lines[0], r.stderr[-500:])
+check("worker exception: no output, no partial", not out.exists() and not partials(out))
+r = farm(out, 2, 2, "--range", "20", "--max-failures", "1", "--worker", f"{PY} {task}")
+check("worker exception within --max-failures: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    want = [b"" if i == 13 else f"[{i}, {i * i}]".encode() for i in range(20)]
+    check("worker exception: the other items answered (lists as JSON) after a new worker",
+          csr(d, "farm/stdout") == want and list(d["farm/exit_code"]) == [1 if i == 13 else 0 for i in range(20)],
+          str(csr(d, "farm/stdout")[:3]))
+
+# A worker that ends (status 0) instead of answering: exit code -1 for that item.
+out = work / "worker-quits.h5"
+r = farm(out, 1, 1, "--range", "5", "--max-failures", "1", "--worker",
+         "while read -r i; do [ \"$i\" = 2 ] && exit 0; echo \"$i\"; done")
+warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]
+check("worker quits: exit 0, one warning naming item 2 as not answered",
+      r.returncode == 0 and len(warnings) == 1 and "item 2" in warnings[0]
+      and "without answering" in warnings[0], r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("worker quits: exit code -1 for item 2, the others answered by a new worker",
+          list(d["farm/exit_code"]) == [0, 0, -1, 0, 0]
+          and csr(d, "farm/stdout") == [b"0", b"1", b"", b"3", b"4"], str(list(d["farm/exit_code"])))
+
+# --timeout per item: the worker's group is killed, the item recorded, the next item answered.
+out = work / "worker-timeout.h5"
+r = farm(out, 1, 1, "--range", "3", "--timeout", "1", "--max-failures", "1", "--worker",
+         f"while read -r i; do [ \"$i\" = 1 ] && {long_sleep}; echo \"$i\"; done")
+check("worker timeout: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    check("worker timeout: item 1 timed out (137), items 0 and 2 answered",
+          list(d["farm/timed_out"]) == [0, 1, 0] and list(d["farm/exit_code"]) == [0, 137, 0]
+          and csr(d, "farm/stdout") == [b"0", b"", b"2"], f"{list(d['farm/exit_code'])}")
+for _ in range(30):
+    left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True, text=True).stdout
+    if not left:
+        break
+    time.sleep(0.1)
+check("worker timeout: no sleep left behind", not left, left)
+
 # Usage errors: exit 2, one line.
 for label, options, needle in [
         ("missing command program", ["--range", "3", "--command", "gridmr-no-such-tool {}"], "gridmr-no-such-tool"),
         ("neither --items nor --range", ["--command", "true"], "--items FILE or --range N"),
         ("both --items and --range", ["--items", str(item_file), "--range", "3", "--command", "true"], "--items FILE or --range N"),
         ("missing --items file", ["--items", str(work / "nope.txt"), "--command", "true"], "nope.txt"),
-        ("missing --command", ["--range", "3"], "--command is required")]:
+        ("missing --command", ["--range", "3"], "either --command CMD or --worker CMD"),
+        ("both --command and --worker", ["--range", "3", "--command", "true", "--worker", "cat"],
+         "either --command CMD or --worker CMD"),
+        ("{} in --worker", ["--range", "3", "--worker", "echo {}"], "--worker: the items come on its stdin"),
+        ("missing worker program", ["--range", "3", "--worker", "gridmr-no-such-worker"], "gridmr-no-such-worker")]:
     out = work / "usage.h5"
     r = farm(out, 2, 1, *options)
     lines = [l for l in r.stderr.strip().splitlines() if l]

@@ -43,13 +43,33 @@ yourself instead.
 
 An exception in your function ends the program with its traceback; gridmr
 then fails the job (exit 1) and shows the traceback's last line.
+
+A worker of `gridmr farm --worker` (Pool.map over the cluster): serve(task)
+calls task(item) for each item, a line of stdin, and prints the result as
+one line, flushed, and the process lives for all the items of its thread:
+
+    # task.py
+    import gridmr_stream
+
+    def task(item):               # "42" (--range) or a line of --items
+        return int(item) ** 2     # str, bytes, int, float; None: an empty line;
+                                  # a list, dict or tuple: as JSON
+
+    if __name__ == "__main__":
+        gridmr_stream.serve(task)
+
+    mpirun -np 4 gridmr farm --range 1000 --worker "python3 task.py" -o out.h5
+
+An exception in task() ends the worker: that item fails (and is retried
+with --retries), and the next item starts a new worker.
 """
 import itertools
+import json
 import numbers
 import re
 import sys
 
-__all__ = ["run"]
+__all__ = ["run", "serve"]
 
 _INT = re.compile(rb"[-+]?[0-9]+")
 _DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -219,3 +239,25 @@ def run(mapper=None, reducer=None, combiner=None, *, values=None, binary=False, 
     else:
         _reduce(function, codec, values, source, out)
     out.flush()
+
+
+def serve(task, *, items=None, binary=False):
+    """The worker loop of `gridmr farm --worker`: task(item) for each line of
+    stdin (without its newline; parsed by `items`, say int, if given), each
+    result printed as one line and flushed before the next item is read."""
+    codec = _Codec(binary)
+    source = open(sys.stdin.fileno(), "rb", buffering=1 << 16, closefd=False)
+    out = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
+    for line in _lines(source):
+        item = codec.text(line)
+        result = task(items(item) if items is not None else item)
+        if result is None:
+            raw = b""
+        elif isinstance(result, (list, tuple, dict)):
+            raw = json.dumps(result).encode()
+        else:
+            raw = codec.raw(result, "result")
+        if b"\n" in raw:
+            raise ValueError(f"gridmr_stream: a result must be one line, without a newline: "
+                             f"{result!r}")
+        out.write(raw + b"\n")

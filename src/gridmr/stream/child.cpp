@@ -368,12 +368,13 @@ void Child::relay_stderr(const char* data, std::size_t size) {
 
 // Moves bytes until `input` is written (input != null), or until stdout and
 // stderr end (input == null); a time limit closes everything.
-void Child::pump(Feed* input, const OnOutput& on_output) {
+void Child::pump(Feed* input, const OnOutput& on_output, const std::function<bool()>* until) {
   if (read_buffer_.empty()) read_buffer_.resize(kPipeBytes + kViewPadding);
   char* const buffer = read_buffer_.data();
   for (;;) {
     const bool writing = input != nullptr && !input->empty() && in_ >= 0;
     if (input != nullptr && !writing) return;
+    if (until != nullptr && ((*until)() || out_ < 0)) return;
     if (input == nullptr && out_ < 0 && err_ < 0) return;
     pollfd fds[3];
     int n = 0;
@@ -508,6 +509,24 @@ bool Child::write_some_of_file(Feed& input) {
   }
   if (put < 0 && errno != EAGAIN && errno != EINTR) close_fd(in_);  // EPIPE
   return false;
+}
+
+void Child::limit_from_now(double total_seconds) {
+  limits_ = Limits{0, total_seconds};
+  started_ = last_activity_ = std::chrono::steady_clock::now();
+}
+
+bool Child::ask(std::string_view request, const OnOutput& on_output,
+                const std::function<bool()>& answered) {
+  started_ = last_activity_ = std::chrono::steady_clock::now();
+  last_stderr_.clear();
+  if (in_ < 0) return false;
+  Feed feed;
+  feed.bytes = request;
+  pump(&feed, on_output);
+  if (!feed.empty()) return answered();  // it stopped reading
+  pump(nullptr, on_output, &answered);
+  return answered();
 }
 
 ChildStatus Child::finish(const OnOutput& on_output) {

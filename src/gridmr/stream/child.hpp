@@ -76,6 +76,17 @@ class Child {
                   const OnOutput& on_output);
   // Closes stdin, reads stdout to its end and waits for the child to end.
   ChildStatus finish(const OnOutput& on_output);
+  // For a long-lived child that answers one request at a time (a farm's
+  // worker): writes `request`, then reads stdout into `on_output` until
+  // `answered()` is true (asked after each piece of output). The time limits
+  // and last_stderr_line() start afresh. Returns false if the child ended or
+  // timed out first; then call finish() for its status.
+  bool ask(std::string_view request, const OnOutput& on_output,
+           const std::function<bool()>& answered);
+
+  // Replaces the time limits by one of `total_seconds` from now (a worker's
+  // time to end once its input ends).
+  void limit_from_now(double total_seconds);
 
   // The last line the child wrote on stderr (empty if none).
   const std::string& last_stderr_line() const { return last_stderr_; }
@@ -91,7 +102,9 @@ class Child {
     std::string copied;      // read from the file that way, not yet written
     bool empty() const { return fd >= 0 ? offset >= end && copied.empty() : bytes.empty(); }
   };
-  void pump(Feed* input, const OnOutput& on_output);
+  // Moves bytes until `input` is written (or, without input, until stdout
+  // and stderr end, or until `until` is true or stdout ends).
+  void pump(Feed* input, const OnOutput& on_output, const std::function<bool()>* until = nullptr);
   // Writes some of a file feed: false if the child stopped reading.
   bool write_some_of_file(Feed& input);
   void relay_stderr(const char* data, std::size_t size);

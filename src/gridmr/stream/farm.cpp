@@ -1,4 +1,5 @@
-// `gridmr farm`: one command per item (a line of a file, or an index), items
+// `gridmr farm`: one command per item (a line of a file, or an index), or one
+// long-lived worker per thread that answers item after item (--worker); items
 // handed out by rank 0 as work units, several at once per rank on its threads.
 // The result keeps every item's stdout and how it ended, in item order.
 #include <fcntl.h>
@@ -37,6 +38,7 @@ namespace {
 
 struct FarmConfig {
   std::string command;
+  std::string worker;       // or a command started once per thread, one line in and out per item
   std::string items;        // a file of items, one per line
   std::uint64_t range = 0;  // or the items 0 .. range-1
   std::int64_t retries = 0;
@@ -92,6 +94,29 @@ std::string expand(const std::string& command, const std::string& item) {
   return result;
 }
 
+// The exit code recorded for an item whose worker ended, with status 0,
+// without answering it (or printed more than its one line).
+constexpr std::int32_t kNoAnswer = -1;
+// Seconds a worker may take to end once its input has ended.
+constexpr double kWorkerGrace = 10;
+
+// "exited with status 3", "timed out after 5 s and was killed", ...
+std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout) {
+  if (exit_code == kNoAnswer) return "ended without answering (status 0)";
+  ChildStatus status;
+  status.exit_code = exit_code;
+  status.signal = exit_code > 128 && !timed_out ? exit_code - 128 : 0;
+  status.timed_out = timed_out;
+  return status.describe(timeout);
+}
+
+// A thread's worker (--worker) and what it printed for the item at hand.
+struct Worker {
+  std::unique_ptr<Child> child;
+  std::string reply;
+  std::size_t searched = 0;  // reply's bytes known to hold no newline
+};
+
 // fold() as the tables want it.
 struct FoldItems {
   ItemValue operator()(const ItemValue& a, const ItemValue& b) const { return fold(a, b); }
@@ -100,12 +125,20 @@ struct FoldItems {
 class Farm final : public TableRuntime<ItemValue, FoldItems> {
  public:
   explicit Farm(FarmConfig config)
-      : config_(std::move(config)), on_stdin_(config_.command.find("{}") == std::string::npos) {}
+      : config_(std::move(config)),
+        on_stdin_(config_.command.find("{}") == std::string::npos),
+        program_(config_.worker.empty() ? config_.command : config_.worker) {}
 
   const char* name() const override { return "farm"; }
   Input input() const override { return Input::kGenerated; }
   KeyLayout key_layout() const override { return {.prefix = 8}; }
-  void check_on_every_rank() const override { check_command(config_.command, "--command"); }
+  void check_on_every_rank() const override {
+    if (config_.worker.empty()) {
+      check_command(config_.command, "--command");
+    } else {
+      check_command(config_.worker, "--worker");
+    }
+  }
 
   // Rank 0: the items, one unit each (the items travel as the plan's sources).
   Plan plan() const override {
@@ -135,11 +168,12 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     {
       const int thread = omp_get_thread_num();
       std::string key;
+      Worker worker;
       while (const auto unit = units.next(thread == 0)) {
         if (!failed) {
           try {
             for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
-              run_item(plan, i, rank, thread, relay, key, tables_[thread]);
+              run_item(plan, i, rank, thread, relay, key, tables_[thread], worker);
             }
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
@@ -158,6 +192,17 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
           }
         }
       }
+      // Every item answered: the worker gets end of input, and a while to end.
+      if (worker.child) {
+        worker.child->limit_from_now(kWorkerGrace);
+        if (worker.child->finish([](std::string_view) {}).timed_out) {
+          std::fputs(fmt::format("gridmr: rank {}: warning: a worker did not end within {:.0f} s "
+                                 "of the end of its input and was killed\n",
+                                 rank, kWorkerGrace)
+                         .c_str(),
+                     stderr);
+        }
+      }
     }
     relay.report_suppressed();
     if (error) std::rethrow_exception(error);
@@ -169,16 +214,13 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     ItemValue all;
     std::memcpy(&all, total, sizeof all);
     if (all.failed == 0) return;
-    ChildStatus status;
-    status.exit_code = all.first_exit_code;
-    status.signal =
-        all.first_exit_code > 128 && !all.first_timed_out ? all.first_exit_code - 128 : 0;
-    status.timed_out = all.first_timed_out != 0;
     std::string first = fmt::format("item {}", all.first_failed);
     if (!config_.items.empty() && items_ != nullptr && all.first_failed < items_->size()) {
       first += " (" + quote_path((*items_)[all.first_failed]) + ")";
     }
-    std::string why = fmt::format("{} {}", first, status.describe(config_.timeout));
+    std::string why =
+        fmt::format("{} {}", first,
+                    describe_item(all.first_exit_code, all.first_timed_out != 0, config_.timeout));
     if (all.first_stderr[0] != '\0') {
       why += fmt::format(
           "; its last stderr line: \"{}\"",
@@ -187,8 +229,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     if (static_cast<std::int64_t>(all.failed) > config_.max_failures) {
       throw RunError(
           fmt::format("farm: {} of the items failed (more than --max-failures {}); "
-                      "first: command {} for {}; no output written",
-                      all.failed, config_.max_failures, quote_path(config_.command), why));
+                      "first: {} {} for {}; no output written",
+                      all.failed, config_.max_failures,
+                      config_.worker.empty() ? "command" : "worker", quote_path(program_), why));
     }
     if (world_rank() == 0) {
       std::fputs(fmt::format("gridmr: warning: {} item{} failed and {} recorded as such "
@@ -229,7 +272,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     out.write<double>("farm/seconds", seconds);
     out.write<std::uint32_t>("farm/attempts", attempts);
     out.write<std::uint32_t>("farm/rank", ranks);
-    out.attribute("farm", "command", config_.command);
+    out.attribute("farm", "command", program_);
+    out.attribute("farm", "worker", std::uint64_t{config_.worker.empty() ? 0u : 1u});
     out.attribute("farm", "items", total_keys);
     ItemValue all;
     if (total != nullptr) std::memcpy(&all, total, sizeof all);
@@ -238,26 +282,20 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
  private:
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
-                std::string& key, KeyTable<ItemValue>& table) {
+                std::string& key, KeyTable<ItemValue>& table, Worker& worker) {
     const std::string item = config_.items.empty() ? std::to_string(index) : plan.sources[index];
-    const std::string command = on_stdin_ ? config_.command : expand(config_.command, item);
-    const std::string input = on_stdin_ ? item + "\n" : std::string();
     ItemValue value;
     value.rank = static_cast<std::uint32_t>(rank);
     std::string output, last_stderr;
     const auto started = std::chrono::steady_clock::now();
     ChildStatus status;
     do {
-      output.clear();
       ++value.attempts;
-      Child child(command,
-                  {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread),
-                   fmt::format("GRIDMR_ITEM={}", index)},
-                  Limits{0, config_.timeout}, &relay, fmt::format("item {}", index));
-      const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
-      if (!input.empty()) child.write(input, collect);  // a command may ignore its stdin
-      status = child.finish(collect);
-      last_stderr = child.last_stderr_line();
+      if (config_.worker.empty()) {
+        status = run_command(item, index, rank, thread, relay, output, last_stderr);
+      } else {
+        status = ask_worker(worker, item, rank, thread, relay, output, last_stderr);
+      }
     } while (!status.ok() && static_cast<std::int64_t>(value.attempts) <= config_.retries);
     value.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -275,13 +313,81 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     table.upsert(std::string_view(key), value, FoldItems{});
   }
 
+  // One attempt of --command for an item: its own process.
+  ChildStatus run_command(const std::string& item, std::uint64_t index, int rank, int thread,
+                          StderrRelay& relay, std::string& output, std::string& last_stderr) {
+    const std::string command = on_stdin_ ? config_.command : expand(config_.command, item);
+    output.clear();
+    Child child(command,
+                {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread),
+                 fmt::format("GRIDMR_ITEM={}", index)},
+                Limits{0, config_.timeout}, &relay, fmt::format("item {}", index));
+    const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
+    if (on_stdin_) child.write(item + "\n", collect);  // a command may ignore its stdin
+    const ChildStatus status = child.finish(collect);
+    last_stderr = child.last_stderr_line();
+    return status;
+  }
+
+  // One attempt of --worker for an item: the item as a line on the thread's
+  // worker's stdin (started if need be), its answer the line it prints back.
+  // A worker that fails an item (ends, times out) is gone; the next attempt
+  // or item starts another.
+  ChildStatus ask_worker(Worker& worker, const std::string& item, int rank, int thread,
+                         StderrRelay& relay, std::string& output, std::string& last_stderr) {
+    if (!worker.child) {
+      worker.child = std::make_unique<Child>(
+          config_.worker,
+          std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
+                                   fmt::format("GRIDMR_THREAD={}", thread)},
+          Limits{0, config_.timeout}, &relay, "worker");
+    }
+    worker.reply.clear();
+    worker.searched = 0;
+    const auto collect = [&worker](std::string_view bytes) { worker.reply.append(bytes); };
+    const auto answered = [&worker] {
+      if (worker.reply.find('\n', worker.searched) != std::string::npos) return true;
+      worker.searched = worker.reply.size();
+      return false;
+    };
+    const bool ok = worker.child->ask(item + "\n", collect, answered);
+    last_stderr = worker.child->last_stderr_line();
+    const std::size_t newline = worker.reply.find('\n');
+    if (ok && newline + 1 == worker.reply.size()) {
+      output.assign(worker.reply, 0, newline);
+      if (!output.empty() && output.back() == '\r') output.pop_back();
+      return {};
+    }
+    // It printed more than one line (the next item's answer could not be told
+    // apart), ended, or timed out: the worker goes, and what it printed is kept.
+    if (ok) {
+      worker.child.reset();  // killed
+      output = worker.reply;
+      last_stderr = "the worker printed more than one line for the item";
+      ChildStatus status;
+      status.exit_code = kNoAnswer;
+      return status;
+    }
+    ChildStatus status = worker.child->finish(collect);
+    worker.child.reset();
+    output = worker.reply;
+    if (status.ok()) status.exit_code = kNoAnswer;
+    return status;
+  }
+
   FarmConfig config_;
   bool on_stdin_;
+  std::string program_;  // --command or --worker
   const std::vector<std::string>* items_ = nullptr;  // the plan's items (every rank has them)
 };
 
 std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {
-  if (config.command.empty()) throw UsageError("farm: --command is required");
+  if (config.command.empty() == config.worker.empty()) {
+    throw UsageError("farm: give either --command CMD or --worker CMD");
+  }
+  if (!config.worker.empty() && config.worker.find("{}") != std::string::npos) {
+    throw UsageError("--worker: the items come on its stdin, one per line; {} is for --command");
+  }
   if (config.items.empty() == (config.range == 0)) {
     throw UsageError("farm: give either --items FILE or --range N");
   }
@@ -304,9 +410,12 @@ namespace {
 // how they ended and the first line of their stdout.
 void show_farm(const ResultFile& file, std::size_t top, std::FILE* out) {
   const std::uint64_t items = file.uint_attribute("farm", "items");
-  std::fprintf(out, "farm:     %llu items, %llu failed; command %s\n",
+  const bool worker =
+      file.has_attribute("farm", "worker") && file.uint_attribute("farm", "worker") != 0;
+  std::fprintf(out, "farm:     %llu items, %llu failed; %s %s\n",
                static_cast<unsigned long long>(items),
                static_cast<unsigned long long>(file.uint_attribute("farm", "failed")),
+               worker ? "worker" : "command",
                quote_path(file.string_attribute("farm", "command")).c_str());
   const std::size_t n = std::min<std::uint64_t>(top, items);
   if (n == 0) return;
@@ -337,20 +446,24 @@ JobEntry farm_command() {
   auto config = std::make_shared<stream::FarmConfig>();
   return JobEntry{
       "farm",
-      "Run a command once per item (a line of a file, or 0..N-1) across the ranks, like "
-      "Pool.map",
+      "Run a command once per item (a line of a file, or 0..N-1), or feed the items to "
+      "long-lived workers, across the ranks, like Pool.map",
       Input::kGenerated,
       [config](JobOptions& options) {
         options
             .text("--command", config->command,
                   "Command run by /bin/sh per item: {} is replaced by the item (quoted); "
-                  "without {} the item comes on stdin; required")
+                  "without {} the item comes on stdin; this or --worker is required")
+            .text("--worker", config->worker,
+                  "Instead of --command: a command started once per thread that reads items, "
+                  "one per line, and prints one line per item, flushed (Python: "
+                  "gridmr_stream.serve(function), docs/streaming.md)")
             .input_file("--items", config->items, "File with one item per line")
             .count("--range", config->range, "The items are 0 .. N-1", true)
             .integer("--retries", config->retries, "Attempts after the first for a failed item")
             .number("--timeout", config->timeout,
-                    "Seconds an attempt may run before it is killed (and counts as failed); 0: "
-                    "no limit")
+                    "Seconds an attempt may run before it is killed (and counts as failed; "
+                    "a worker is restarted); 0: no limit")
             .integer("--max-failures", config->max_failures,
                      "Items that may still fail after their retries; with more, the job fails "
                      "and writes nothing");
