@@ -12,8 +12,7 @@ void Arena::grow(std::size_t at_least) {
   // longer than a block get a block of their own, so one 100 MB word does not
   // make every later block 100 MB.
   constexpr std::size_t kFirstBlock = 4 << 10;
-  const std::size_t size =
-      std::max(std::min(block_size_, std::max(kFirstBlock, held_)), at_least);
+  const std::size_t size = std::max(std::min(block_size_, std::max(kFirstBlock, held_)), at_least);
   blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
   next_ = blocks_.back().get();
   free_ = size;

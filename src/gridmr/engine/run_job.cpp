@@ -83,8 +83,8 @@ void note_round(const Cluster& cluster, const EngineOptions& options, const Stop
   }
   so_far.last_line = now;
   std::fprintf(stderr, "gridmr: shuffle round %llu, %s received by rank 0, %s elapsed\n",
-               static_cast<unsigned long long>(so_far.rounds), format_bytes(so_far.received).c_str(),
-               Progress::duration(now).c_str());
+               static_cast<unsigned long long>(so_far.rounds),
+               format_bytes(so_far.received).c_str(), Progress::duration(now).c_str());
 }
 
 // Up to `limit` keys of the tables and runs, in proportion to the keys each holds.
@@ -96,8 +96,8 @@ std::vector<std::string> sample_map_output(std::span<const TableView> tables,
   for (const TableView& table : tables) in_tables += table.size;
   for (const auto& run : runs) in_runs += run->records();
   if (in_tables + in_runs == 0) return {};
-  std::vector<std::string> sample =
-      sample_keys(tables, static_cast<std::size_t>(limit * in_tables / (in_tables + in_runs)), layout);
+  std::vector<std::string> sample = sample_keys(
+      tables, static_cast<std::size_t>(limit * in_tables / (in_tables + in_runs)), layout);
   // Each run's share of the sample, carried over from run to run so that
   // many small runs (a small --memory) give their share in all, not one key
   // each; the keys taken from a run are spread evenly over it, centred (its
@@ -114,7 +114,8 @@ std::vector<std::string> sample_map_output(std::span<const TableView> tables,
     if (marks.size() >= 2 * take) {
       // A run's marks are spread evenly over its bytes (one per 64 KiB).
       for (std::uint64_t j = 0; j < take; ++j) {
-        sample.push_back(marks[(2 * j + 1) * marks.size() / (2 * take)].part.substr(0, kMaxSampledKey));
+        sample.push_back(
+            marks[(2 * j + 1) * marks.size() / (2 * take)].part.substr(0, kMaxSampledKey));
       }
       continue;
     }
@@ -141,9 +142,9 @@ ShuffleStats shuffle_and_fold(const Cluster& cluster, const EngineOptions& optio
                               Spill& spill, const Stopwatch& elapsed, double& fold_seconds) {
   const std::vector<TableView> tables = job.map_tables();
   const auto partitioner = RangePartitioner::from_samples(
-      cluster.comm(), sample_map_output(tables, spill.map_runs(),
-                                        64 * static_cast<std::size_t>(cluster.size()),
-                                        job.key_layout(), job.value_size(), spill.reader_bytes()));
+      cluster.comm(),
+      sample_map_output(tables, spill.map_runs(), 64 * static_cast<std::size_t>(cluster.size()),
+                        job.key_layout(), job.value_size(), spill.reader_bytes()));
   ShuffleProgress so_far;
   std::exception_ptr error;
   const ShuffleStats moved = shuffle(
@@ -278,8 +279,8 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
              fmt::format("reduce done: {} keys ({:.2f} s); writing", reduced.sorted.total_groups,
                          reduce_time.seconds()));
 
-  write_result(cluster, options, job, plan, reduced.sorted, reduced.spilled.get(), threads,
-               elapsed, stats);
+  write_result(cluster, options, job, plan, reduced.sorted, reduced.spilled.get(), threads, elapsed,
+               stats);
   if (cluster.is_master()) remove_checkpoint(options);  // the result is published
 }
 

@@ -336,11 +336,11 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   ChildStatus ask_worker(Worker& worker, const std::string& item, int rank, int thread,
                          StderrRelay& relay, std::string& output, std::string& last_stderr) {
     if (!worker.child) {
-      worker.child = std::make_unique<Child>(
-          config_.worker,
-          std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
-                                   fmt::format("GRIDMR_THREAD={}", thread)},
-          Limits{0, config_.timeout}, &relay, "worker");
+      worker.child =
+          std::make_unique<Child>(config_.worker,
+                                  std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
+                                                           fmt::format("GRIDMR_THREAD={}", thread)},
+                                  Limits{0, config_.timeout}, &relay, "worker");
     }
     worker.reply.clear();
     worker.searched = 0;
@@ -377,7 +377,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
   FarmConfig config_;
   bool on_stdin_;
-  std::string program_;  // --command or --worker
+  std::string program_;                              // --command or --worker
   const std::vector<std::string>* items_ = nullptr;  // the plan's items (every rank has them)
 };
 
@@ -412,11 +412,10 @@ void show_farm(const ResultFile& file, std::size_t top, std::FILE* out) {
   const std::uint64_t items = file.uint_attribute("farm", "items");
   const bool worker =
       file.has_attribute("farm", "worker") && file.uint_attribute("farm", "worker") != 0;
-  std::fprintf(out, "farm:     %llu items, %llu failed; %s %s\n",
-               static_cast<unsigned long long>(items),
-               static_cast<unsigned long long>(file.uint_attribute("farm", "failed")),
-               worker ? "worker" : "command",
-               quote_path(file.string_attribute("farm", "command")).c_str());
+  std::fprintf(
+      out, "farm:     %llu items, %llu failed; %s %s\n", static_cast<unsigned long long>(items),
+      static_cast<unsigned long long>(file.uint_attribute("farm", "failed")),
+      worker ? "worker" : "command", quote_path(file.string_attribute("farm", "command")).c_str());
   const std::size_t n = std::min<std::uint64_t>(top, items);
   if (n == 0) return;
   const auto item_offsets = file.read_u64("farm/items/offsets");

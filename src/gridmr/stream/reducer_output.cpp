@@ -83,12 +83,13 @@ class FileLines final : public LineSource {
     buffer_.resize(kept + n);
     std::size_t got = 0;
     while (got < n) {
-      const ssize_t r = ::pread(fd_, buffer_.data() + kept + got, n - got,
-                                static_cast<off_t>(at_ + got));
+      const ssize_t r =
+          ::pread(fd_, buffer_.data() + kept + got, n - got, static_cast<off_t>(at_ + got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
-        throw RunError(fmt::format("cannot read the reducers' output back from the scratch folder: {}",
-                                   r < 0 ? std::strerror(errno) : "the file is shorter"));
+        throw RunError(
+            fmt::format("cannot read the reducers' output back from the scratch folder: {}",
+                        r < 0 ? std::strerror(errno) : "the file is shorter"));
       }
       got += static_cast<std::size_t>(r);
     }

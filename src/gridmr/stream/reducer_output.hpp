@@ -75,7 +75,7 @@ class ReducerOutput {
   const Scratch* scratch_;
   std::size_t budget_;
   std::size_t next_spill_;  // spill() when pending_ reaches this size
-  std::string pending_;  // stdout not yet in a run
+  std::string pending_;     // stdout not yet in a run
   std::vector<OutputLine> lines_;
   int fd_ = -1;  // the scratch file of this reducer's runs, one after the other
   std::uint64_t file_bytes_ = 0;
