@@ -1,7 +1,9 @@
 """`gridmr farm`: items from a file (with {} and on stdin) and from a range, the
 Python Monte Carlo example against the same function run in Python, identical
 datasets at several rank and thread counts, retries, --max-failures, timeouts,
-usage errors, and SIGTERM (no orphaned commands, no partial)."""
+usage errors, and SIGTERM (no orphaned commands, no partial); the same for
+long-lived workers (--worker, gridmr_stream.serve): answers, restarts after a
+crash, an exception, a worker that quits, a timeout."""
 import argparse
 import atexit
 import os
