@@ -110,11 +110,10 @@ std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout
   return status.describe(timeout);
 }
 
-// A thread's worker (--worker) and what it printed for the item at hand.
+// A thread's worker (--worker) and what it printed for the items at hand.
 struct Worker {
   std::unique_ptr<Child> child;
   std::string reply;
-  std::size_t searched = 0;  // reply's bytes known to hold no newline
 };
 
 // fold() as the tables want it.
@@ -140,9 +139,23 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     }
   }
 
-  // Rank 0: the items, one unit each (the items travel as the plan's sources).
+  // Rank 0: the items, one unit each (the items travel as the plan's
+  // sources). A worker takes a unit's items at once: there, units of up to 64
+  // items, at least 256 units in all (Pool.map's chunks, and still balance).
+  // The cut depends on the items alone, so that a restart from a checkpoint
+  // on other ranks finds the same units.
   Plan plan() const override {
-    if (config_.items.empty()) return plan_range(config_.range, 1, "items");
+    std::vector<std::string> lines;
+    if (!config_.items.empty()) lines = read_items();
+    const std::uint64_t count = config_.items.empty() ? config_.range : lines.size();
+    const std::uint64_t per_unit =
+        config_.worker.empty() ? 1 : std::clamp<std::uint64_t>(count / 256, 1, 64);
+    Plan plan = plan_range(count, per_unit, "items");
+    plan.sources = std::move(lines);
+    return plan;
+  }
+
+  std::vector<std::string> read_items() const {
     const int fd = ::open(config_.items.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw UsageError(errno_message("--items: cannot open", config_.items, errno));
     ::close(fd);
@@ -152,9 +165,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     while (std::getline(in, line)) lines.push_back(line);
     if (in.bad()) throw UsageError(errno_message("--items: cannot read", config_.items, errno));
     if (lines.empty()) throw UsageError("--items: " + quote_path(config_.items) + " has no items");
-    Plan plan = plan_range(lines.size(), 1, "items");
-    plan.sources = std::move(lines);
-    return plan;
+    return lines;
   }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -172,8 +183,12 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       while (const auto unit = units.next(thread == 0)) {
         if (!failed) {
           try {
-            for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
-              run_item(plan, i, rank, thread, relay, key, tables_[thread], worker);
+            if (config_.worker.empty()) {
+              for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
+                run_item(plan, i, rank, thread, relay, key, tables_[thread]);
+              }
+            } else {
+              run_on_worker(plan, *unit, rank, thread, relay, key, tables_[thread], worker);
             }
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
@@ -282,8 +297,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
  private:
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
-                std::string& key, KeyTable<ItemValue>& table, Worker& worker) {
-    const std::string item = config_.items.empty() ? std::to_string(index) : plan.sources[index];
+                std::string& key, KeyTable<ItemValue>& table) {
+    const std::string item = item_text(plan, index);
     ItemValue value;
     value.rank = static_cast<std::uint32_t>(rank);
     std::string output, last_stderr;
@@ -291,14 +306,21 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     ChildStatus status;
     do {
       ++value.attempts;
-      if (config_.worker.empty()) {
-        status = run_command(item, index, rank, thread, relay, output, last_stderr);
-      } else {
-        status = ask_worker(worker, item, rank, thread, relay, output, last_stderr);
-      }
+      status = run_command(item, index, rank, thread, relay, output, last_stderr);
     } while (!status.ok() && static_cast<std::int64_t>(value.attempts) <= config_.retries);
     value.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    settle(value, index, status, last_stderr);
+    add(key, index, output, value, table);
+  }
+
+  std::string item_text(const Plan& plan, std::uint64_t index) const {
+    return config_.items.empty() ? std::to_string(index) : plan.sources[index];
+  }
+
+  // How an item ended, into its value (a failure is also its fold's first).
+  static void settle(ItemValue& value, std::uint64_t index, const ChildStatus& status,
+                     const std::string& last_stderr) {
     value.exit_code = status.exit_code;
     value.timed_out = status.timed_out ? 1 : 0;
     if (!status.ok()) {
@@ -308,6 +330,10 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       value.first_timed_out = value.timed_out;
       std::snprintf(value.first_stderr, sizeof value.first_stderr, "%s", last_stderr.c_str());
     }
+  }
+
+  static void add(std::string& key, std::uint64_t index, std::string_view output,
+                  const ItemValue& value, KeyTable<ItemValue>& table) {
     key.assign(ordered_key(index).bytes, 8);
     key += output;
     table.upsert(std::string_view(key), value, FoldItems{});
@@ -329,50 +355,82 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     return status;
   }
 
-  // One attempt of --worker for an item: the item as a line on the thread's
-  // worker's stdin (started if need be), its answer the line it prints back.
-  // A worker that fails an item (ends, times out) is gone; the next attempt
-  // or item starts another.
-  ChildStatus ask_worker(Worker& worker, const std::string& item, int rank, int thread,
-                         StderrRelay& relay, std::string& output, std::string& last_stderr) {
-    if (!worker.child) {
-      worker.child =
-          std::make_unique<Child>(config_.worker,
-                                  std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
-                                                           fmt::format("GRIDMR_THREAD={}", thread)},
-                                  Limits{0, config_.timeout}, &relay, "worker");
+  // --worker: a unit's items go to the thread's worker together (written
+  // while its answers are read back), one line each, and come back one line
+  // each, in order; an item's time runs from the previous answer. When the
+  // worker ends (or times out) at an item, that item has failed an attempt;
+  // the items after it, sent but not begun, go to a new worker as they are.
+  void run_on_worker(const Plan& plan, const WorkUnit& unit, int rank, int thread,
+                     StderrRelay& relay, std::string& key, KeyTable<ItemValue>& table,
+                     Worker& worker) {
+    const std::uint64_t n = unit.end - unit.begin;
+    std::vector<ItemValue> values(n);
+    std::vector<std::string> outputs(n);
+    for (ItemValue& value : values) value.rank = static_cast<std::uint32_t>(rank);
+    std::uint64_t next = 0;  // the first item (of the unit) without an answer
+    while (next < n) {
+      if (!worker.child) {
+        worker.child = std::make_unique<Child>(
+            config_.worker,
+            std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
+                                     fmt::format("GRIDMR_THREAD={}", thread)},
+            Limits{0, config_.timeout}, &relay, "worker");
+      }
+      std::string request;
+      for (std::uint64_t i = next; i < n; ++i) {
+        request += item_text(plan, unit.begin + i);
+        request += '\n';
+      }
+      worker.reply.clear();
+      std::size_t taken = 0;  // reply bytes already answers
+      auto clock = std::chrono::steady_clock::now();
+      Child& child = *worker.child;
+      const auto collect = [&](std::string_view bytes) {
+        worker.reply.append(bytes);
+        std::size_t newline;
+        while (next < n && (newline = worker.reply.find('\n', taken)) != std::string::npos) {
+          std::string& output = outputs[next];
+          output.assign(worker.reply, taken, newline - taken);
+          if (!output.empty() && output.back() == '\r') output.pop_back();
+          const auto now = std::chrono::steady_clock::now();
+          ItemValue& value = values[next];
+          ++value.attempts;
+          value.seconds += std::chrono::duration<double>(now - clock).count();
+          clock = now;
+          taken = newline + 1;
+          ++next;
+          child.limit_from_now(config_.timeout);  // the next item's time
+        }
+      };
+      const bool ok = child.ask(request, collect, [&] { return next == n; });
+      if (ok && taken == worker.reply.size()) break;
+      if (ok) {
+        // More lines than items: the last answers cannot be trusted to be
+        // whose they seem. The last item fails, and the worker goes.
+        worker.child.reset();
+        ChildStatus status;
+        status.exit_code = kNoAnswer;
+        settle(values[n - 1], unit.begin + n - 1, status,
+               "the worker printed more lines than it was given items");
+        break;
+      }
+      std::string last_stderr = child.last_stderr_line();
+      ChildStatus status = child.finish(collect);  // its last answers still count
+      if (!child.last_stderr_line().empty()) last_stderr = child.last_stderr_line();
+      worker.child.reset();
+      if (next == n) break;  // it answered everything, then ended
+      if (status.ok()) status.exit_code = kNoAnswer;
+      ItemValue& value = values[next];
+      ++value.attempts;
+      value.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count();
+      if (static_cast<std::int64_t>(value.attempts) > config_.retries) {
+        outputs[next].assign(worker.reply, taken);  // what it printed of its answer
+        settle(value, unit.begin + next, status, last_stderr);
+        ++next;
+      }
     }
-    worker.reply.clear();
-    worker.searched = 0;
-    const auto collect = [&worker](std::string_view bytes) { worker.reply.append(bytes); };
-    const auto answered = [&worker] {
-      if (worker.reply.find('\n', worker.searched) != std::string::npos) return true;
-      worker.searched = worker.reply.size();
-      return false;
-    };
-    const bool ok = worker.child->ask(item + "\n", collect, answered);
-    last_stderr = worker.child->last_stderr_line();
-    const std::size_t newline = worker.reply.find('\n');
-    if (ok && newline + 1 == worker.reply.size()) {
-      output.assign(worker.reply, 0, newline);
-      if (!output.empty() && output.back() == '\r') output.pop_back();
-      return {};
-    }
-    // It printed more than one line (the next item's answer could not be told
-    // apart), ended, or timed out: the worker goes, and what it printed is kept.
-    if (ok) {
-      worker.child.reset();  // killed
-      output = worker.reply;
-      last_stderr = "the worker printed more than one line for the item";
-      ChildStatus status;
-      status.exit_code = kNoAnswer;
-      return status;
-    }
-    ChildStatus status = worker.child->finish(collect);
-    worker.child.reset();
-    output = worker.reply;
-    if (status.ok()) status.exit_code = kNoAnswer;
-    return status;
+    for (std::uint64_t i = 0; i < n; ++i) add(key, unit.begin + i, outputs[i], values[i], table);
   }
 
   FarmConfig config_;
