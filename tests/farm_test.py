@@ -175,25 +175,26 @@ if d is not None:
     check("worker items: each answer is its item, in item order",
           csr(d, "farm/stdout") == [f"<{i}>".encode() for i in items], str(csr(d, "farm/stdout")))
 
-# A worker serves many items: 60 items at 2 ranks x 2 threads start at most 4 workers, plus
-# one for a crash (item 7's first attempt), which --retries 1 runs again on a new worker.
+# A worker serves many items: 3000 items (units of 11, sent down the pipe together) at 2 ranks x
+# 2 threads start at most 4 workers, plus one for a crash (item 1007's first attempt, in the
+# middle of its unit), which --retries 1 runs again on a new worker with the unit's later items.
 starts = work / "worker-starts"
 crashed = work / "worker-crashed"
 worker = (f"echo started >> {starts}; while read -r i; do "
-          f"if [ \"$i\" = 7 ] && [ ! -e {crashed} ]; then touch {crashed}; exit 3; fi; "
+          f"if [ \"$i\" = 1007 ] && [ ! -e {crashed} ]; then touch {crashed}; exit 3; fi; "
           "echo \"item $i\"; done")
 out = work / "worker-retry.h5"
-r = farm(out, 2, 2, "--range", "60", "--retries", "1", "--worker", worker)
+r = farm(out, 2, 2, "--range", "3000", "--retries", "1", "--worker", worker)
 check("worker retry: exit 0", r.returncode == 0, r.stderr[-300:])
 if r.returncode == 0:
     d = read_result(out)[0]
     check("worker retry: every item answered",
-          csr(d, "farm/stdout") == [f"item {i}".encode() for i in range(60)])
-    check("worker retry: item 7 took two attempts, the others one",
-          list(d["farm/attempts"]) == [2 if i == 7 else 1 for i in range(60)]
-          and list(d["farm/exit_code"]) == [0] * 60)
+          csr(d, "farm/stdout") == [f"item {i}".encode() for i in range(3000)])
+    check("worker retry: item 1007 took two attempts, the others one",
+          list(d["farm/attempts"]) == [2 if i == 1007 else 1 for i in range(3000)]
+          and list(d["farm/exit_code"]) == [0] * 3000)
     n = len(starts.read_text().splitlines())
-    check("worker retry: at most 5 workers started for 60 items", 2 <= n <= 5, str(n))
+    check("worker retry: at most 5 workers started for 3000 items", 2 <= n <= 5, str(n))
 
 # An exception in the served function: that item fails; past --max-failures the job fails
 # with one line naming the item, the worker and its last stderr line.
@@ -236,14 +237,17 @@ if r.returncode == 0:
 
 # --timeout per item: the worker's group is killed, the item recorded, the next item answered.
 out = work / "worker-timeout.h5"
-r = farm(out, 1, 1, "--range", "3", "--timeout", "1", "--max-failures", "1", "--worker",
-         f"while read -r i; do [ \"$i\" = 1 ] && {long_sleep}; echo \"$i\"; done")
+# 600 items: units of 2, item 301 the second of its unit.
+r = farm(out, 1, 1, "--range", "600", "--timeout", "1", "--max-failures", "1", "--worker",
+         f"while read -r i; do [ \"$i\" = 301 ] && {long_sleep}; echo \"$i\"; done")
 check("worker timeout: exit 0", r.returncode == 0, r.stderr[-300:])
 if r.returncode == 0:
     d = read_result(out)[0]
-    check("worker timeout: item 1 timed out (137), items 0 and 2 answered",
-          list(d["farm/timed_out"]) == [0, 1, 0] and list(d["farm/exit_code"]) == [0, 137, 0]
-          and csr(d, "farm/stdout") == [b"0", b"", b"2"], f"{list(d['farm/exit_code'])}")
+    check("worker timeout: item 301 timed out (137), the others answered",
+          list(d["farm/timed_out"]) == [int(i == 301) for i in range(600)]
+          and list(d["farm/exit_code"]) == [137 if i == 301 else 0 for i in range(600)]
+          and csr(d, "farm/stdout") == [b"" if i == 301 else str(i).encode() for i in range(600)],
+          f"{[i for i, c in enumerate(d['farm/exit_code']) if c]}")
 for _ in range(30):
     left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True, text=True).stdout
     if not left:
