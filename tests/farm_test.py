@@ -41,6 +41,18 @@ def farm(out, np, threads, *options, timeout=300):
                                     *options, "-o", str(out)], timeout=timeout)
 
 
+def check_no_sleep_left(label):
+    """The timed-out attempt's group got SIGKILL: give the kernel a moment to end it on a busy
+    VM (a leaked sleep would still be there after 3 s), and name what is left if any."""
+    for _ in range(30):
+        left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True,
+                              text=True).stdout
+        if not left:
+            break
+        time.sleep(0.1)
+    check(f"{label}: no sleep left behind", not left, left)
+
+
 def across(label, *options, configs=((1, 1), (2, 2), (3, 1))):
     results = []
     for np, threads in configs:
@@ -144,14 +156,7 @@ if r.returncode == 0:
           list(d["farm/timed_out"]) == [0, 1, 0] and list(d["farm/exit_code"]) == [0, 137, 0],
           f"{list(d['farm/timed_out'])} {list(d['farm/exit_code'])}")
     check("timeout: the attempt ended near the limit", 0.9 < d["farm/seconds"][1] < 10, str(d["farm/seconds"]))
-# The group got SIGKILL; give the kernel a moment to end it on a busy VM (a
-# leaked sleep would still be there after 3 s), and name what is left if any.
-for _ in range(30):
-    left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True, text=True).stdout
-    if not left:
-        break
-    time.sleep(0.1)
-check("timeout: no sleep left behind", not left, left)
+check_no_sleep_left("timeout")
 
 # --- Workers (--worker): one long-lived process per thread, one line in and out per item. ---
 # The Python Monte Carlo served by gridmr_stream.serve(), against the same function in Python.
@@ -248,12 +253,7 @@ if r.returncode == 0:
           and list(d["farm/exit_code"]) == [137 if i == 301 else 0 for i in range(600)]
           and csr(d, "farm/stdout") == [b"" if i == 301 else str(i).encode() for i in range(600)],
           f"{[i for i, c in enumerate(d['farm/exit_code']) if c]}")
-for _ in range(30):
-    left = subprocess.run(["pgrep", "-a", "-f", long_sleep], capture_output=True, text=True).stdout
-    if not left:
-        break
-    time.sleep(0.1)
-check("worker timeout: no sleep left behind", not left, left)
+check_no_sleep_left("worker timeout")
 
 # Usage errors: exit 2, one line.
 for label, options, needle in [
