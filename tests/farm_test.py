@@ -287,24 +287,27 @@ for label, out in [("items file as -o", item_file), ("link to the items file as 
     check(f"{label}: the items file kept", item_file.read_bytes() == before and link.is_symlink()
           and not partials(out))
 
-# SIGTERM to mpirun while items run: no orphaned commands, no partial.
-out = work / "term.h5"
-p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
-                      "farm", "--quiet", "--threads", "2", "--range", "8", "--command",
-                      "sleep 200 # gridmr-farm-term {}", "-o", str(out)],
-                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-time.sleep(3)
-running = subprocess.run(["pgrep", "-f", "gridmr-farm-term"], capture_output=True, text=True).stdout.split()
-check("SIGTERM: items running before the signal", len(running) >= 2, str(running))
-p.send_signal(signal.SIGTERM)
-try:
-    p.communicate(timeout=60)
-except subprocess.TimeoutExpired:
-    p.kill()
-time.sleep(0.5)
-left = subprocess.run(["pgrep", "-f", "gridmr-farm-term"], capture_output=True, text=True).stdout.split()
-check("SIGTERM: exit 1", p.returncode == 1, str(p.returncode))
-check("SIGTERM: no orphaned commands", not left, str(left))
-check("SIGTERM: no output, no partial", not out.exists() and not partials(out))
+# SIGTERM to mpirun while items run: no orphaned commands (or workers), no partial.
+for mode, program in [("command", "sleep 200 # gridmr-farm-term {}"),
+                      ("worker", f"while read -r i; do {long_sleep}; done # gridmr-farm-term")]:
+    out = work / f"term-{mode}.h5"
+    p = subprocess.Popen(["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr),
+                          "farm", "--quiet", "--threads", "2", "--range", "8", f"--{mode}", program,
+                          "-o", str(out)],
+                         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    running = subprocess.run(["pgrep", "-f", "gridmr-farm-term"], capture_output=True, text=True).stdout.split()
+    check(f"SIGTERM ({mode}): items running before the signal", len(running) >= 2, str(running))
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", f"gridmr-farm-term|{long_sleep}"], capture_output=True,
+                          text=True).stdout.split()
+    check(f"SIGTERM ({mode}): exit 1", p.returncode == 1, str(p.returncode))
+    check(f"SIGTERM ({mode}): no orphaned {mode}s", not left, str(left))
+    check(f"SIGTERM ({mode}): no output, no partial", not out.exists() and not partials(out))
 
 finish()
