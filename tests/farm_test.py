@@ -17,7 +17,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gridmr_testlib import ENV, check, finish, mpirun, partials, read_result, same_datasets
+from gridmr_testlib import (ENV, check, finish, mpirun, mpirun_peak_rss, partials, read_result,
+                            same_datasets)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--gridmr", required=True)
@@ -286,6 +287,73 @@ for label, out in [("items file as -o", item_file), ("link to the items file as 
           f"{r.returncode}: {r.stderr[-300:]}")
     check(f"{label}: the items file kept", item_file.read_bytes() == before and link.is_symlink()
           and not partials(out))
+
+# A result larger than --memory: the reduce spills, and the result is written from the scratch
+# runs a piece at a time. A worker answers each item with a 200-byte line (item 777 fails where
+# asked); the datasets equal Python's and are identical in memory and spilled.
+long_answers = work / "long_answers.py"
+long_answers.write_text("import sys\n"
+                        "fail = sys.argv[1:] == ['fail']\n"
+                        "for line in sys.stdin:\n"
+                        "    i = line.rstrip('\\n')\n"
+                        "    if fail and i == '777':\n"
+                        "        sys.exit(3)\n"
+                        "    print(i + ':' + i[-1] * 200, flush=True)\n")
+spilled_items = work / "spilled-items.txt"
+spilled_items.write_text("".join(f"item {i:05d}\n" for i in range(20000)))
+answers = [f"item {i:05d}:{str(i)[-1] * 200}".encode() for i in range(20000)]
+results = []
+for np, threads, memory in ((1, 2, None), (2, 2, "1MiB"), (3, 1, "256KiB")):
+    label = f"result beyond --memory {memory}, np {np} threads {threads}"
+    out = work / f"spilled-{np}.h5"
+    r = farm(out, np, threads, "--items", str(spilled_items), "--worker",
+             f"{PY} {long_answers}", *(["--memory", memory] if memory else []))
+    check(f"{label}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode != 0:
+        continue
+    d = read_result(out)[0]
+    check(f"{label}: items and answers in item order, equal Python's",
+          csr(d, "farm/items") == [f"item {i:05d}".encode() for i in range(20000)]
+          and csr(d, "farm/stdout") == answers)
+    check(f"{label}: {'it spilled' if memory else 'in memory'}",
+          (int(d["stats/ranks"]["spilled_bytes"].sum()) > 0) == bool(memory))
+    results.append(d)
+for d in results[1:]:
+    differ = [n for n in same_datasets(results[0], d) if n not in PER_RUN and not n.startswith("stats/")]
+    check("result beyond --memory: identical datasets in memory and spilled", not differ, str(differ))
+# A failure in a spilled result is still found: past --max-failures no output, within it a warning.
+for max_failures, code in ((0, 1), (1, 0)):
+    out = work / "spilled-fail.h5"
+    r = farm(out, 2, 2, "--range", "20000", "--memory", "1MiB", "--max-failures", str(max_failures),
+             "--worker", f"{PY} {long_answers} fail")
+    lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+    check(f"spilled result, an item fails, --max-failures {max_failures}: exit {code}, one line "
+          "naming item 777", r.returncode == code and len(lines) == 1 and "item 777 " in lines[0],
+          r.stderr[-300:])
+    check(f"spilled result, --max-failures {max_failures}: "
+          + ("the output, with item 777's exit code 3" if code == 0 else "no output, no partial"),
+          (code == 0 and read_result(out)[0]["farm/exit_code"][777] == 3)
+          or (code == 1 and not out.exists() and not partials(out)))
+# Memory: three times the items at the same --memory; the largest process grows by far less
+# than the extra result (it held the whole result, and more, before).
+peaks = []
+for n in (100000, 300000):
+    out = work / f"spilled-{n}.h5"
+    r, peak = mpirun_peak_rss(args.gridmr, 2, ["farm", "--quiet", "--force", "--threads", "2",
+                                               "--range", str(n), "--memory", "4MiB", "--worker",
+                                               f"{PY} {long_answers}", "-o", str(out)])
+    check(f"{n} items of 200-byte answers at --memory 4MiB: exit 0", r.returncode == 0,
+          r.stderr[-300:])
+    if r.returncode == 0:
+        peaks.append((peak, out.stat().st_size >> 20))
+        out.unlink()
+if len(peaks) == 2:
+    (small_peak, small_mib), (big_peak, big_mib) = peaks
+    check("farm result beyond --memory: the peak resident size grows by less than a quarter of "
+          "the extra output", big_peak - small_peak < (big_mib - small_mib) / 4,
+          f"peak {small_peak:.0f} MiB with a {small_mib} MiB result, {big_peak:.0f} MiB with {big_mib} MiB")
+    print(f"peak resident size: {small_peak:.0f} MiB with a {small_mib} MiB result, "
+          f"{big_peak:.0f} MiB with {big_mib} MiB")
 
 # SIGTERM to mpirun while items run: no orphaned commands (or workers), no partial.
 for mode, program in [("command", "sleep 200 # gridmr-farm-term {}"),

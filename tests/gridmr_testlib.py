@@ -41,6 +41,19 @@ def mpirun(gridmr, np, args, timeout=300, env=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or ENV)
 
 
+def mpirun_peak_rss(gridmr, np, args, timeout=300):
+    """Runs `mpirun -np N gridmr ARGS`; returns (CompletedProcess, the peak resident size in MiB
+    of any process it started: mpirun, the ranks, their children)."""
+    probe = ("import resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:])\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.exit(r.returncode)\n")
+    command = ["mpirun", "-q", "-np", str(np), "--bind-to", "none", os.path.abspath(gridmr), *args]
+    r = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True,
+                       env=ENV, timeout=timeout)
+    return r, (int(r.stdout.split()[-1]) / 1024 if r.stdout.split() else 0)
+
+
 def named_netns_possible():
     """Whether `ip netns add` can work here, found without making a named namespace (a failed
     one leaves a bind mount of /run/netns behind): network namespaces must be allowed, and the

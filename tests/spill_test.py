@@ -18,8 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gridmr_testlib import (ENV, check, expected_counts, finish, mpirun, partials, read_result,
-                            same_datasets, words_of)
+from gridmr_testlib import (ENV, check, expected_counts, finish, mpirun, mpirun_peak_rss, partials,
+                            read_result, same_datasets, words_of)
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--gridmr", required=True)
@@ -144,18 +144,6 @@ def csr_list(d, name):
     return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def with_peak_rss(command):
-    """Runs command; returns (CompletedProcess, the peak resident size in MiB of any process
-    it started: mpirun, the ranks, the mappers and reducers)."""
-    probe = ("import resource, subprocess, sys\n"
-             "r = subprocess.run(sys.argv[1:])\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-             "sys.exit(r.returncode)\n")
-    r = subprocess.run([PY, "-c", probe, *command], capture_output=True, text=True, env=ENV,
-                       timeout=300)
-    return r, (int(r.stdout.split()[-1]) / 1024 if r.stdout.split() else 0)
-
-
 line_mapper = "awk '{print $1 \"\\t\" $2}'"
 reducers = {
     # Prints two lines per input line, under its key: output in key order, ties in input order.
@@ -200,10 +188,10 @@ for lines in (200000, 600000):
     path = work / f"reduce-{lines}.txt"
     reducer_input(path, lines)
     out = work / f"reduce-{lines}.h5"
-    r, peak = with_peak_rss(
-        ["mpirun", "-q", "-np", "2", "--bind-to", "none", os.path.abspath(args.gridmr), "stream",
-         "--quiet", "--threads", "2", "--memory", "4MiB", "--scratch", str(scratch), "--mapper",
-         line_mapper, "--reducer", reducers["twice"][0], "-o", str(out), str(path)])
+    r, peak = mpirun_peak_rss(
+        args.gridmr, 2, ["stream", "--quiet", "--threads", "2", "--memory", "4MiB", "--scratch",
+                         str(scratch), "--mapper", line_mapper, "--reducer", reducers["twice"][0],
+                         "-o", str(out), str(path)])
     check(f"reducer twice over {lines} lines at --memory 4MiB: exit 0", r.returncode == 0,
           r.stderr[-300:])
     if r.returncode == 0:

@@ -59,7 +59,9 @@ void fold_totals(const Cluster& cluster, const JobRuntime& job, std::uint64_t co
                  EachValue&& each_value, std::uint64_t groups, SortedResult& result) {
   const std::size_t size = job.value_size();
   constexpr int kTag = 7;
-  constexpr std::size_t kChunkValues = 1 << 20;
+  // Values travel to rank 0 in chunks of about 4 MiB, whatever their size: a
+  // chunk is memory beyond --memory.
+  const std::size_t chunk_values = std::max<std::size_t>(1, (std::size_t{4} << 20) / size);
   std::vector<std::byte> total;  // rank 0: the fold so far
   auto fold = [&](const std::byte* value) {
     if (total.empty()) {
@@ -75,7 +77,7 @@ void fold_totals(const Cluster& cluster, const JobRuntime& job, std::uint64_t co
       std::uint64_t left = 0;
       MPI_Recv(&left, 1, MPI_UINT64_T, r, kTag, cluster.comm(), MPI_STATUS_IGNORE);
       while (left > 0) {
-        const std::size_t n = std::min<std::uint64_t>(left, kChunkValues);
+        const std::size_t n = std::min<std::uint64_t>(left, chunk_values);
         chunk.resize(n * size);
         MPI_Recv(chunk.data(), static_cast<int>(chunk.size()), MPI_BYTE, r, kTag, cluster.comm(),
                  MPI_STATUS_IGNORE);
@@ -86,14 +88,14 @@ void fold_totals(const Cluster& cluster, const JobRuntime& job, std::uint64_t co
   } else {
     MPI_Send(&count, 1, MPI_UINT64_T, 0, kTag, cluster.comm());
     std::vector<std::byte> chunk;
-    chunk.reserve(std::min<std::uint64_t>(count, kChunkValues) * size);
+    chunk.reserve(std::min<std::uint64_t>(count, chunk_values) * size);
     const auto send = [&] {
       MPI_Send(chunk.data(), static_cast<int>(chunk.size()), MPI_BYTE, 0, kTag, cluster.comm());
       chunk.clear();
     };
     each_value([&](const std::byte* value) {
       chunk.insert(chunk.end(), value, value + size);
-      if (chunk.size() == kChunkValues * size) send();
+      if (chunk.size() == chunk_values * size) send();
     });
     if (!chunk.empty()) send();
   }

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gridmr/detail/key_table.hpp"
@@ -120,6 +121,82 @@ struct Worker {
 struct FoldItems {
   ItemValue operator()(const ItemValue& a, const ItemValue& b) const { return fold(a, b); }
 };
+
+// A rank's sorted result in memory, read as the engine's spilled pairs are:
+// one way to write both.
+class PairsInMemory final : public PairSource {
+ public:
+  PairsInMemory(std::span<const std::string_view> keys, std::span<const std::byte* const> values)
+      : keys_(keys), values_(values) {}
+  std::uint64_t size() const override { return keys_.size(); }
+  std::uint64_t key_bytes() const override {
+    std::uint64_t bytes = 0;
+    for (const std::string_view key : keys_) bytes += key.size();
+    return bytes;
+  }
+  std::unique_ptr<Cursor> open() const override { return std::make_unique<InOrder>(*this); }
+
+ private:
+  class InOrder final : public Cursor {
+   public:
+    explicit InOrder(const PairsInMemory& pairs) : pairs_(pairs) {}
+    bool next(std::string_view& key, const std::byte*& value) override {
+      if (at_ == pairs_.keys_.size()) return false;
+      key = pairs_.keys_[at_];
+      value = pairs_.values_[at_++];
+      return true;
+    }
+
+   private:
+    const PairsInMemory& pairs_;
+    std::size_t at_ = 0;
+  };
+  std::span<const std::string_view> keys_;
+  std::span<const std::byte* const> values_;
+};
+
+// A column of element(key, value) for every pair, read a batch at a time.
+template <class T, class F>
+class PairColumn final : public ColumnReader<T> {
+ public:
+  PairColumn(const PairSource& pairs, F element) : cursor_(pairs.open()), element_(element) {}
+  std::size_t read(T* out, std::size_t n) override {
+    std::string_view key;
+    const std::byte* value;
+    if constexpr (std::is_same_v<T, std::string_view>) {
+      batch_.clear();
+      while (!batch_.full(n) && cursor_->next(key, value)) batch_.add(element_(key, value));
+      return batch_.views(out);
+    } else {
+      std::size_t i = 0;
+      for (; i < n && cursor_->next(key, value); ++i) out[i] = element_(key, value);
+      return i;
+    }
+  }
+
+ private:
+  std::unique_ptr<PairSource::Cursor> cursor_;
+  F element_;
+  detail::StringBatch batch_;
+};
+
+// `pairs` as a Column (strings: `bytes` in all), read when written.
+template <class T, class F>
+Column<T> column(const PairSource& pairs, F element, std::uint64_t bytes = 0) {
+  return Column<T>(
+      pairs.size(),
+      [&pairs, element] { return std::make_unique<PairColumn<T, F>>(pairs, element); }, bytes);
+}
+
+// A field of each pair's ItemValue.
+template <class T>
+auto field(T ItemValue::*member) {
+  return [member](std::string_view, const std::byte* bytes) {
+    ItemValue value;
+    std::memcpy(&value, bytes, sizeof value);
+    return value.*member;
+  };
+}
 
 class Farm final : public TableRuntime<ItemValue, FoldItems> {
  public:
@@ -258,35 +335,47 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     }
   }
 
+  void finish_spilled(const PairSource&, const std::byte* total, int threads) override {
+    finish_reduce({}, {}, total, threads);
+  }
+
   void write(Output& out, std::span<const std::string_view> keys,
              std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
              const std::byte* total, const Plan& plan) const override {
-    std::vector<std::string> item_texts(keys.size());
-    std::vector<std::string_view> items(keys.size()), outputs(keys.size());
-    std::vector<std::int32_t> exit_codes(keys.size());
-    std::vector<std::uint32_t> attempts(keys.size()), ranks(keys.size()), timed_out(keys.size());
-    std::vector<double> seconds(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      std::uint64_t index = 0;
-      for (int b = 0; b < 8; ++b) index = index << 8 | static_cast<unsigned char>(keys[i][b]);
-      item_texts[i] = config_.items.empty() ? std::to_string(index) : plan.sources[index];
-      items[i] = item_texts[i];
-      outputs[i] = keys[i].substr(8);
-      ItemValue v;
-      std::memcpy(&v, values[i], sizeof v);
-      exit_codes[i] = v.exit_code;
-      attempts[i] = v.attempts;
-      ranks[i] = v.rank;
-      timed_out[i] = v.timed_out;
-      seconds[i] = v.seconds;
+    write_items(out, PairsInMemory(keys, values), total_keys, total, plan);
+  }
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
+                     const std::byte* total, const Plan& plan) const override {
+    write_items(out, pairs, total_keys, total, plan);
+  }
+
+ private:
+  // Every item's text, stdout and how it ended, read a piece at a time from
+  // this rank's pairs (in item order: a key is the item's index, then its stdout).
+  void write_items(Output& out, const PairSource& pairs, std::uint64_t total_keys,
+                   const std::byte* total, const Plan& plan) const {
+    const auto item = [this, &plan](std::string_view key, const std::byte*) {
+      return item_text(plan, index_of(key));
+    };
+    std::uint64_t item_bytes = 0;
+    {
+      const auto cursor = pairs.open();
+      std::string_view key;
+      const std::byte* value;
+      while (cursor->next(key, value)) item_bytes += item(key, value).size();
     }
-    out.write_keys("farm/items", items);
-    out.write_keys("farm/stdout", outputs);
-    out.write<std::int32_t>("farm/exit_code", exit_codes);
-    out.write<std::uint32_t>("farm/timed_out", timed_out);
-    out.write<double>("farm/seconds", seconds);
-    out.write<std::uint32_t>("farm/attempts", attempts);
-    out.write<std::uint32_t>("farm/rank", ranks);
+    const std::uint64_t n = pairs.size();
+    out.write_keys("farm/items", column<std::string_view>(pairs, item, item_bytes));
+    out.write_keys("farm/stdout",
+                   column<std::string_view>(
+                       pairs, [](std::string_view key, const std::byte*) { return key.substr(8); },
+                       pairs.key_bytes() - 8 * n));
+    out.write("farm/exit_code", column<std::int32_t>(pairs, field(&ItemValue::exit_code)));
+    out.write("farm/timed_out", column<std::uint32_t>(pairs, field(&ItemValue::timed_out)));
+    out.write("farm/seconds", column<double>(pairs, field(&ItemValue::seconds)));
+    out.write("farm/attempts", column<std::uint32_t>(pairs, field(&ItemValue::attempts)));
+    out.write("farm/rank", column<std::uint32_t>(pairs, field(&ItemValue::rank)));
     out.attribute("farm", "command", program_);
     out.attribute("farm", "worker", std::uint64_t{config_.worker.empty() ? 0u : 1u});
     out.attribute("farm", "items", total_keys);
@@ -295,7 +384,12 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
   }
 
- private:
+  static std::uint64_t index_of(std::string_view key) {
+    std::uint64_t index = 0;
+    for (int b = 0; b < 8; ++b) index = index << 8 | static_cast<unsigned char>(key[b]);
+    return index;
+  }
+
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
                 std::string& key, KeyTable<ItemValue>& table) {
     const std::string item = item_text(plan, index);
