@@ -60,3 +60,15 @@ bench_targets() {
   build/gridmr --version | sed -n 's/^SIMD targets this CPU supports: //p' | tr ' ' '\n' |
     grep -xE 'avx3_dl|avx3|avx2|sse4' | xargs
 }
+
+# cpuinfo FIELD: the first CPU's FIELD in /proc/cpuinfo.
+cpuinfo() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | xargs; }
+
+# machine: this CPU as the figures must name it -- its model name, family and model (a VM's
+# model name alone, "AMD EPYC", names no generation), its widest vector ISA, and its cores.
+machine() {
+  local isa=SSE4
+  grep -qw avx2 /proc/cpuinfo && isa=AVX2
+  grep -qw avx512f /proc/cpuinfo && isa=AVX-512
+  echo "$(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo model), $isa), $(nproc) cores"
+}

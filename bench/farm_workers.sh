@@ -9,7 +9,7 @@ set -euo pipefail
 items=${1:-20000}
 repeats=${2:-3}
 source "$(dirname "$0")/common.sh"
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+cpu=$(machine)
 echo "machine: $cpu"
 py=/usr/bin/python3
 few=$((items / 50 > 0 ? items / 50 : 1))

@@ -14,7 +14,7 @@ baseline_samples=${2:-2000000000}
 repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $(machine)"
 # Rounds: the baseline, then each gridmr configuration, once per round; each keeps its best.
 # Interleaved, so that a slow spell of this VM hits every configuration alike.
 read -r -a targets <<<"$(bench_targets)"

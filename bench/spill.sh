@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(1e6 1e7 5e7)
 source "$(dirname "$0")/common.sh"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+echo "machine: $(machine)," \
   "$(free -g | awk '/Mem:/ {print $2}') GiB; 2 ranks x 1 thread; scratch: ${TMPDIR:-/tmp}"
 csv="$out_dir/spill.csv"
 echo "distinct_keys,memory,run,wall_seconds,peak_rss_max_bytes,spilled_bytes" >"$csv"

@@ -23,7 +23,7 @@ for _ in $(seq "$rounds"); do
     walls[$spec]+="$((($(date +%s%N) - start) / 1000000)) "
   done
 done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $(machine)"
 for spec in "$@"; do
   # shellcheck disable=SC2086  # a list of numbers
   printf '%-50s best %4d ms  median %4.0f ms  (%d runs)\n' "$spec" \

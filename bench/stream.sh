@@ -28,7 +28,7 @@ make_corpus() {  # make_corpus MiB -> path: inputs/kjv repeated, cut to exactly 
   cat "$path" >/dev/null
   echo "$path"
 }
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, SIMD $(build/gridmr --version | sed -n 's/^SIMD target in use: \([a-z0-9_]*\).*/\1/p')"
+cpu="$(machine), SIMD $(build/gridmr --version | sed -n 's/^SIMD target in use: \([a-z0-9_]*\).*/\1/p')"
 echo "machine: $cpu"
 py=/usr/bin/python3
 gridmr=build/gridmr

@@ -28,7 +28,7 @@ small=$((mib / 4 > 0 ? mib / 4 : 1))
 corpus=$(make_corpus "$mib")
 corpus_small=$(make_corpus "$small")
 bytes=$(stat -c %s "$corpus")
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $(machine)"
 echo "corpus: $corpus ($bytes bytes)"
 
 # Rounds: the baseline, then each gridmr configuration, once per round; each keeps its best.
