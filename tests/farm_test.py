@@ -81,6 +81,17 @@ if d is not None:
     check("items with {}: exit codes 0, one attempt",
           list(d["farm/exit_code"]) == [0] * len(items) and list(d["farm/attempts"]) == [1] * len(items))
 
+# A file written on Windows: the \r before each newline is not part of the item.
+crlf_file = work / "items-crlf.txt"
+crlf_file.write_bytes(b"one\r\ntwo words\r\n\r\nlast\r\n")
+d = across("items with CRLF", "--items", str(crlf_file), "--command", "printf '<%s>' {}",
+           configs=((1, 1), (2, 2)))
+if d is not None:
+    check("items with CRLF: the items and what the command got have no \\r",
+          csr(d, "farm/items") == [b"one", b"two words", b"", b"last"]
+          and csr(d, "farm/stdout") == [b"<one>", b"<two words>", b"<>", b"<last>"],
+          str(csr(d, "farm/stdout")))
+
 # Items on stdin when the command has no {}.
 d = across("items on stdin", "--items", str(item_file), "--command",
            f"{PY} -c 'import sys; print(sys.stdin.read()[::-1], end=\"\")'", configs=((1, 1), (2, 2)))

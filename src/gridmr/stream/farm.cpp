@@ -239,7 +239,10 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     std::ifstream in(config_.items, std::ios::binary);
     std::vector<std::string> lines;
     std::string line;
-    while (std::getline(in, line)) lines.push_back(line);
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
+      lines.push_back(line);
+    }
     if (in.bad()) throw UsageError(errno_message("--items: cannot read", config_.items, errno));
     if (lines.empty()) throw UsageError("--items: " + quote_path(config_.items) + " has no items");
     return lines;
