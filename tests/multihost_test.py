@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gridmr across three hosts: network namespaces joined by a bridge, ranks talking over real TCP
-(scripts/netns-cluster.sh). Results identical to one host for word count (3 x 1 and 3 x 2 ranks)
-and Monte Carlo; a remote rank killed with SIGKILL, a cut network link, an output folder that
+(scripts/netns-cluster.sh). Results identical to one host for word count (3 x 1 and 3 x 2 ranks),
+Monte Carlo, a farm of Python workers and a stream job of Python functions; a remote rank killed with SIGKILL, a cut network link, an output folder that
 each host has on its own, and SIGTERM during the write: each ends within seconds, with a line
 that names the cause, no output, no partial or lock file, and no process left on any host.
 Exits 77 (skipped) where namespaces cannot be made (no root, no ip tool)."""
@@ -150,6 +150,36 @@ def run_cases(cluster, g, inputs, work):
     rc, _, err = cluster.run(["-np", "3", g, *mc, "-o", str(out_dir / "mc.h5")])
     same = rc == 0 and not same_datasets(read_result(out_dir / "mc-local.h5")[0], read_result(out_dir / "mc.h5")[0])
     check("Monte Carlo, 3 hosts x 1 rank: datasets identical to one host", same, f"exit {rc}: {err.strip()}")
+
+    # Users' Python functions across hosts: a farm's long-lived workers, and a stream job's
+    # mapper and reducer, each identical to one host (but for where and how long items ran).
+    examples = REPO / "examples" / "python"
+    py = "/usr/bin/python3"
+    jobs = {
+        "farm --worker": ["farm", "--range", "300", "--worker",
+                          f"{py} {examples}/montecarlo_worker.py 2000"],
+        "stream with Python functions": [
+            "stream", "--mapper", f"{py} {examples}/functions_wordcount.py map",
+            "--reducer", f"{py} {examples}/functions_wordcount.py reduce", inputs],
+    }
+    for label, job in jobs.items():
+        local = out_dir / "functions-local.h5"
+        mpirun(g, 1, [*job, "--threads", "2", "--quiet", "--force", "-o", str(local)])
+        out = out_dir / "functions.h5"
+        rc, _, err = cluster.run(["-np", "3", g, *job, "--threads", "2", "--quiet", "--force",
+                                  "-o", str(out)])
+        if rc != 0 or not local.exists():
+            check(f"{label}, 3 hosts x 1 rank x 2 threads: runs", False, f"exit {rc}: {err.strip()}")
+            continue
+        one, three = read_result(local)[0], read_result(out)[0]
+        differ = [n for n in same_datasets(one, three) if n not in ("farm/rank", "farm/seconds")]
+        check(f"{label}, 3 hosts x 1 rank x 2 threads: datasets identical to one host", not differ,
+              str(differ))
+        hosts = {h.decode() if isinstance(h, bytes) else h for h in three["stats/ranks"]["host"]}
+        check(f"{label}: ranks ran on all three hosts", hosts == {h1, h2, h3}, str(hosts))
+        if "farm/rank" in three:
+            check(f"{label}: every host's rank ran items", set(three["farm/rank"]) == {0, 1, 2},
+                  str(set(three["farm/rank"])))
 
     # An output folder that each host has on its own: a usage error before any work.
     cluster.local.mkdir(exist_ok=True)
