@@ -299,6 +299,18 @@ for label, out in [("items file as -o", item_file), ("link to the items file as 
     check(f"{label}: the items file kept", item_file.read_bytes() == before and link.is_symlink()
           and not partials(out))
 
+# Long items: a rank takes an item only when one of its threads can start it, and rank 0 hands
+# out items while its own thread runs one. Four items of 2 s on 2 ranks x 1 thread: two each
+# (rank 0 kept the other rank waiting for its first item's end, or it took three itself).
+for mode, program in (("command", "sleep 2"), ("worker", "while read -r i; do sleep 2; echo $i; done")):
+    out = work / f"long-items-{mode}.h5"
+    r = farm(out, 2, 1, "--range", "4", f"--{mode}", program)
+    check(f"4 items of 2 s ({mode}): exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        ranks = sorted(read_result(out)[0]["farm/rank"])
+        check(f"4 items of 2 s ({mode}), 2 ranks x 1 thread: each rank ran two", ranks == [0, 0, 1, 1],
+              str(ranks))
+
 # A result larger than --memory: the reduce spills, and the result is written from the scratch
 # runs a piece at a time. A worker answers each item with a 200-byte line (item 777 fails where
 # asked); the datasets equal Python's and are identical in memory and spilled.

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The sbatch scripts on a real single-node Slurm (slurm/local/): word count, Monte Carlo and
-the job array checked with an independent reader, a cancelled long job leaving nothing,
-requests Slurm can never satisfy failing at once, and a checkpointed job that finishes over
-requeues near its time limit; then --nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh).
+the job array checked with an independent reader, a farm of Python workers and a stream job of
+Python functions identical to mpirun's, a cancelled long job (and a cancelled farm's workers)
+leaving nothing, requests Slurm can never satisfy failing at once, and a checkpointed job that
+finishes over requeues near its time limit; then --nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh).
 Starts and stops the local clusters."""
 import argparse
 import math
@@ -13,7 +14,8 @@ import sys
 import tempfile
 import time
 
-from gridmr_testlib import check, expected_counts, finish, named_netns_possible, read_result, words_of
+from gridmr_testlib import (check, expected_counts, finish, mpirun, named_netns_possible, read_result,
+                            same_datasets, words_of)
 
 
 
@@ -76,6 +78,29 @@ def main():
                 check("montecarlo.sbatch: --cpus-per-task became --threads",
                       attrs["/"]["ranks"] == 1 and attrs["/"]["threads_per_rank"] == 2)
 
+            # Users' functions: farm.sbatch with Python workers, stream.sbatch with a Python
+            # mapper and reducer; each identical to the same job under mpirun on this machine.
+            examples = repo / "examples" / "python"
+            py = "/usr/bin/python3"
+            for script, job in (
+                    ("farm.sbatch", ["--range", "200", "--worker", f"{py} {examples}/montecarlo_worker.py 2000"]),
+                    ("stream.sbatch", ["--mapper", f"{py} {examples}/functions_wordcount.py map",
+                                       "--reducer", f"{py} {examples}/functions_wordcount.py reduce",
+                                       *inputs])):
+                out, local = work / f"{script}.h5", work / f"{script}-local.h5"
+                proc = sh(*sbatch, "--ntasks=2", "--cpus-per-task=1", str(repo / "slurm" / script),
+                          *job, "-o", str(out), env=env, check_rc=False)
+                check(f"{script} succeeds", proc.returncode == 0, proc.stderr.strip())
+                name = script.split(".")[0]
+                mpirun(binary, 1, [name, "--threads", "2", "--quiet", *job, "-o", str(local)])
+                if proc.returncode == 0 and local.exists():
+                    datasets, attrs = read_result(out)
+                    differ = [n for n in same_datasets(read_result(local)[0], datasets)
+                              if n not in ("farm/rank", "farm/seconds")]
+                    check(f"{script}: datasets identical to mpirun's at 1 rank x 2 threads", not differ,
+                          str(differ))
+                    check(f"{script}: 2 ranks x 1 thread", attrs["/"]["ranks"] == 2)
+
             # Job array: one result file per input.
             books = [str(repo / "inputs/kjv" / b) for b in ("genesis.txt", "john.txt", "revelation.txt")]
             proc = sh(*sbatch, "--array=0-2", str(repo / "slurm/wordcount-array.sbatch"),
@@ -124,6 +149,30 @@ def main():
             time.sleep(1)
             left = sh("pgrep", "-f", f"gridmr montecarlo .*{long_out}", check_rc=False).stdout.split()
             check("no gridmr process outlives the cancelled job", not left, str(left))
+
+            # scancel of a farm whose workers are busy: no worker outlives the job.
+            sleeper = work / "gridmr-slurm-sleeper.py"
+            sleeper.write_text("import time\nimport gridmr_stream\n"
+                               "gridmr_stream.serve(lambda item: time.sleep(600))\n")
+            farm_out = work / "farm-cancelled.h5"
+            job = sh("sbatch", "--parsable", f"--output={work}/farm-%j.out",
+                     str(repo / "slurm/farm.sbatch"), "--range", "8", "--worker", f"{py} {sleeper}",
+                     "-o", str(farm_out), env=env).stdout.strip().split(";")[0]
+            workers = f"^{py} {sleeper}"  # the workers themselves, not gridmr or srun naming them
+            deadline = time.time() + 60
+            while time.time() < deadline and len(sh("pgrep", "-f", workers, check_rc=False).stdout.split()) < 2:
+                time.sleep(0.2)
+            busy = len(sh("pgrep", "-f", workers, check_rc=False).stdout.split())
+            sh("scancel", job)
+            start = time.time()
+            while time.time() - start < 30 and sh("squeue", "-h", "-j", job, check_rc=False).stdout.strip():
+                time.sleep(0.1)
+            time.sleep(1)
+            left = sh("pgrep", "-a", "-f", sleeper.name, check_rc=False).stdout.strip()  # nor gridmr
+            check("a cancelled farm: its workers were running, and none is left",
+                  busy == 2 and not left, f"{busy} running before; left: {left}")
+            check("a cancelled farm leaves no output and no .partial",
+                  not list(work.glob("farm-cancelled.h5*")))
 
             # scancel just after the commit: the job ends CANCELLED, so its result is withdrawn
             # (a cancelled job never leaves a published file); the log says so.

@@ -33,6 +33,10 @@ class UnitSource {
   // the units this thread reported done since its last save), then empties it.
   virtual bool checkpoint_due() { return false; }
   virtual void save_checkpoint(const TableView& table) { (void)table; }
+  // From a map thread now and then while one unit keeps it busy for long (a
+  // farm's item, a streaming mapper's unit): with `communicates`, rank 0
+  // hands out units to the other ranks meanwhile, and they report progress.
+  virtual void while_busy(bool communicates) { (void)communicates; }
 };
 
 // Where tables go when they outgrow --memory (the engine's spill, spill.hpp):
@@ -155,6 +159,13 @@ class JobRuntime {
   }
   // After a spilled reduce: the reduce table's memory goes.
   virtual void free_reduced_table() {}
+
+  // Whether a rank may take units ahead of its threads (short units: the
+  // request's latency stays hidden). A runtime whose units run programs for
+  // seconds or minutes (a farm's items, a streaming mapper's units) says no:
+  // a unit then stays on rank 0 until a thread here can start it, so that the
+  // last units go to whichever thread is free first.
+  virtual bool prefetch_units() const { return true; }
 
  protected:
   Spiller* spiller_ = nullptr;

@@ -59,6 +59,7 @@ class CheckpointingUnits final : public UnitSource {
                      Spill* spill, std::uint64_t fingerprint, int rank, int threads);
 
   std::optional<WorkUnit> next(bool communicates) override { return inner_.next(communicates); }
+  void while_busy(bool communicates) override { inner_.while_busy(communicates); }
   void done(const WorkUnit& unit) override;
   bool checkpoint_due() override;
   void save_checkpoint(const TableView& table) override;

@@ -49,7 +49,7 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
                          : std::optional<bool>(options.progress == EngineOptions::Progress::kTty));
   }
   Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
-                  progress ? &*progress : nullptr);
+                  job.prefetch_units(), progress ? &*progress : nullptr);
   if (options.checkpoint_dir.empty()) {
     agree(cluster, [&] { job.map(plan, threads, units); });
   } else {

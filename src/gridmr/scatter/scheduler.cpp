@@ -22,8 +22,8 @@ std::size_t batch_size(std::size_t remaining, int ranks) {
 }
 
 Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_units, int threads,
-                     Progress* progress)
-    : mode_(mode), threads_(threads), progress_(progress) {
+                     bool prefetch, Progress* progress)
+    : mode_(mode), threads_(threads), prefetch_(prefetch), progress_(progress) {
   MPI_Comm_dup(comm, &comm_);  // the scheduler's messages never meet anyone else's
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
@@ -118,15 +118,21 @@ std::optional<WorkUnit> Scheduler::next(bool communicates) {
       if (rank_ == 0) {
         if (finals_received_ == ranks_ - 1 && in_flight_ == 0) {
           if (progress_ != nullptr) progress_->finish();
+          finished_ = true;
           return std::nullopt;
         }
       } else if (in_flight_ == 0) {
         send_report(true);
+        finished_ = true;
         return std::nullopt;
       }
     }
     std::this_thread::sleep_for(kIdlePoll);
   }
+}
+
+void Scheduler::while_busy(bool communicates) {
+  if (communicates && !finished_) communicate();
 }
 
 void Scheduler::communicate() {
@@ -196,14 +202,17 @@ void Scheduler::ask_for_more() {
     std::lock_guard lock(mutex_);
     queue_.insert(queue_.end(), batch.begin(), batch.end());
   }
-  // Ask well before the queue runs dry: rank 0 answers only between its own
-  // units, so the answer may take as long as one unit there.
+  // Ask well before the queue runs dry: rank 0 answers between its own units
+  // (and, during a long farm item or streaming unit, every 20 ms), so the
+  // answer may take as long as one unit there.
   std::size_t queued;
   {
     std::lock_guard lock(mutex_);
     queued = queue_.size();
   }
-  if (queued <= 2 * static_cast<std::size_t>(threads_)) {
+  const bool want = prefetch_ ? queued <= 2 * static_cast<std::size_t>(threads_)
+                              : queued == 0 && in_flight_ < threads_;
+  if (want) {
     MPI_Send(nullptr, 0, MPI_BYTE, 0, kRequest, comm_);
     request_out_ = true;
   }

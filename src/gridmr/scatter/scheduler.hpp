@@ -34,8 +34,10 @@ std::size_t batch_size(std::size_t remaining, int ranks);
 class Scheduler final : public UnitSource {
  public:
   // Collective. On rank 0 `plan_units` holds every unit; elsewhere it is ignored.
+  // `prefetch`: a rank asks for more while its threads still have units
+  // queued (else only once a thread is free: JobRuntime::prefetch_units).
   Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_units, int threads,
-            Progress* progress);
+            bool prefetch, Progress* progress);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -45,6 +47,9 @@ class Scheduler final : public UnitSource {
   std::optional<WorkUnit> next(bool communicates) override;
   // Every unit next() returned must be reported once mapped.
   void done(const WorkUnit& unit) override;
+  // Thread 0 (`communicates`), busy with a long unit: the messages next()
+  // handles, until next() has returned its last nothing.
+  void while_busy(bool communicates) override;
 
   std::uint64_t units_mapped() const { return units_mapped_; }
   std::uint64_t weight_mapped() const { return weight_mapped_; }
@@ -70,6 +75,7 @@ class Scheduler final : public UnitSource {
   int ranks_ = 1;
   Schedule mode_;
   int threads_;
+  bool prefetch_;
   Progress* progress_;
 
   std::mutex mutex_;
@@ -81,6 +87,7 @@ class Scheduler final : public UnitSource {
   // Thread 0's state.
   bool request_out_ = false;
   bool final_sent_ = false;
+  bool finished_ = false;        // next() told thread 0 that no more units come
   int finals_received_ = 0;      // rank 0
   std::vector<Report> reports_;  // rank 0: latest report of every rank
   struct Outgoing {              // rank 0: batches on their way

@@ -384,11 +384,16 @@ void Child::pump(Feed* input, const OnOutput& on_output, const std::function<boo
     if (err_ >= 0) err_at = n, fds[n++] = {err_, POLLIN, 0};
     int timeout_ms = -1;
     if (limits_.idle_seconds > 0 || limits_.total_seconds > 0) timeout_ms = 100;
+    if (tick_) timeout_ms = static_cast<int>(kTickInterval.count());
     const int ready = ::poll(fds, static_cast<nfds_t>(n), timeout_ms);
     const auto now = std::chrono::steady_clock::now();
     if (ready < 0) {
       if (errno == EINTR) continue;
       throw RunError(errno_message("poll on the pipes of " + what_, "", errno));
+    }
+    if (tick_ && now - last_tick_ >= kTickInterval) {
+      last_tick_ = now;
+      tick_();
     }
     if (out_at >= 0 && fds[out_at].revents != 0) {
       const ssize_t got = ::read(out_, buffer, kPipeBytes);

@@ -91,6 +91,12 @@ class Child {
   // The last line the child wrote on stderr (empty if none).
   const std::string& last_stderr_line() const { return last_stderr_; }
 
+  // Calls `tick` about every kTickInterval while waiting for the child (on
+  // rank 0's thread 0, the scheduler answers the other ranks meanwhile, so
+  // that a long item or unit here does not leave them without work).
+  void while_waiting(std::function<void()> tick) { tick_ = std::move(tick); }
+  static constexpr std::chrono::milliseconds kTickInterval{20};
+
  private:
   // What pump() writes to stdin: bytes, or a range of an open file.
   struct Feed {
@@ -122,6 +128,8 @@ class Child {
   std::chrono::steady_clock::time_point started_, last_activity_;
   bool timed_out_ = false;
   bool reaped_ = false;
+  std::function<void()> tick_;
+  std::chrono::steady_clock::time_point last_tick_;
   ChildStatus status_;
 };
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -208,6 +209,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   const char* name() const override { return "farm"; }
   Input input() const override { return Input::kGenerated; }
   KeyLayout key_layout() const override { return {.prefix = 8}; }
+  bool prefetch_units() const override { return false; }  // an item may run for hours
   void check_on_every_rank() const override {
     if (config_.worker.empty()) {
       check_command(config_.command, "--command");
@@ -260,15 +262,18 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       const int thread = omp_get_thread_num();
       std::string key;
       Worker worker;
+      // Items may run for minutes: meanwhile thread 0 keeps the scheduler's messages going.
+      std::function<void()> tick;
+      if (thread == 0) tick = [&units] { units.while_busy(true); };
       while (const auto unit = units.next(thread == 0)) {
         if (!failed) {
           try {
             if (config_.worker.empty()) {
               for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
-                run_item(plan, i, rank, thread, relay, key, tables_[thread]);
+                run_item(plan, i, rank, thread, relay, tick, key, tables_[thread]);
               }
             } else {
-              run_on_worker(plan, *unit, rank, thread, relay, key, tables_[thread], worker);
+              run_on_worker(plan, *unit, rank, thread, relay, tick, key, tables_[thread], worker);
             }
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
@@ -394,7 +399,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   }
 
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
-                std::string& key, KeyTable<ItemValue>& table) {
+                const std::function<void()>& tick, std::string& key, KeyTable<ItemValue>& table) {
     const std::string item = item_text(plan, index);
     ItemValue value;
     value.rank = static_cast<std::uint32_t>(rank);
@@ -403,7 +408,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     ChildStatus status;
     do {
       ++value.attempts;
-      status = run_command(item, index, rank, thread, relay, output, last_stderr);
+      status = run_command(item, index, rank, thread, relay, tick, output, last_stderr);
     } while (!status.ok() && static_cast<std::int64_t>(value.attempts) <= config_.retries);
     value.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -438,13 +443,15 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
   // One attempt of --command for an item: its own process.
   ChildStatus run_command(const std::string& item, std::uint64_t index, int rank, int thread,
-                          StderrRelay& relay, std::string& output, std::string& last_stderr) {
+                          StderrRelay& relay, const std::function<void()>& tick,
+                          std::string& output, std::string& last_stderr) {
     const std::string command = on_stdin_ ? config_.command : expand(config_.command, item);
     output.clear();
     Child child(command,
                 {fmt::format("GRIDMR_RANK={}", rank), fmt::format("GRIDMR_THREAD={}", thread),
                  fmt::format("GRIDMR_ITEM={}", index)},
                 Limits{0, config_.timeout}, &relay, fmt::format("item {}", index));
+    child.while_waiting(tick);
     const auto collect = [&output](std::string_view bytes) { output.append(bytes); };
     if (on_stdin_) child.write(item + "\n", collect);  // a command may ignore its stdin
     const ChildStatus status = child.finish(collect);
@@ -458,8 +465,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   // worker ends (or times out) at an item, that item has failed an attempt;
   // the items after it, sent but not begun, go to a new worker as they are.
   void run_on_worker(const Plan& plan, const WorkUnit& unit, int rank, int thread,
-                     StderrRelay& relay, std::string& key, KeyTable<ItemValue>& table,
-                     Worker& worker) {
+                     StderrRelay& relay, const std::function<void()>& tick, std::string& key,
+                     KeyTable<ItemValue>& table, Worker& worker) {
     const std::uint64_t n = unit.end - unit.begin;
     std::vector<ItemValue> values(n);
     std::vector<std::string> outputs(n);
@@ -472,6 +479,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
             std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
                                      fmt::format("GRIDMR_THREAD={}", thread)},
             Limits{0, config_.timeout}, &relay, "worker");
+        worker.child->while_waiting(tick);
       }
       std::string request;
       for (std::uint64_t i = next; i < n; ++i) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -365,9 +366,15 @@ struct MeanFloat {
 template <class Record>
 class MapperSession {
  public:
+  // `tick`, if any, is called every 20 ms or so while a unit keeps the mapper busy.
   MapperSession(const StreamConfig& config, const Plan& plan, int rank, int thread,
-                StderrRelay& relay)
-      : config_(config), plan_(plan), rank_(rank), thread_(thread), relay_(relay) {}
+                StderrRelay& relay, std::function<void()> tick)
+      : config_(config),
+        plan_(plan),
+        rank_(rank),
+        thread_(thread),
+        relay_(relay),
+        tick_(std::move(tick)) {}
 
   void map_unit(const WorkUnit& unit, const Record& record) {
     if (child_ && unit.source != unit_.source) finish(record);
@@ -408,6 +415,7 @@ class MapperSession {
             fmt::format("GRIDMR_UNIT={}-{}", unit_.begin, unit_.end), "GRIDMR_INPUT=" + path,
             fmt::format("GRIDMR_INPUT_INDEX={}", unit_.source), "map_input_file=" + path},
         Limits{config_.timeout, 0}, &relay_, "mapper");
+    child_->while_waiting(tick_);
     partial_.clear();
   }
 
@@ -503,6 +511,7 @@ class MapperSession {
   const Plan& plan_;
   int rank_, thread_;
   StderrRelay& relay_;
+  std::function<void()> tick_;
   std::unique_ptr<Child> child_;
   WorkUnit unit_;
   TextReader reader_;
@@ -531,7 +540,11 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
   {
     const int thread = omp_get_thread_num();
     const auto record = make_record(tables[thread]);
-    MapperSession<decltype(record)> session(config, plan, rank, thread, relay);
+    // A unit may keep a slow mapper busy for minutes: meanwhile thread 0 keeps
+    // the scheduler's messages going.
+    std::function<void()> tick;
+    if (thread == 0) tick = [&units] { units.while_busy(true); };
+    MapperSession<decltype(record)> session(config, plan, rank, thread, relay, tick);
     while (const auto unit = units.next(thread == 0)) {
       if (!failed) {
         try {
@@ -641,6 +654,7 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
+  bool prefetch_units() const override { return false; }  // a mapper may be slow
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -710,6 +724,7 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
+  bool prefetch_units() const override { return false; }  // a mapper may be slow
   KeyLayout key_layout() const override { return {.terminated = true}; }
   void check_on_every_rank() const override {
     check_command(config_.mapper, "--mapper");
