@@ -2,7 +2,7 @@
 """Scheduling and statistics: under --schedule dynamic and static, at np 1-3, every unit is
 mapped exactly once (also with more ranks than units, and with a single unit), the counts equal
 the independent count, both schedules give identical datasets, the statistics rows add up to
-their totals, and rank 0 reports progress unless --quiet."""
+their totals, rank 0 reports progress unless --quiet, and long units are shared from the start."""
 import argparse
 import math
 import os
@@ -176,6 +176,15 @@ def main():
               proc.stderr.strip())
         check("gridmr plot leaves no partial picture", not list(work.glob("*.png.partial*")),
               str(list(work.glob("*.png.partial*"))))
+        # Long units: every rank gets its first batch at the start, not once rank 0's first unit
+        # (here about a second of sampling) has ended. Four units at 2 x 1: two each.
+        out = work / "long-units.h5"
+        proc = mpirun(g, 2, ["montecarlo", "--threads", "1", "--quiet", "--samples", "8e9",
+                             "--unit-samples", "2e9", "-o", str(out)])
+        check("4 long units at 2 ranks x 1 thread: exit 0", proc.returncode == 0, proc.stderr.strip())
+        if proc.returncode == 0:
+            units = list(read_result(out)[0]["stats/ranks"]["units"])
+            check("4 long units at 2 ranks x 1 thread: two on each rank", units == [2, 2], str(units))
         proc = mpirun(g, 2, [*long_mc, "--progress", "sometimes"])
         lines = proc.stderr.splitlines()
         check("--progress with an unknown mode is a usage error",

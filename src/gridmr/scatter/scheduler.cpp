@@ -33,10 +33,36 @@ Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_un
     const auto mine = scatter_static_shares(plan_units);
     queue_.assign(mine.begin(), mine.end());
     no_more_ = true;
-  } else if (rank_ == 0) {
-    queue_.assign(plan_units.begin(), plan_units.end());
+  } else {
+    if (rank_ == 0) queue_.assign(plan_units.begin(), plan_units.end());
     no_more_ = ranks_ == 1;
+    if (ranks_ > 1) scatter_first_batches();
   }
+}
+
+void Scheduler::scatter_first_batches() {
+  // Every rank's first batch, as its first request would get it, before any
+  // work: asked for later, it would wait for rank 0's first unit to end.
+  std::vector<int> counts(ranks_, 0), displs(ranks_, 0);
+  std::vector<WorkUnit> first;
+  if (rank_ == 0) {
+    const std::size_t most = static_cast<std::size_t>(INT_MAX) / (sizeof(WorkUnit) * ranks_);
+    for (int r = 1; r < ranks_; ++r) {
+      const std::size_t left = queue_.size() - first.size();
+      const std::size_t n = std::min({left, batch_size(left, ranks_), most});
+      displs[r] = static_cast<int>(first.size() * sizeof(WorkUnit));
+      counts[r] = static_cast<int>(n * sizeof(WorkUnit));
+      first.insert(first.end(), queue_.begin() + static_cast<std::ptrdiff_t>(first.size()),
+                   queue_.begin() + static_cast<std::ptrdiff_t>(first.size() + n));
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(first.size()));
+  }
+  int bytes = 0;
+  MPI_Scatter(counts.data(), 1, MPI_INT, &bytes, 1, MPI_INT, 0, comm_);
+  std::vector<WorkUnit> mine(static_cast<std::size_t>(bytes) / sizeof(WorkUnit));
+  MPI_Scatterv(first.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), bytes, MPI_BYTE,
+               0, comm_);
+  if (rank_ != 0) queue_.assign(mine.begin(), mine.end());
 }
 
 std::vector<WorkUnit> Scheduler::scatter_static_shares(const std::vector<WorkUnit>& plan_units) {

@@ -63,6 +63,8 @@ class Scheduler final : public UnitSource {
 
   // Static mode: this rank's contiguous share of `plan_units` (given on rank 0).
   std::vector<WorkUnit> scatter_static_shares(const std::vector<WorkUnit>& plan_units);
+  // Dynamic mode: every other rank's first batch, handed out at the start.
+  void scatter_first_batches();
   std::optional<WorkUnit> pop();
   void communicate();   // thread 0 only
   void serve();         // rank 0: requests and reports
