@@ -299,6 +299,42 @@ for label, out in [("items file as -o", item_file), ("link to the items file as 
     check(f"{label}: the items file kept", item_file.read_bytes() == before and link.is_symlink()
           and not partials(out))
 
+# A worker that prints a line too many: no answer of that unit can be trusted to be whose it
+# seems, so every item of the unit fails (exit code -1), the worker is replaced, and the other
+# units are answered. 2560 items make units of 10; the worker answers each unit in one write,
+# so that gridmr sees the extra line with the unit's answers.
+chatty = work / "chatty_worker.py"
+chatty.write_text("import sys\n"
+                  "answers = []\n"
+                  "for line in sys.stdin:\n"
+                  "    i = int(line)\n"
+                  "    answers.append(str(i))\n"
+                  "    if i == 1003:\n"
+                  "        answers.append('a stray line')\n"
+                  "    if i % 10 == 9:\n"
+                  "        sys.stdout.write(''.join(a + '\\n' for a in answers))\n"
+                  "        sys.stdout.flush()\n"
+                  "        answers = []\n")
+for np, threads in ((1, 1), (2, 2)):
+    label = f"a line too many, np {np} threads {threads}"
+    out = work / f"chatty-{np}.h5"
+    r = farm(out, np, threads, "--range", "2560", "--max-failures", "10", "--worker", f"{PY} {chatty}")
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]
+    check(f"{label}: exit 0, one warning naming item 1000 and the extra line",
+          r.returncode == 0 and len(warnings) == 1 and "10 items failed" in warnings[0]
+          and "item 1000 " in warnings[0] and "more lines" in warnings[0], r.stderr[-400:])
+    if r.returncode == 0:
+        d = read_result(out)[0]
+        codes, answers = list(d["farm/exit_code"]), csr(d, "farm/stdout")
+        check(f"{label}: items 1000-1009 failed (-1), every other item answered as itself",
+              all(codes[i] == (-1 if 1000 <= i < 1010 else 0) for i in range(2560))
+              and all(answers[i] == str(i).encode() for i in range(2560) if not 1000 <= i < 1010))
+r = farm(work / "chatty.h5", 2, 2, "--range", "2560", "--worker", f"{PY} {chatty}")
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("a line too many, no --max-failures: exit 1, one line naming item 1000 and the extra line",
+      r.returncode == 1 and len(lines) == 1 and "item 1000 " in lines[0] and "more lines" in lines[0],
+      r.stderr[-400:])
+
 # Long items: a rank takes an item only when one of its threads can start it, and rank 0 hands
 # out items while its own thread runs one. Four items of 2 s on 2 ranks x 1 thread: two each
 # (rank 0 kept the other rank waiting for its first item's end, or it took three itself).

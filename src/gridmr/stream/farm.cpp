@@ -481,6 +481,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
             Limits{0, config_.timeout}, &relay, "worker");
         worker.child->while_waiting(tick);
       }
+      const std::uint64_t asked = next;  // this worker's first item of the unit
       std::string request;
       for (std::uint64_t i = next; i < n; ++i) {
         request += item_text(plan, unit.begin + i);
@@ -510,13 +511,15 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       const bool ok = child.ask(request, collect, [&] { return next == n; });
       if (ok && taken == worker.reply.size()) break;
       if (ok) {
-        // More lines than items: the last answers cannot be trusted to be
-        // whose they seem. The last item fails, and the worker goes.
+        // More lines than items: no answer this worker gave for the unit can
+        // be trusted to be whose it seems. They all fail, and the worker goes.
         worker.child.reset();
         ChildStatus status;
         status.exit_code = kNoAnswer;
-        settle(values[n - 1], unit.begin + n - 1, status,
-               "the worker printed more lines than it was given items");
+        for (std::uint64_t i = asked; i < n; ++i) {
+          settle(values[i], unit.begin + i, status,
+                 "the worker printed more lines than it was given items");
+        }
         break;
       }
       std::string last_stderr = child.last_stderr_line();
