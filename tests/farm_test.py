@@ -300,7 +300,7 @@ for label, out in [("items file as -o", item_file), ("link to the items file as 
           and not partials(out))
 
 # A worker that prints a line too many: no answer of that unit can be trusted to be whose it
-# seems, so every item of the unit fails (exit code -1), the worker is replaced, and the other
+# seems, so every item of the unit fails (exit code -2), the worker is replaced, and the other
 # units are answered. 2560 items make units of 10; the worker answers each unit in one write,
 # so that gridmr sees the extra line with the unit's answers.
 chatty = work / "chatty_worker.py"
@@ -322,17 +322,18 @@ for np, threads in ((1, 1), (2, 2)):
     warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]
     check(f"{label}: exit 0, one warning naming item 1000 and the extra line",
           r.returncode == 0 and len(warnings) == 1 and "10 items failed" in warnings[0]
-          and "item 1000 " in warnings[0] and "more lines" in warnings[0], r.stderr[-400:])
+          and "item 1000 has no trusted answer" in warnings[0] and "line too many" in warnings[0],
+          r.stderr[-400:])
     if r.returncode == 0:
         d = read_result(out)[0]
         codes, answers = list(d["farm/exit_code"]), csr(d, "farm/stdout")
-        check(f"{label}: items 1000-1009 failed (-1), every other item answered as itself",
-              all(codes[i] == (-1 if 1000 <= i < 1010 else 0) for i in range(2560))
+        check(f"{label}: items 1000-1009 failed (-2), every other item answered as itself",
+              all(codes[i] == (-2 if 1000 <= i < 1010 else 0) for i in range(2560))
               and all(answers[i] == str(i).encode() for i in range(2560) if not 1000 <= i < 1010))
 r = farm(work / "chatty.h5", 2, 2, "--range", "2560", "--worker", f"{PY} {chatty}")
 lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
 check("a line too many, no --max-failures: exit 1, one line naming item 1000 and the extra line",
-      r.returncode == 1 and len(lines) == 1 and "item 1000 " in lines[0] and "more lines" in lines[0],
+      r.returncode == 1 and len(lines) == 1 and "item 1000 " in lines[0] and "line too many" in lines[0],
       r.stderr[-400:])
 
 # Long items: a rank takes an item only when one of its threads can start it, and rank 0 hands

@@ -97,14 +97,17 @@ std::string expand(const std::string& command, const std::string& item) {
 }
 
 // The exit code recorded for an item whose worker ended, with status 0,
-// without answering it (or printed more than its one line).
+// without answering it; and for every item of a unit whose worker printed
+// more lines than it was given items.
 constexpr std::int32_t kNoAnswer = -1;
+constexpr std::int32_t kLineTooMany = -2;
 // Seconds a worker may take to end once its input has ended.
 constexpr double kWorkerGrace = 10;
 
 // "exited with status 3", "timed out after 5 s and was killed", ...
 std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout) {
   if (exit_code == kNoAnswer) return "ended without answering (status 0)";
+  if (exit_code == kLineTooMany) return "has no trusted answer: its worker printed a line too many";
   ChildStatus status;
   status.exit_code = exit_code;
   status.signal = exit_code > 128 && !timed_out ? exit_code - 128 : 0;
@@ -515,11 +518,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         // be trusted to be whose it seems. They all fail, and the worker goes.
         worker.child.reset();
         ChildStatus status;
-        status.exit_code = kNoAnswer;
-        for (std::uint64_t i = asked; i < n; ++i) {
-          settle(values[i], unit.begin + i, status,
-                 "the worker printed more lines than it was given items");
-        }
+        status.exit_code = kLineTooMany;
+        for (std::uint64_t i = asked; i < n; ++i) settle(values[i], unit.begin + i, status, "");
         break;
       }
       std::string last_stderr = child.last_stderr_line();
