@@ -367,7 +367,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   void write_items(Output& out, const PairSource& pairs, std::uint64_t total_keys,
                    const std::byte* total, const Plan& plan) const {
     const auto item = [this, &plan](std::string_view key, const std::byte*) {
-      return item_text(plan, index_of(key));
+      return item_text(plan, detail::decode_ordered<std::uint64_t>(key.data()));
     };
     std::uint64_t item_bytes = 0;
     {
@@ -393,12 +393,6 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     ItemValue all;
     if (total != nullptr) std::memcpy(&all, total, sizeof all);
     out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
-  }
-
-  static std::uint64_t index_of(std::string_view key) {
-    std::uint64_t index = 0;
-    for (int b = 0; b < 8; ++b) index = index << 8 | static_cast<unsigned char>(key[b]);
-    return index;
   }
 
   void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
