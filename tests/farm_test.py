@@ -238,6 +238,35 @@ if r.returncode == 0:
           csr(d, "farm/stdout") == want and list(d["farm/exit_code"]) == [1 if i == 13 else 0 for i in range(20)],
           str(csr(d, "farm/stdout")[:3]))
 
+# The first failure's stderr line comes from the rank that ran it: items below 150 fail only off
+# rank 0, all others fail everywhere, each with its own line (so rank 0 holds failures of its own,
+# later ones); the warning names the lowest failed item (read from the result) and that item's
+# own line, at 3 ranks with --command and at 2 ranks x 2 threads with --worker.
+for label, np, threads, options in (
+        ("command", 3, 1, ["--command", 'echo "err of $GRIDMR_ITEM on $GRIDMR_RANK" >&2; '
+                                       '[ "$GRIDMR_RANK" = 0 ] && [ "$GRIDMR_ITEM" -lt 150 ]']),
+        ("worker", 2, 2, ["--worker", 'while read -r i; do [ "$GRIDMR_RANK" = 0 ] && '
+                                      '[ "$i" -lt 150 ] && { echo "$i"; continue; }; '
+                                      'echo "err of $i on $GRIDMR_RANK" >&2; exit 1; done'])):
+    out = work / f"first-line-{label}.h5"
+    r = farm(out, np, threads, "--range", "300", "--max-failures", "300", *options)
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]
+    check(f"first failure's line ({label}): exit 0, one warning", r.returncode == 0
+          and len(warnings) == 1, r.stderr[-300:])
+    if r.returncode == 0 and warnings:
+        d = read_result(out)[0]
+        ranks = list(d["farm/rank"])
+        failed = [i for i, e in enumerate(d["farm/exit_code"]) if e != 0]
+        first = failed[0] if failed else None
+        check(f"first failure's line ({label}): failures below 150 off rank 0 only, "
+              "and some on rank 0 above",
+              failed and first < 150 and all(ranks[i] != 0 for i in failed if i < 150)
+              and any(ranks[i] == 0 for i in failed), str(failed[:5]))
+        if failed:
+            check(f"first failure's line ({label}): the warning names item {first} and its line",
+                  f"item {first} " in warnings[0]
+                  and f'"err of {first} on {ranks[first]}"' in warnings[0], warnings[0])
+
 # A worker that ends (status 0) instead of answering: exit code -1 for that item.
 out = work / "worker-quits.h5"
 r = farm(out, 1, 1, "--range", "5", "--max-failures", "1", "--worker",
