@@ -102,10 +102,13 @@ class JobRuntime {
   // rank can see, such as the commands of a streaming job. Throws UsageError.
   virtual void check_on_every_rank() const {}
 
-  // Every rank, after the reduce and before the write (not collective): this
-  // rank's sorted keys and values, and the fold of all values over all ranks
-  // (null if there are no keys). A job may refuse its result here (throw
-  // RunError), or work on it before write() (a streaming job's external reducer).
+  // Every rank, after the reduce and before the write: this rank's sorted
+  // keys and values, and the fold of all values over all ranks (null if there
+  // are no keys; the same on every rank). A job may refuse its result here
+  // (throw RunError), or work on it before write() (a streaming job's external
+  // reducer). Every rank calls it at the same point, so a job may use
+  // MPI_COMM_WORLD collectives here, before anything that may throw on some
+  // ranks only (the farm fetches its first failure's stderr line so).
   virtual void finish_reduce(std::span<const std::string_view> keys,
                              std::span<const std::byte* const> values, const std::byte* total,
                              int threads) {
