@@ -306,7 +306,7 @@ class KeyTable {
   template <class Cursor, class Combine>
   [[gnu::noinline]] void upsert_run(Cursor& run, Combine&& combine, std::size_t max_new) {
     Cursor cursor = run;  // a local: its fields live in registers
-    Entry* const slots = slots_.get();
+    Entry* const slots = slot_array();
     const std::size_t mask = mask_;
     const std::uint64_t shift = static_cast<std::uint64_t>(shift_);
     const std::uint64_t seed = seed_, multiplier = multiplier_;
@@ -366,14 +366,14 @@ class KeyTable {
       const key_bytes::ShortKey k = key_bytes::short_key(key.data(), n);
       for (std::size_t i = slot_of(key_bytes::hash(k, n, seed_, multiplier_));;
            i = (i + 1) & mask_) {
-        const Entry& slot = slots_[i];
+        const Entry& slot = slot_array()[i];
         if (holds(slot, k, n)) return &slot.value_;
         if (slot.empty()) return nullptr;
       }
     }
     const std::uint64_t h = key_bytes::hash(key.data(), n, seed_);
     for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
-      const Entry& slot = slots_[i];
+      const Entry& slot = slot_array()[i];
       if (holds(slot, key, h)) return &slot.value_;
       if (slot.empty()) return nullptr;
     }
@@ -381,7 +381,7 @@ class KeyTable {
 
   std::size_t size() const { return size_; }
   TableView view() const {
-    return {reinterpret_cast<const std::byte*>(slots_.get()), capacity(), sizeof(Entry), size_};
+    return {reinterpret_cast<const std::byte*>(slot_array()), capacity(), sizeof(Entry), size_};
   }
   bool empty() const { return size_ == 0; }
 
@@ -392,7 +392,7 @@ class KeyTable {
   // Empties the table, keeping its slots (a spilled table fills again at once).
   void clear() {
     if (size_ == 0) return;
-    std::memset(static_cast<void*>(slots_.get()), 0, capacity() * sizeof(Entry));
+    std::memset(static_cast<void*>(slot_array()), 0, capacity() * sizeof(Entry));
     arena_ = Arena();
     size_ = 0;
   }
@@ -424,8 +424,8 @@ class KeyTable {
     const Entry* at_;
     const Entry* end_;
   };
-  const_iterator begin() const { return {slots_.get(), slots_.get() + capacity()}; }
-  const_iterator end() const { return {slots_.get() + capacity(), slots_.get() + capacity()}; }
+  const_iterator begin() const { return {slot_array(), slot_array() + capacity()}; }
+  const_iterator end() const { return {slot_array() + capacity(), slot_array() + capacity()}; }
 
  private:
   static std::uint64_t load_masked(const char* p, std::uint64_t mask) {
@@ -468,7 +468,7 @@ class KeyTable {
 
   template <class Combine>
   void upsert_short(key_bytes::ShortKey k, std::size_t n, const V& value, Combine& combine) {
-    if (combine_short(slots_.get(), mask_, slot_of(key_bytes::hash(k, n, seed_, multiplier_)), k, n,
+    if (combine_short(slot_array(), mask_, slot_of(key_bytes::hash(k, n, seed_, multiplier_)), k, n,
                       value, combine)) {
       added();
     }
@@ -478,7 +478,7 @@ class KeyTable {
   void upsert_long(std::string_view key, const V& value, Combine& combine) {
     const std::uint64_t h = key_bytes::hash(key.data(), key.size(), seed_);
     for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
-      Entry& slot = slots_[i];
+      Entry& slot = slot_array()[i];
       if (holds(slot, key, h)) {
         slot.value_ = combine(slot.value_, value);
         return;
@@ -507,18 +507,21 @@ class KeyTable {
   }
 
   std::size_t capacity() const { return mask_ + 1; }
+  Entry* slot_array() const { return static_cast<Entry*>(memory_.data()); }
   std::size_t slot_of(std::uint64_t hash) const { return hash >> shift_; }
   void rehash(std::size_t capacity) {
-    auto old = std::move(slots_);
-    const std::size_t old_capacity = old ? mask_ + 1 : 0;
-    slots_ = std::make_unique<Entry[]>(capacity);  // value-initialised: empty slots
+    // Zero bytes are empty slots (Entry is trivially copyable; clear() zeroes them too).
+    const ZeroedMemory old_memory = std::exchange(memory_, ZeroedMemory(capacity * sizeof(Entry)));
+    const Entry* const old = static_cast<const Entry*>(old_memory.data());
+    const std::size_t old_capacity = old != nullptr ? mask_ + 1 : 0;
+    Entry* const slots = slot_array();
     mask_ = capacity - 1;
     shift_ = 64 - std::countr_zero(capacity);
     for (std::size_t j = 0; j < old_capacity; ++j) {
       if (old[j].empty()) continue;
       std::size_t i = slot_of(hash_of(old[j]));
-      while (!slots_[i].empty()) i = (i + 1) & mask_;
-      slots_[i] = old[j];
+      while (!slots[i].empty()) i = (i + 1) & mask_;
+      slots[i] = old[j];
     }
   }
 
@@ -546,7 +549,7 @@ class KeyTable {
   std::uint64_t seed_ = next_seed();
   std::uint64_t multiplier_ = key_bytes::high_multiplier(seed_);  // declared after seed_
   Arena arena_;
-  std::unique_ptr<Entry[]> slots_;
+  ZeroedMemory memory_;  // the slots
   std::size_t mask_ = 0;
   int shift_ = 64;  // a hash's top log2(capacity) bits pick its home slot
   std::size_t size_ = 0;

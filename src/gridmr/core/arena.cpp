@@ -1,7 +1,12 @@
-// A bump allocator for key bytes.
+// The memory of key tables.
 #include "gridmr/detail/arena.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
 
 namespace gridmr {
 
@@ -17,6 +22,40 @@ void Arena::grow(std::size_t at_least) {
   next_ = blocks_.back().get();
   free_ = size;
   held_ += size;
+}
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+}
+
+ZeroedMemory::ZeroedMemory(std::size_t bytes) {
+  if (bytes < kHugePage) {
+    data_ = std::calloc(std::max<std::size_t>(bytes, 1), 1);
+    if (data_ == nullptr) throw std::bad_alloc();
+    return;
+  }
+  // Whole huge pages, on a huge page boundary: map one page more than needed
+  // and give back the unaligned head and the tail.
+  const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* const mapped = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<std::uintptr_t>(mapped);
+  const std::uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) ::munmap(mapped, aligned - start);
+  const std::size_t tail = start + size + kHugePage - (aligned + size);
+  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
+  data_ = reinterpret_cast<void*>(aligned);
+  mapped_ = size;
+  ::madvise(data_, size, MADV_HUGEPAGE);  // a hint: without it, 4 KiB pages
+}
+
+ZeroedMemory::~ZeroedMemory() {
+  if (mapped_ > 0) {
+    ::munmap(data_, mapped_);
+  } else {
+    std::free(data_);
+  }
 }
 
 }  // namespace gridmr
