@@ -267,6 +267,31 @@ for label, np, threads, options in (
                   f"item {first} " in warnings[0]
                   and f'"err of {first} on {ranks[first]}"' in warnings[0], warnings[0])
 
+# The launcher asks glibc's malloc for huge pages (glibc.malloc.hugetlb=1 in the rank's
+# GLIBC_TUNABLES, after the user's own), and the commands a rank starts get the user's
+# GLIBC_TUNABLES back as it was; a user's own choice of the tunable stands. (The rank's
+# variable is read from /proc/PID/environ, which glibc 2.36 rewrites in place when it holds
+# two tunables, keeping only the first there though it applies both: so only for one.)
+probe = ('tr "\\0" "\\n" < /proc/$PPID/environ | grep "^GLIBC_TUNABLES=" || echo rank-unset; '
+         'echo "child=${GLIBC_TUNABLES-unset} ${GRIDMR_SAVED_GLIBC_TUNABLES-}"')
+for user, rank_sees in ((None, "glibc.malloc.hugetlb=1"),
+                        ("glibc.malloc.arena_max=2", None),
+                        ("glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0")):
+    env = {k: v for k, v in ENV.items() if k != "GLIBC_TUNABLES"}
+    if user is not None:
+        env["GLIBC_TUNABLES"] = user
+    out = work / "tunables.h5"
+    r = mpirun(args.gridmr, 2, ["farm", "--quiet", "--force", "--threads", "1", "--range", "2",
+                                "--command", probe, "-o", str(out)], env=env)
+    check(f"GLIBC_TUNABLES {user}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        got = [o.decode().split("\n") for o in csr(read_result(out)[0], "farm/stdout")]
+        check(f"GLIBC_TUNABLES {user}: the commands run with the user's own, nothing added",
+              all(o[1] == f"child={user or 'unset'} " for o in got), str(got))
+        if rank_sees is not None:
+            check(f"GLIBC_TUNABLES {user}: the ranks run with {rank_sees}",
+                  all(o[0] == f"GLIBC_TUNABLES={rank_sees}" for o in got), str(got))
+
 # A worker that ends (status 0) instead of answering: exit code -1 for that item.
 out = work / "worker-quits.h5"
 r = farm(out, 1, 1, "--range", "5", "--max-failures", "1", "--worker",

@@ -21,5 +21,11 @@ void run_build_for_this_cpu(char** argv, const char* variant);
 // launcher, 2-3 ms. Returns only when `baseline` cannot be run, after one line
 // on stderr: then main() returns 1.
 int launch_build_for_this_cpu(char** argv, const char* variant, const char* baseline);
+// The launcher also asks glibc's malloc for transparent huge pages on its
+// large blocks (glibc.malloc.hugetlb=1 in GLIBC_TUNABLES, unless the user's
+// GLIBC_TUNABLES names that tunable). The build calls this first thing, so
+// that the programs it starts (a stream job's mapper, a farm's commands) get
+// the user's GLIBC_TUNABLES back (run_command_line does).
+void restore_environment_after_launch();
 
 }  // namespace gridmr

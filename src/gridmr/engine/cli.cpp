@@ -22,6 +22,7 @@
 #include "gridmr/runtime/cluster.hpp"
 #include "gridmr/runtime/failure.hpp"
 #include "gridmr/simd/kernels.hpp"
+#include "gridmr/variant.hpp"
 #include "gridmr/version.hpp"
 #include "gridmr/write/h5.hpp"
 
@@ -275,6 +276,7 @@ int rank_from_environment() {
 }  // namespace
 
 int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
+  restore_environment_after_launch();
   std::optional<boost::mpi::environment> environment;
   std::optional<Cluster> cluster;
   if (!runs_without_mpi(argc, argv)) {
