@@ -344,23 +344,27 @@ for label, np, threads, options in (
 # two tunables, keeping only the first there though it applies both: so only for one.)
 probe = ('tr "\\0" "\\n" < /proc/$PPID/environ | grep "^GLIBC_TUNABLES=" || echo rank-unset; '
          'echo "child=${GLIBC_TUNABLES-unset} ${GRIDMR_SAVED_GLIBC_TUNABLES-}"')
-for user, rank_sees in ((None, "glibc.malloc.hugetlb=1"),
-                        ("glibc.malloc.arena_max=2", None),
-                        ("glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0")):
-    env = {k: v for k, v in ENV.items() if k != "GLIBC_TUNABLES"}
+for user, off, rank_sees in ((None, False, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"),
+                             ("glibc.malloc.arena_max=2", False, None),
+                             ("glibc.malloc.hugetlb=0", False, "GLIBC_TUNABLES=glibc.malloc.hugetlb=0"),
+                             (None, True, "rank-unset")):
+    env = {k: v for k, v in ENV.items() if k not in ("GLIBC_TUNABLES", "GRIDMR_HUGE_PAGES")}
     if user is not None:
         env["GLIBC_TUNABLES"] = user
+    if off:
+        env["GRIDMR_HUGE_PAGES"] = "off"
+        user = None
     out = work / "tunables.h5"
     r = mpirun(args.gridmr, 2, ["farm", "--quiet", "--force", "--threads", "1", "--range", "2",
                                 "--command", probe, "-o", str(out)], env=env)
-    check(f"GLIBC_TUNABLES {user}: exit 0", r.returncode == 0, r.stderr[-300:])
+    check(f"GLIBC_TUNABLES {user} off={off}: exit 0", r.returncode == 0, r.stderr[-300:])
     if r.returncode == 0:
         got = [o.decode().split("\n") for o in csr(read_result(out)[0], "farm/stdout")]
-        check(f"GLIBC_TUNABLES {user}: the commands run with the user's own, nothing added",
+        check(f"GLIBC_TUNABLES {user} off={off}: the commands run with the user's own, nothing added",
               all(o[1] == f"child={user or 'unset'} " for o in got), str(got))
         if rank_sees is not None:
-            check(f"GLIBC_TUNABLES {user}: the ranks run with {rank_sees}",
-                  all(o[0] == f"GLIBC_TUNABLES={rank_sees}" for o in got), str(got))
+            check(f"GLIBC_TUNABLES {user}{' GRIDMR_HUGE_PAGES=off' if off else ''}: the ranks "
+                  f"run with {rank_sees}", all(o[0] == rank_sees for o in got), str(got))
 
 # A worker that ends (status 0) instead of answering: exit code -1 for that item.
 out = work / "worker-quits.h5"

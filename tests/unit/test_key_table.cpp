@@ -354,3 +354,44 @@ TEST_CASE("the key arena grows with what it holds, not by whole blocks") {
   CHECK(arena.copy(huge) == huge);
   CHECK(arena.bytes() - before <= huge.size() + (1u << 20));  // its own block, at most
 }
+
+TEST_CASE("zeroed memory: zero-filled and writable; large blocks whole huge pages, aligned") {
+  for (const std::size_t bytes : {std::size_t{1}, std::size_t{100000}, std::size_t{2} << 20,
+                                  (std::size_t{5} << 20) + 3}) {
+    CAPTURE(bytes);
+    gridmr::ZeroedMemory memory(bytes);
+    auto* p = static_cast<unsigned char*>(memory.data());
+    REQUIRE(p != nullptr);
+    bool zero = true;
+    for (std::size_t i = 0; i < bytes; i += 997) zero = zero && p[i] == 0;
+    CHECK((zero && p[bytes - 1] == 0));
+    std::memset(p, 0xab, bytes);
+    CHECK(p[bytes - 1] == 0xab);
+    if (bytes >= (std::size_t{2} << 20)) {
+      CHECK(reinterpret_cast<std::uintptr_t>(p) % (std::size_t{2} << 20) == 0);
+    }
+    gridmr::ZeroedMemory moved = std::move(memory);
+    CHECK(memory.data() == nullptr);
+    CHECK(moved.data() == p);
+  }
+}
+
+TEST_CASE("a table emptied by clear() and one grown past 2 MiB of slots count like std::map") {
+  gridmr::KeyTable<std::uint64_t> table;
+  std::map<std::string, std::uint64_t> expected;
+  for (int round = 0; round < 2; ++round) {
+    for (std::uint64_t i = 0; i < 200000; ++i) {
+      std::string key = std::to_string(i * 7919 % 150000);
+      key += 'k';
+      table.upsert(key, i, add);
+      expected[key] += i;
+    }
+    REQUIRE(table.size() == expected.size());
+    std::map<std::string, std::uint64_t> got;
+    for (const auto& entry : table) got[std::string(entry.key())] = entry.value();
+    CHECK(got == expected);
+    table.clear();
+    expected.clear();
+    CHECK(table.size() == 0);
+  }
+}

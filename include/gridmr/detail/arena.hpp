@@ -43,7 +43,9 @@ class Arena {
 // with transparent huge pages asked for (madvise: Debian's default mode), so
 // that they are faulted in 2 MiB at a time rather than 4 KiB. On this
 // project's VMs a page fault costs microseconds: a farm of 200,000 items spent
-// half its time in the faults of its table's growth. Smaller blocks come from calloc.
+// half its time in the faults of its table's growth. Smaller blocks come from
+// calloc. GRIDMR_HUGE_PAGES=off asks for no huge pages (where the kernel's
+// compaction for them stalls a busy node).
 class ZeroedMemory {
  public:
   ZeroedMemory() = default;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace gridmr {
@@ -26,7 +27,16 @@ void Arena::grow(std::size_t at_least) {
 
 namespace {
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+// GRIDMR_HUGE_PAGES=off: no huge pages asked for (the launcher reads it too).
+bool huge_pages_wanted() {
+  static const bool wanted = [] {
+    const char* setting = std::getenv("GRIDMR_HUGE_PAGES");
+    return setting == nullptr || std::strcmp(setting, "off") != 0;
+  }();
+  return wanted;
 }
+}  // namespace
 
 ZeroedMemory::ZeroedMemory(std::size_t bytes) {
   if (bytes < kHugePage) {
@@ -47,7 +57,7 @@ ZeroedMemory::ZeroedMemory(std::size_t bytes) {
   if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
   data_ = reinterpret_cast<void*>(aligned);
   mapped_ = size;
-  ::madvise(data_, size, MADV_HUGEPAGE);  // a hint: without it, 4 KiB pages
+  if (huge_pages_wanted()) ::madvise(data_, size, MADV_HUGEPAGE);  // a hint: else 4 KiB pages
 }
 
 ZeroedMemory::~ZeroedMemory() {

@@ -55,9 +55,12 @@ constexpr const char* kSavedTunables = "GRIDMR_SAVED_GLIBC_TUNABLES";
 // 4M distinct words at 2 ranks took 3.1-3.9 s without, 1.7-2.3 s with (Zen 5
 // PVM guest; peak RSS the same). The user's own GLIBC_TUNABLES is kept in
 // kSavedTunables, for the build to restore before it starts any program; one
-// that names the tunable already (=0 turns it off) is left as it is.
+// that names the tunable already (=0 turns it off) is left as it is, and
+// GRIDMR_HUGE_PAGES=off leaves GLIBC_TUNABLES alone.
 void ask_malloc_for_huge_pages() {
   const char* current = std::getenv("GLIBC_TUNABLES");
+  const char* wanted = std::getenv("GRIDMR_HUGE_PAGES");
+  if (wanted != nullptr && std::strcmp(wanted, "off") == 0) return;
   if (std::getenv(kSavedTunables) != nullptr) return;
   if (current != nullptr && std::strstr(current, kHugePages) != nullptr) return;
   const std::string saved = current == nullptr ? "-" : std::string("=") + current;
