@@ -10,28 +10,32 @@
 #include <vector>
 
 #include "gridmr/detail/key_table.hpp"
+#include "gridmr/detail/runtime_for.hpp"
+#include "gridmr/errors.hpp"
 #include "gridmr/map/tokenizer.hpp"
 #include "simd_targets.hpp"
 
 namespace {
 auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
 
-// A writable page followed by one that may not be read: a key placed to end
-// at end() faults on any read past it.
+// `pages` writable pages followed by one that may not be read: a key placed
+// to end at end() faults on any read past it.
 class GuardedPage {
  public:
-  GuardedPage() {
-    area_ = static_cast<char*>(
-        ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  explicit GuardedPage(std::size_t pages = 1) : pages_(pages) {
+    area_ = static_cast<char*>(::mmap(nullptr, (pages_ + 1) * page_, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     REQUIRE(area_ != MAP_FAILED);
-    REQUIRE(::mprotect(area_ + page_, page_, PROT_NONE) == 0);
+    REQUIRE(::mprotect(area_ + pages_ * page_, page_, PROT_NONE) == 0);
   }
-  ~GuardedPage() { ::munmap(area_, 2 * page_); }
+  ~GuardedPage() { ::munmap(area_, (pages_ + 1) * page_); }
   GuardedPage(const GuardedPage&) = delete;
   GuardedPage& operator=(const GuardedPage&) = delete;
-  char* end() const { return area_ + page_; }
+  char* end() const { return area_ + pages_ * page_; }
+  std::size_t size() const { return pages_ * page_; }
 
  private:
+  std::size_t pages_;
   std::size_t page_ = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   char* area_ = nullptr;
 };
@@ -394,4 +398,100 @@ TEST_CASE("a table emptied by clear() and one grown past 2 MiB of slots count li
     expected.clear();
     CHECK(table.size() == 0);
   }
+}
+
+TEST_CASE("a run of words in a table large enough to prefetch upserts like one word at a time") {
+  // 300,000 distinct words (8 MiB of slots and more: upsert_run prefetches
+  // ahead there), some longer than an inline key, with runs cut short by
+  // max_new: the prefetching cursor runs ahead of where a run stops.
+  using Table = gridmr::KeyTable<std::uint64_t>;
+  std::mt19937_64 pick(29);
+  for (const std::size_t max_new : {std::size_t{1000}, SIZE_MAX}) {
+    Table table;
+    std::map<std::string, std::uint64_t> reference;
+    for (int chunk = 0; chunk < 30; ++chunk) {
+      std::string buffer;
+      std::vector<std::uint32_t> at;
+      for (int w = 0; w < 20000; ++w) {
+        buffer.push_back(' ');
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+        buffer += std::to_string(pick() % 300000);
+        if (pick() % 64 == 0) buffer += "-and-a-tail-past-sixteen";
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+      }
+      buffer.append(gridmr::kViewPadding, '\xff');
+      const std::size_t pairs = at.size() / 2;
+      for (std::size_t k = 0; k < pairs;) {
+        const std::size_t stop = table.upsert_words(buffer.data(), at.data(), k, pairs, 2, add, max_new);
+        for (; k < stop; ++k) reference[buffer.substr(at[2 * k], at[2 * k + 1] - at[2 * k])] += 2;
+        if (k < pairs && at[2 * k + 1] - at[2 * k] > Table::kInlineKey) {
+          const std::string word = buffer.substr(at[2 * k], at[2 * k + 1] - at[2 * k]);
+          table.upsert(word, 2, add);
+          reference[word] += 2;
+          ++k;
+        }
+      }
+    }
+    REQUIRE(table.view().capacity * sizeof(Table::Entry) >= Table::kPrefetchBytes);
+    CHECK(table.size() == reference.size());
+    std::map<std::string, std::uint64_t> back;
+    for (const auto& entry : table) back[std::string(entry.key())] = entry.value();
+    CHECK(back == reference);
+  }
+}
+
+namespace {
+// TableRuntime::fold, which folds a shuffle round's records into the reduce table.
+struct Folding : gridmr::TableRuntime<std::uint64_t, gridmr::AddCounts> {
+  using TableRuntime::fold;
+};
+}  // namespace
+
+TEST_CASE("folding records: runs of short keys, long keys alone, spills at the limit, no overread") {
+  // Keys of 0 to 40 bytes (with \0 and 0xff bytes), some repeated; the
+  // records end where a page that may not be read begins, so that a 16-byte
+  // read from one of the last keys would fault.
+  std::mt19937_64 pick(31);
+  std::vector<char> records;
+  std::map<std::string, std::uint64_t> reference;
+  for (int i = 0; i < 20000; ++i) {
+    std::string key(pick() % 8 == 0 ? pick() % 41 : pick() % 5, '\0');
+    for (auto& c : key) c = "ab\0\xff"[pick() % 4];
+    const std::uint64_t value = pick() % 100;
+    gridmr::append_record(records, key, &value, sizeof value);
+    reference[key] += value;
+  }
+  for (int tail = 0; tail < 3; ++tail) {  // a short key last, right at the end
+    const std::string key(static_cast<std::size_t>(tail), 'z');
+    const std::uint64_t value = 7;
+    gridmr::append_record(records, key, &value, sizeof value);
+    reference[key] += value;
+  }
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const GuardedPage guarded((records.size() + page - 1) / page);
+  char* const data = guarded.end() - records.size();
+  std::memcpy(data, records.data(), records.size());
+  for (const std::size_t limit : {std::size_t{64}, std::size_t{5000}, SIZE_MAX}) {
+    CAPTURE(limit);
+    gridmr::KeyTable<std::uint64_t> table;
+    std::map<std::string, std::uint64_t> got;
+    int spills = 0;
+    const auto take = [&] {
+      for (const auto& entry : table) got[std::string(entry.key())] += entry.value();
+    };
+    Folding::fold(table, data, records.size(), limit, [&] {
+      CHECK(table.size() <= limit);
+      take();
+      ++spills;
+    });
+    CHECK(table.size() < limit);
+    take();
+    CHECK(got == reference);
+    // Each spill takes at most `limit` keys, so the keys take at least this many.
+    CHECK((limit == SIZE_MAX ? spills == 0
+                             : static_cast<std::size_t>(spills) + 1 >= reference.size() / limit));
+  }
+  gridmr::KeyTable<std::uint64_t> table;
+  CHECK_THROWS_AS(Folding::fold(table, data, records.size() - 1, SIZE_MAX, [] {}),
+                  gridmr::RunError);
 }

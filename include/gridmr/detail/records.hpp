@@ -19,21 +19,31 @@ void append_record(std::vector<char>& out, std::string_view key, const void* val
 
 [[noreturn]] void throw_truncated_records(std::size_t size, std::size_t at);
 
+// The record at data[at], of the records in [data, data + size): its key and
+// value bytes, and `at` moved past it. False at the end, and at a record cut
+// short (`at` is left on it).
+inline bool next_record(const char* data, std::size_t size, std::size_t value_size,
+                        std::size_t& at, std::string_view& key, const char*& value) {
+  const std::size_t overhead = sizeof(std::uint32_t) + value_size;
+  if (at >= size || size - at < overhead) return false;
+  std::uint32_t length;
+  std::memcpy(&length, data + at, sizeof length);
+  if (size - at - overhead < length) return false;
+  key = std::string_view(data + at + sizeof length, length);
+  value = data + at + sizeof length + length;
+  at += overhead + length;
+  return true;
+}
+
 // Calls f(key, value bytes) for every record in [data, data + size). The value
 // bytes may be unaligned: copy them out. Throws RunError if the buffer does
 // not end on a record boundary.
 template <class F>
 void for_each_record(const char* data, std::size_t size, std::size_t value_size, F&& f) {
-  const std::size_t overhead = sizeof(std::uint32_t) + value_size;
   std::size_t at = 0;
-  while (at < size) {
-    std::uint32_t length;
-    if (size - at < overhead) break;
-    std::memcpy(&length, data + at, sizeof length);
-    if (size - at - overhead < length) break;
-    f(std::string_view(data + at + sizeof length, length), data + at + sizeof length + length);
-    at += overhead + length;
-  }
+  std::string_view key;
+  const char* value;
+  while (next_record(data, size, value_size, at, key, value)) f(key, value);
   if (at != size) throw_truncated_records(size, at);
 }
 

@@ -226,22 +226,55 @@ class TableRuntime : public JobRuntime {
  protected:
   using Slot = typename KeyTable<V>::Entry;
 
+  // The records whose keys fit in a slot, as a cursor for KeyTable::upsert_run
+  // (a key followed by 16 readable bytes: the value and what follows it). It
+  // stops before a long key and before the last records of the buffer, where
+  // a 16-byte read from the key would pass its end; fold() takes those alone.
+  struct ShortRecords {
+    const char* data;
+    std::size_t size;
+    std::size_t at;
+    bool next(const char*& p, std::size_t& n, V& value) {
+      constexpr std::size_t kRoom = sizeof(std::uint32_t) + SlotHeader::kInlineKey + sizeof(V);
+      if (size - at < kRoom) return false;
+      std::uint32_t length;
+      std::memcpy(&length, data + at, sizeof length);
+      if (length > SlotHeader::kInlineKey) return false;  // the record is whole: kRoom covers it
+      p = data + at + sizeof length;
+      n = length;
+      std::memcpy(&value, p + length, sizeof value);
+      at += sizeof length + length + sizeof value;
+      return true;
+    }
+  };
+
   // Folds records into `table`; whenever it holds `limit` keys, or its long
   // keys outgrow what that many slots would take, spill() and empty it.
+  // Runs of short keys go through upsert_run (which prefetches in a large table).
   template <class Spill>
   static void fold(KeyTable<V>& table, const char* records, std::size_t size, std::size_t limit,
                    Spill&& spill) {
     const std::size_t bytes = limit == SIZE_MAX ? SIZE_MAX : limit * (4 * sizeof(Slot) + 48);
-    for_each_record(records, size, sizeof(V), [&](std::string_view key, const char* bytes_of) {
-      V value;
-      std::memcpy(&value, bytes_of, sizeof value);
-      table.upsert(key, value, Combine{});
+    ShortRecords run{records, size, 0};
+    while (run.at < size) {
+      const std::size_t from = run.at;
+      table.upsert_run(run, Combine{}, limit - table.size());
+      std::string_view key;
+      const char* value_bytes;
+      if (run.at == from) {  // a record upsert_run leaves: a long key, or one of the last
+        if (!next_record(records, size, sizeof(V), run.at, key, value_bytes)) {
+          throw_truncated_records(size, run.at);
+        }
+        V value;
+        std::memcpy(&value, value_bytes, sizeof value);
+        table.upsert(key, value, Combine{});
+      }
       if (table.size() >= limit ||
           (key.size() > SlotHeader::kInlineKey && table.memory_bytes() > bytes)) [[unlikely]] {
         spill();
         table.clear();
       }
-    });
+    }
   }
 
   std::vector<KeyTable<V>> tables_;  // one per map thread
