@@ -444,6 +444,8 @@ namespace {
 // TableRuntime::fold, which folds a shuffle round's records into the reduce table.
 struct Folding : gridmr::TableRuntime<std::uint64_t, gridmr::AddCounts> {
   using TableRuntime::fold;
+  using TableRuntime::ShortRecords;
+  using TableRuntime::ShortSlots;
 };
 }  // namespace
 
@@ -479,7 +481,7 @@ TEST_CASE("folding records: runs of short keys, long keys alone, spills at the l
     const auto take = [&] {
       for (const auto& entry : table) got[std::string(entry.key())] += entry.value();
     };
-    Folding::fold(table, data, records.size(), limit, [&] {
+    Folding::fold(table, Folding::ShortRecords{data, records.size(), 0}, limit, [&] {
       CHECK(table.size() <= limit);
       take();
       ++spills;
@@ -492,6 +494,42 @@ TEST_CASE("folding records: runs of short keys, long keys alone, spills at the l
                              : static_cast<std::size_t>(spills) + 1 >= reference.size() / limit));
   }
   gridmr::KeyTable<std::uint64_t> table;
-  CHECK_THROWS_AS(Folding::fold(table, data, records.size() - 1, SIZE_MAX, [] {}),
-                  gridmr::RunError);
+  CHECK_THROWS_AS(
+      Folding::fold(table, Folding::ShortRecords{data, records.size() - 1, 0}, SIZE_MAX, [] {}),
+      gridmr::RunError);
+}
+
+TEST_CASE("folding one table into another: short keys from their slots, long keys alone, spills") {
+  // What a one-rank job does instead of the shuffle: the map tables of the
+  // other threads fold into the largest one. Keys of 0 to 40 bytes; the
+  // target already holds some of them.
+  std::mt19937_64 pick(37);
+  gridmr::KeyTable<std::uint64_t> from, into_base;
+  std::map<std::string, std::uint64_t> reference;
+  for (int i = 0; i < 300000; ++i) {
+    std::string key = std::to_string(pick() % 200000);
+    if (pick() % 16 == 0) key += "-a-tail-past-the-sixteen-inline-bytes";
+    const std::uint64_t value = pick() % 10;
+    (i % 3 == 0 ? into_base : from).upsert(key, value, add);
+    reference[key] += value;
+  }
+  REQUIRE(from.view().capacity * sizeof(gridmr::KeyTable<std::uint64_t>::Entry) >=
+          gridmr::KeyTable<std::uint64_t>::kPrefetchBytes);
+  for (const std::size_t limit : {std::size_t{1000}, SIZE_MAX}) {
+    CAPTURE(limit);
+    gridmr::KeyTable<std::uint64_t> into;
+    for (const auto& entry : into_base) into.upsert(entry.key(), entry.value(), add);
+    std::map<std::string, std::uint64_t> got;
+    const auto take = [&] {
+      for (const auto& entry : into) got[std::string(entry.key())] += entry.value();
+    };
+    int spills = 0;
+    Folding::fold(into, Folding::ShortSlots{from.view(), 0}, limit, [&] {
+      take();
+      ++spills;
+    });
+    take();
+    CHECK(got == reference);
+    CHECK((limit == SIZE_MAX) == (spills == 0));
+  }
 }

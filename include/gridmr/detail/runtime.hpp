@@ -140,6 +140,10 @@ class JobRuntime {
 
   // Folds a buffer of received records (records.hpp) into this rank's table.
   virtual void reduce(const char* records, std::size_t size) = 0;
+  // On a job of one rank whose map spilled nothing, instead of the shuffle and
+  // reduce(): makes the map tables this rank's reduced table (and frees them).
+  // False: not done; the shuffle runs as on many ranks.
+  virtual bool reduce_map_tables() { return false; }
   virtual TableView reduced_table() const = 0;
   // *into = combine(*into, *from), on value bytes.
   virtual void combine_into(std::byte* into, const std::byte* from) const = 0;

@@ -204,13 +204,33 @@ class TableRuntime : public JobRuntime {
   void restore(const char* records, std::size_t size) override {
     const std::size_t limit =
         spiller_ != nullptr ? spill_limit(spiller_->map_table_bytes(), sizeof(Slot)) : SIZE_MAX;
-    fold(restored_, records, size, limit, [&] { spiller_->spill_restored(restored_.view()); });
+    fold(restored_, ShortRecords{records, size, 0}, limit,
+         [&] { spiller_->spill_restored(restored_.view()); });
   }
 
   void reduce(const char* records, std::size_t size) override {
-    const std::size_t limit =
-        spiller_ != nullptr ? spill_limit(spiller_->reduce_table_bytes(), sizeof(Slot)) : SIZE_MAX;
-    fold(reduced_, records, size, limit, [&] { spiller_->spill_reduce(reduced_.view()); });
+    fold(reduced_, ShortRecords{records, size, 0}, reduce_limit(),
+         [&] { spiller_->spill_reduce(reduced_.view()); });
+  }
+  // One rank: the largest map table becomes the reduced table as it is, and
+  // the others (more threads, restored output) fold into it, spilling as
+  // reduce() does.
+  bool reduce_map_tables() override {
+    const std::size_t limit = reduce_limit();
+    const auto spill = [&] { spiller_->spill_reduce(reduced_.view()); };
+    KeyTable<V>* largest = nullptr;
+    for (auto& table : tables_) {
+      if (largest == nullptr || table.size() > largest->size()) largest = &table;
+    }
+    if (largest != nullptr) std::swap(reduced_, *largest);  // leaves an empty table there
+    if (reduced_.size() >= limit || reduced_.memory_bytes() > fold_bytes(limit)) {
+      spill();
+      reduced_ = KeyTable<V>();  // a map table's slots are more than the reduce's share
+    }
+    for (const auto& table : tables_) fold(reduced_, ShortSlots{table.view(), 0}, limit, spill);
+    fold(reduced_, ShortSlots{restored_.view(), 0}, limit, spill);
+    free_map_tables();
+    return true;
   }
   TableView reduced_table() const override { return reduced_.view(); }
   void free_reduced_table() override { reduced_ = KeyTable<V>(); }
@@ -226,14 +246,27 @@ class TableRuntime : public JobRuntime {
  protected:
   using Slot = typename KeyTable<V>::Entry;
 
-  // The records whose keys fit in a slot, as a cursor for KeyTable::upsert_run
-  // (a key followed by 16 readable bytes: the value and what follows it). It
-  // stops before a long key and before the last records of the buffer, where
-  // a 16-byte read from the key would pass its end; fold() takes those alone.
+  std::size_t reduce_limit() const {
+    return spiller_ != nullptr ? spill_limit(spiller_->reduce_table_bytes(), sizeof(Slot))
+                               : SIZE_MAX;
+  }
+  // The bytes a table of `limit` keys may take (slots while it grows, long keys).
+  static std::size_t fold_bytes(std::size_t limit) {
+    return limit == SIZE_MAX ? SIZE_MAX : limit * (4 * sizeof(Slot) + 48);
+  }
+
+  // Cursors for fold(), and through it KeyTable::upsert_run: each gives the
+  // entries whose keys fit in a slot, with 16 readable bytes from the key on,
+  // and stops before any other, which take_one() then upserts alone.
+  // more(): whether an entry is left.
+  //
+  // A shuffle round's records (records.hpp). A short key among the last
+  // bytes of the buffer, where a 16-byte read would pass its end, is left too.
   struct ShortRecords {
     const char* data;
     std::size_t size;
     std::size_t at;
+    bool more() const { return at < size; }
     bool next(const char*& p, std::size_t& n, V& value) {
       constexpr std::size_t kRoom = sizeof(std::uint32_t) + SlotHeader::kInlineKey + sizeof(V);
       if (size - at < kRoom) return false;
@@ -246,29 +279,60 @@ class TableRuntime : public JobRuntime {
       at += sizeof length + length + sizeof value;
       return true;
     }
+    std::string_view take_one(KeyTable<V>& table) {
+      std::string_view key;
+      const char* bytes;
+      if (!next_record(data, size, sizeof(V), at, key, bytes)) throw_truncated_records(size, at);
+      V value;
+      std::memcpy(&value, bytes, sizeof value);
+      table.upsert(key, value, Combine{});
+      return key;
+    }
+  };
+  // Another table's entries, in slot order: a short key's bytes are its slot's
+  // first 16, zero-padded.
+  struct ShortSlots {
+    TableView table;
+    std::size_t at;
+    bool more() {
+      while (at < table.capacity && table.slot(at).empty()) ++at;
+      return at < table.capacity;
+    }
+    bool next(const char*& p, std::size_t& n, V& value) {
+      if (!more()) return false;
+      const SlotHeader& slot = table.slot(at);
+      n = slot.tag - 1;
+      if (n > SlotHeader::kInlineKey) return false;
+      p = reinterpret_cast<const char*>(slot.words);
+      std::memcpy(&value, table.value(at), sizeof value);
+      ++at;
+      return true;
+    }
+    std::string_view take_one(KeyTable<V>& into) {
+      V value;
+      std::memcpy(&value, table.value(at), sizeof value);
+      const std::string_view key = table.slot(at++).key();
+      into.upsert(key, value, Combine{});
+      return key;
+    }
   };
 
-  // Folds records into `table`; whenever it holds `limit` keys, or its long
-  // keys outgrow what that many slots would take, spill() and empty it.
-  // Runs of short keys go through upsert_run (which prefetches in a large table).
-  template <class Spill>
-  static void fold(KeyTable<V>& table, const char* records, std::size_t size, std::size_t limit,
-                   Spill&& spill) {
-    const std::size_t bytes = limit == SIZE_MAX ? SIZE_MAX : limit * (4 * sizeof(Slot) + 48);
-    ShortRecords run{records, size, 0};
-    while (run.at < size) {
+  // Folds what `run` gives into `table`; whenever it holds `limit` keys, or
+  // its long keys outgrow what that many slots would take, spill() and empty
+  // it. Runs of short keys go through upsert_run (which prefetches in a large
+  // table).
+  template <class Run, class Spill>
+  static void fold(KeyTable<V>& table, Run run, std::size_t limit, Spill&& spill) {
+    const std::size_t bytes = fold_bytes(limit);
+    if (table.size() >= limit && run.more()) {  // full already (upsert_run needs room for one)
+      spill();
+      table.clear();
+    }
+    while (run.more()) {
       const std::size_t from = run.at;
       table.upsert_run(run, Combine{}, limit - table.size());
       std::string_view key;
-      const char* value_bytes;
-      if (run.at == from) {  // a record upsert_run leaves: a long key, or one of the last
-        if (!next_record(records, size, sizeof(V), run.at, key, value_bytes)) {
-          throw_truncated_records(size, run.at);
-        }
-        V value;
-        std::memcpy(&value, value_bytes, sizeof value);
-        table.upsert(key, value, Combine{});
-      }
+      if (run.at == from) key = run.take_one(table);  // an entry upsert_run leaves
       if (table.size() >= limit ||
           (key.size() > SlotHeader::kInlineKey && table.memory_bytes() > bytes)) [[unlikely]] {
         spill();

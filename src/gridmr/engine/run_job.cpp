@@ -252,7 +252,18 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   Stopwatch shuffle_time;
   stats.shuffle_start = elapsed.seconds();
   double fold_seconds = 0;
-  const ShuffleStats moved = shuffle_and_fold(cluster, options, job, spill, elapsed, fold_seconds);
+  ShuffleStats moved;
+  // One rank whose map spilled nothing: its map tables are its whole share,
+  // folded in place (no records, no second copy of every key).
+  Stopwatch fold;
+  bool folded = false;
+  if (cluster.size() == 1 && spill.map_runs().empty()) {
+    agree(cluster, [&] { folded = job.reduce_map_tables(); });
+    fold_seconds = fold.seconds();
+  }
+  if (!folded) {
+    moved = shuffle_and_fold(cluster, options, job, spill, elapsed, fold_seconds);
+  }
   stats.shuffle_seconds = shuffle_time.seconds() - fold_seconds;
   stats.bytes_sent = moved.bytes_sent;
   stats.bytes_received = moved.bytes_received;
