@@ -261,7 +261,8 @@ class KeyTable {
   // project's Zen 5 (2026-12-06, best of 5-7): 1M distinct words 0.60 ->
   // 0.40-0.43 s, 100k 0.15 -> 0.11-0.12 s, 30k (2 MiB of slots) no change,
   // and text with 500k rare words among common ones no slower; but the KJV's
-  // 13k words (1 MiB, in L2) 0.215 -> 0.284 s, so smaller tables go without.
+  // 6k words (512 KiB, in L2; 256 MiB of text) 0.215 -> 0.284 s, so smaller
+  // tables go without.
   static constexpr std::size_t kPrefetchBytes = std::size_t{4} << 20;
   static constexpr int kLookahead = 16;
   static_assert(alignof(V) <= alignof(SlotHeader), "value types are aligned to at most 8 bytes");
