@@ -257,6 +257,20 @@ with open(numbers, "w") as f:
                             rng.uniform(-1e16, 1e16)])
             floats[key].append(v)
             f.write(f"{key}\t{v!r}\n")
+    # Keys whose values fall in many bands of exponents (a table keeps one entry
+    # per key and band): powers of two at every band's edges, subnormals, the
+    # largest doubles, zeros of both signs; and keys that begin other keys, with
+    # bytes below the tab after them, so that a key's entries must stay together.
+    edges = [2.0 ** e for e in range(-1074, 1010, 7)] + [2.0 ** e * 1.5 for e in (-63, -62, 65, 66)]
+    edges += [5e-324, -5e-324, 2.2250738585072014e-308, 0.0, -0.0, 2.0 ** 63, -(2.0 ** 63)]
+    edge_lines = [("emax", v) for v in (1.7976931348623157e308, -1.7976931348623157e308,
+                                        1.7976931348623157e308, 5e-324)]
+    for i in range(3000):
+        key = rng.choice(["e", "e\x01", "e\x01\x01", "e\x02", "e\x08x", "e ", "ee", f"e{i % 7}"])
+        edge_lines.append((key, rng.choice(edges) * rng.choice([1, -1, 3, 0.75])))
+    for key, v in edge_lines:
+        floats[key].append(v)
+        f.write(f"{key}\t{v!r}\n")
 int_lines = work / "ints.txt"
 with open(int_lines, "w") as f:
     for key, vs in ints.items():

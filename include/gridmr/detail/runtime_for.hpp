@@ -428,6 +428,8 @@ class GroupCursor {
   }
   std::string_view part() const { return part_; }
   std::string_view rest() const { return key_.substr(part_.size()); }
+  std::string_view key() const { return key_; }
+  const std::byte* value() const { return value_; }
   std::uint64_t count() const {
     std::uint64_t n;
     std::memcpy(&n, value_, sizeof n);

@@ -3,14 +3,92 @@
 // that any grouping and any order of additions gives the same bits, and the
 // result is rounded once, to nearest. This is what makes a streaming job's
 // floating-point sums identical on any number of ranks and threads.
+//
+// ExactSum takes 272 bytes, too many for a key table's every key. A table
+// holds BandSums instead: 32 bytes that are exact for the addends of one
+// band of exponents (see BandSum), a key taking one entry per band its
+// values fall in; the bands are added into an ExactSum at the end.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 namespace gridmr::stream {
+
+// An exact sum of addends whose lowest mantissa bit lies in one band of 128
+// bit positions (ExactSum's positions: bit p weighs 2^(p-1074)). Band b holds
+// positions 128b-64 .. 128b+63, kept as a 256-bit two's complement number
+// whose bit r weighs position 128b-64+r; an addend (53 bits of a double, or
+// 64 of an integer) starts below bit 128 and ends below bit 180, which leaves
+// 75 bits for carries: any 2^75 addends of a band sum exactly. Band 8 holds
+// every integer and every double from about 2e-19 to 7e19, so most keys of
+// most jobs have a single band; doubles span bands 0 .. 16.
+class BandSum {
+ public:
+  static constexpr int kLimbs = 4;
+  static constexpr int kBands = 17;
+  static constexpr int kIntegerBand = 8;
+
+  // The band of x, and x as that band's sum.
+  static BandSum of(double x, int& band) {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+    std::uint64_t mantissa = bits & ((std::uint64_t{1} << 52) - 1);
+    int position = 0;  // of the mantissa's lowest bit
+    if (biased != 0) {
+      mantissa |= std::uint64_t{1} << 52;
+      position = biased - 1;
+    }
+    if (mantissa == 0) {  // +-0: the integers' band, adding nothing
+      band = kIntegerBand;
+      return {};
+    }
+    band = (position + 64) >> 7;
+    return shifted(mantissa, position + 64 - 128 * band, (bits >> 63) != 0);
+  }
+  static BandSum of(std::int64_t x, int& band) {
+    band = kIntegerBand;
+    const bool negative = x < 0;
+    const std::uint64_t magnitude =
+        negative ? std::uint64_t{0} - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
+    return shifted(magnitude, 1074 + 64 - 128 * kIntegerBand, negative);
+  }
+
+  void add(const BandSum& other) {
+    unsigned char carry = 0;
+    for (int i = 0; i < kLimbs; ++i) {
+      carry = __builtin_add_overflow(limb_[i], carry, &limb_[i]);
+      carry |= __builtin_add_overflow(limb_[i], other.limb_[i], &limb_[i]);
+    }
+  }
+
+  std::uint64_t limb(int i) const { return limb_[i]; }
+  bool negative() const { return (limb_[kLimbs - 1] >> 63) != 0; }
+
+  friend bool operator==(const BandSum&, const BandSum&) = default;
+
+ private:
+  // value << shift (shift < 128), negated if `negative`.
+  static BandSum shifted(std::uint64_t value, int shift, bool negative) {
+    BandSum s;
+    const int i = shift >> 6, r = shift & 63;
+    s.limb_[i] = value << r;
+    s.limb_[i + 1] = r == 0 ? 0 : value >> (64 - r);
+    if (negative) {
+      unsigned char carry = 1;
+      for (std::uint64_t& limb : s.limb_) {
+        limb = ~limb;
+        carry = __builtin_add_overflow(limb, carry, &limb);
+      }
+    }
+    return s;
+  }
+
+  std::uint64_t limb_[kLimbs] = {};
+};
 
 class ExactSum {
  public:
@@ -39,6 +117,20 @@ class ExactSum {
     const std::uint64_t magnitude =
         negative ? std::uint64_t{0} - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
     add_shifted(magnitude, kFractionBits, negative);
+  }
+  // Adds the sum of band `band` (BandSum) exactly.
+  void add(int band, const BandSum& sum) {
+    // Band b's bit 0 is position 128b - 64: limb 2b - 1 here. Band 0's lowest
+    // limb is below position 0 and always 0 (its addends start at its bit 64);
+    // limbs past the top (band 16) carry only the sign, as the total fits.
+    const std::uint64_t extension = sum.negative() ? ~std::uint64_t{0} : 0;
+    unsigned char carry = 0;
+    for (int i = std::max(0, 2 * band - 1); i < kLimbs; ++i) {
+      const int j = i - (2 * band - 1);
+      const std::uint64_t add = j < BandSum::kLimbs ? sum.limb(j) : extension;
+      carry = __builtin_add_overflow(limb_[i], carry, &limb_[i]);
+      carry |= __builtin_add_overflow(limb_[i], add, &limb_[i]);
+    }
   }
   void add(const ExactSum& other) {
     unsigned char carry = 0;

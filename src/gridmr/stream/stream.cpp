@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cmath>
@@ -254,31 +255,23 @@ struct SumInt {
   }
 };
 
+// Float sums and means are exact: a table holds, per key and band of
+// exponents, a BandSum (the key followed by the band's byte: KeyLayout
+// suffix 1), and the write adds a key's bands into an ExactSum, rounded once.
 struct SumFloat {
-  using Value = ExactSum;
+  using Value = BandSum;
   static constexpr const char* kName = "sum";
-  static Value parse(std::string_view text) {
+  static constexpr bool kCounts = false;
+  static Value parse(std::string_view text, int& band) {
     const Number n = float_value(text);
-    ExactSum sum;
-    if (n.is_integer) {
-      sum.add(n.integer);
-    } else {
-      sum.add(n.real);
-    }
-    return sum;
+    return n.is_integer ? BandSum::of(n.integer, band) : BandSum::of(n.real, band);
   }
   static Value combine(Value a, const Value& b) {
     a.add(b);
     return a;
   }
-  static void check(std::string_view key, const Value& v) {
-    if (!std::isfinite(v.value())) {
-      throw RunError(fmt::format("the sum for key {} is beyond the largest double", shown(key)));
-    }
-  }
-  static void write(Output& out, const Column<Value>& values) {
-    write_converted<double>(out, "stream/values", values, [](const Value& v) { return v.value(); });
-  }
+  static const BandSum& band_sum(const Value& v) { return v; }
+  static std::uint64_t count(const Value&) { return 0; }
 };
 
 template <bool kMin>
@@ -338,24 +331,19 @@ struct MeanInt {
 
 struct MeanFloat {
   struct Value {
-    ExactSum sum;
+    BandSum sum;
     std::uint64_t count = 0;
   };
   static constexpr const char* kName = "mean";
-  static Value parse(std::string_view text) { return {SumFloat::parse(text), 1}; }
+  static constexpr bool kCounts = true;
+  static Value parse(std::string_view text, int& band) { return {SumFloat::parse(text, band), 1}; }
   static Value combine(Value a, const Value& b) {
     a.sum.add(b.sum);
     a.count += b.count;
     return a;
   }
-  static void check(std::string_view key, const Value& v) { SumFloat::check(key, v.sum); }
-  static void write(Output& out, const Column<Value>& values) {
-    write_converted<double>(out, "stream/values", values, [](const Value& v) {
-      return v.sum.value() / static_cast<double>(v.count);
-    });
-    write_converted<std::uint64_t>(out, "stream/counts", values,
-                                   [](const Value& v) { return v.count; });
-  }
+  static const BandSum& band_sum(const Value& v) { return v.sum; }
+  static std::uint64_t count(const Value& v) { return v.count; }
 };
 
 // --- The map side: one mapper child per thread. ---
@@ -710,6 +698,199 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
 
  private:
   StreamConfig config_;
+};
+
+// What a banded stream's map does with each line of its mapper's output: the
+// key gets the value's band byte, then goes to the table.
+template <class P>
+class BandedRecord {
+ public:
+  explicit BandedRecord(SpillingTable<KeyTable<typename P::Value>> table) : table_(table) {}
+
+  template <class Key>  // PaddedView or std::string_view
+  void operator()(Key key, std::string_view value) const {
+    int band;
+    const typename P::Value v = P::parse(value, band);
+    const std::string_view k = key;
+    if (k.size() <= kShort) {
+      std::memcpy(short_key_.data(), k.data(), k.size());
+      short_key_[k.size()] = static_cast<char>(band);
+      table_.table().upsert(PaddedView{std::string_view(short_key_.data(), k.size() + 1)}, v,
+                            CombineBy<P>{});
+    } else {
+      long_key_.assign(k);
+      long_key_.push_back(static_cast<char>(band));
+      table_.table().upsert(std::string_view(long_key_), v, CombineBy<P>{});
+    }
+    table_.check();
+  }
+
+ private:
+  SpillingTable<KeyTable<typename P::Value>> table_;
+  // The key with its band byte; keys of up to kShort bytes go in a padded array.
+  static constexpr std::size_t kShort = 31;
+  mutable std::array<char, kShort + 1 + kViewPadding> short_key_{};
+  mutable std::string long_key_;
+};
+
+// One key's entries (one per band) added up.
+struct BandTotal {
+  ExactSum sum;
+  std::uint64_t count = 0;
+};
+
+template <class P>
+void add_entry(BandTotal& total, std::string_view table_key, const std::byte* bytes) {
+  typename P::Value v;
+  std::memcpy(&v, bytes, sizeof v);
+  total.sum.add(static_cast<unsigned char>(table_key.back()), P::band_sum(v));
+  total.count += P::count(v);
+}
+
+template <class P>
+double result_of(const BandTotal& total) {
+  const double sum = total.sum.value();
+  return P::kCounts ? sum / static_cast<double>(total.count) : sum;
+}
+inline std::uint64_t count_of(const BandTotal& total) { return total.count; }
+
+// The keys' totals of spilled banded pairs, element(total) for each key.
+template <class P, class T, T (*element)(const BandTotal&)>
+class SpilledBandTotals final : public ColumnReader<T> {
+ public:
+  explicit SpilledBandTotals(const PairSource& pairs) : in_(pairs, KeyLayout{.suffix = 1}) {}
+  std::size_t read(T* out, std::size_t n) override {
+    std::size_t i = 0;
+    while (i < n) {
+      if (!pending_ && !(pending_ = in_.next())) break;
+      BandTotal total;
+      last_.assign(in_.part());
+      do {
+        add_entry<P>(total, in_.key(), in_.value());
+      } while ((pending_ = in_.next()) && in_.part() == last_);
+      out[i++] = element(total);
+    }
+    return i;
+  }
+
+ private:
+  detail::GroupCursor in_;
+  bool pending_ = false;  // in_ stands at the first entry of the next key
+  std::string last_;
+};
+
+// A stream job summing floats exactly, or averaging them (policy P: SumFloat
+// or MeanFloat): each table key is the job's key and a band byte.
+template <class P>
+class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> {
+ public:
+  using Value = typename P::Value;
+  static constexpr KeyLayout kLayout{.suffix = 1};
+  explicit BandedStream(StreamConfig config) : config_(std::move(config)) {}
+
+  const char* name() const override { return "stream"; }
+  Input input() const override { return Input::kText; }
+  Plan plan() const override { return {}; }
+  bool prefetch_units() const override { return false; }  // a mapper may be slow
+  KeyLayout key_layout() const override { return kLayout; }
+  void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
+
+  void map(const Plan& plan, int threads, UnitSource& units) override {
+    map_through_mappers(config_, plan, threads, units, this->spiller_, this->tables_,
+                        [this](KeyTable<Value>& table) {
+                          return BandedRecord<P>(SpillingTable(table, this->spiller_));
+                        });
+  }
+
+  // Every key's result, kept for write().
+  void finish_reduce(std::span<const std::string_view> keys,
+                     std::span<const std::byte* const> values, const std::byte*, int) override {
+    results_.clear();
+    counts_.clear();
+    for (std::size_t i = 0; i < keys.size();) {
+      BandTotal total;
+      const std::string_view part = kLayout.part(keys[i]);
+      for (; i < keys.size() && kLayout.part(keys[i]) == part; ++i) {
+        add_entry<P>(total, keys[i], values[i]);
+      }
+      results_.push_back(checked(part, total));
+      if constexpr (P::kCounts) counts_.push_back(total.count);
+    }
+  }
+  void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
+    detail::GroupCursor in(pairs, kLayout);
+    bool pending = in.next();
+    std::string last;
+    while (pending) {
+      BandTotal total;
+      last.assign(in.part());
+      do {
+        add_entry<P>(total, in.key(), in.value());
+      } while ((pending = in.next()) && in.part() == last);
+      checked(last, total);
+    }
+  }
+
+  void write(Output& out, std::span<const std::string_view> keys,
+             std::span<const std::byte* const>, std::uint64_t, std::uint64_t total_groups,
+             const std::byte*, const Plan&) const override {
+    std::vector<std::string_view> parts;
+    parts.reserve(results_.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string_view part = kLayout.part(keys[i]);
+      if (parts.empty() || part != parts.back()) parts.push_back(part);
+    }
+    out.write_keys("stream/keys", parts);
+    out.write<double>("stream/values", results_);
+    if constexpr (P::kCounts) out.write<std::uint64_t>("stream/counts", counts_);
+    write_common_attributes(out, config_, total_groups);
+  }
+
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t,
+                     std::uint64_t total_groups, const std::byte*, const Plan&) const override {
+    std::uint64_t groups = 0, group_bytes = 0;
+    {
+      detail::GroupCursor in(pairs, kLayout);
+      std::string last;
+      while (in.next()) {
+        if (groups > 0 && in.part() == last) continue;
+        ++groups;
+        last.assign(in.part());
+        group_bytes += last.size();
+      }
+    }
+    out.write_keys("stream/keys", Column<std::string_view>(
+                                      groups,
+                                      [&pairs] {
+                                        return std::make_unique<detail::SpilledGroupKeys>(
+                                            pairs, kLayout);
+                                      },
+                                      group_bytes));
+    out.write("stream/values", Column<double>(groups, [&pairs] {
+                return std::make_unique<SpilledBandTotals<P, double, result_of<P>>>(pairs);
+              }));
+    if constexpr (P::kCounts) {
+      out.write("stream/counts", Column<std::uint64_t>(groups, [&pairs] {
+                  return std::make_unique<SpilledBandTotals<P, std::uint64_t, count_of>>(pairs);
+                }));
+    }
+    write_common_attributes(out, config_, total_groups);
+  }
+
+ private:
+  // The key's result; a sum beyond the largest double fails the job.
+  static double checked(std::string_view key, const BandTotal& total) {
+    const double result = result_of<P>(total);
+    if (!std::isfinite(result)) {
+      throw RunError(fmt::format("the sum for key {} is beyond the largest double", shown(key)));
+    }
+    return result;
+  }
+
+  StreamConfig config_;
+  std::vector<double> results_;          // finish_reduce's, for write()
+  std::vector<std::uint64_t> counts_;
 };
 
 // A stream job that keeps every value: `collect`, or an external reducer that
@@ -1088,7 +1269,7 @@ std::unique_ptr<JobRuntime> make_stream(const StreamConfig& config) {
   }
   if (r == "count") return std::make_unique<NumericStream<CountValues>>(config);
   if (r == "sum") {
-    if (real) return std::make_unique<NumericStream<SumFloat>>(config);
+    if (real) return std::make_unique<BandedStream<SumFloat>>(config);
     return std::make_unique<NumericStream<SumInt>>(config);
   }
   if (r == "min") {
@@ -1100,7 +1281,7 @@ std::unique_ptr<JobRuntime> make_stream(const StreamConfig& config) {
     return std::make_unique<NumericStream<ExtremeInt<false>>>(config);
   }
   if (r == "mean") {
-    if (real) return std::make_unique<NumericStream<MeanFloat>>(config);
+    if (real) return std::make_unique<BandedStream<MeanFloat>>(config);
     return std::make_unique<NumericStream<MeanInt>>(config);
   }
   if (r == "collect") return std::make_unique<ListStream>(config, false);
