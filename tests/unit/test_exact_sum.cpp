@@ -3,6 +3,7 @@
 // stream_test checks against Python's math.fsum), and against sums known exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -136,4 +137,58 @@ TEST_CASE("integers and everyday decimals share one band") {
   CHECK(band == BandSum::kBands - 1);
   (void)BandSum::of(std::numeric_limits<double>::denorm_min(), band);
   CHECK(band == 0);
+}
+
+TEST_CASE("a band's sum rounds as the wide sum of the same addends") {
+  // Addends of one band each (the key of one band, most keys), rounded from
+  // the band's 256 bits directly: the same double as through the wide sum,
+  // and for two addends as IEEE's own addition, which rounds once too (ties
+  // among them), in every band, subnormal results included.
+  std::mt19937_64 rng(42);
+  for (int round = 0; round < 20000; ++round) {
+    const int band = static_cast<int>(rng() % BandSum::kBands);
+    BandSum sum;
+    ExactSum wide;
+    double plain = 0;  // for one or two addends IEEE's own sum, rounded once too
+    const int n = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < n; ++k) {
+      // A double whose lowest mantissa bit is at a position of `band`.
+      const int position = std::clamp(128 * band - 64 + static_cast<int>(rng() % 128), 0, 2045);
+      const std::uint64_t mantissa = (rng() >> 11) | (position == 0 ? 0 : std::uint64_t{1} << 52);
+      std::uint64_t bits = (rng() & 0x8000000000000000ULL) | (mantissa & 0xfffffffffffffULL);
+      if (position > 0) bits |= static_cast<std::uint64_t>(position + 1) << 52;
+      const double x = std::bit_cast<double>(bits);
+      int got = -1;
+      sum.add(BandSum::of(x, got));
+      REQUIRE(got == band);
+      wide.add(x);
+      plain += x;
+    }
+    CAPTURE(band);
+    CHECK(sum.value(band) == wide.value());
+    if (n <= 2) CHECK(sum.value(band) == plain);
+  }
+}
+
+TEST_CASE("a band's sum rounds ties and near-ties as IEEE addition does") {
+  // 2^e plus half an ulp and a little: the bits that decide the rounding lie
+  // far below the 64 that the conversion takes.
+  int checked = 0;
+  for (int e = -1020; e <= 1000; ++e) {
+    const double y = std::ldexp(1.0, e);
+    for (const double x : {std::ldexp(1.0, e - 53) + std::ldexp(1.0, e - 100),
+                           std::ldexp(1.0, e - 53), std::ldexp(3.0, e - 53),
+                           -std::ldexp(1.0, e - 54) - std::ldexp(1.0, e - 101)}) {
+      int band_y = -1, band_x = -1;
+      BandSum sum = BandSum::of(y, band_y);
+      const BandSum other = BandSum::of(x, band_x);
+      if (band_x != band_y) continue;
+      sum.add(other);
+      CAPTURE(e);
+      CAPTURE(x);
+      CHECK(sum.value(band_y) == y + x);
+      ++checked;
+    }
+  }
+  CHECK(checked > 3000);
 }

@@ -315,7 +315,9 @@ class KeyTable {
   //
   // A table larger than a core's cache (kPrefetchBytes) is read a slot miss
   // at a time; there a second cursor runs kLookahead keys ahead and prefetches
-  // their slots, so that several misses are in flight at once.
+  // their slots, so that several misses are in flight at once. A cursor may
+  // give that one its keys alone (next_key(key, n)); it may then give keys
+  // that next() refuses, as long as it never refuses one that next() gives.
   template <class Cursor, class Combine>
   void upsert_run(Cursor& run, Combine&& combine, std::size_t max_new) {
     if (capacity() * sizeof(Entry) >= kPrefetchBytes) {
@@ -446,8 +448,14 @@ class KeyTable {
     [[maybe_unused]] const auto prefetch_next = [&] {
       const char* q;
       std::size_t m;
-      V v;
-      if (ahead.next(q, m, v)) {
+      bool more;
+      if constexpr (requires { ahead.next_key(q, m); }) {
+        more = ahead.next_key(q, m);  // the key alone, where working out the value costs
+      } else {
+        V v;
+        more = ahead.next(q, m, v);
+      }
+      if (more) {
         __builtin_prefetch(&slots[key_bytes::hash(key_of(q, m), m, seed, multiplier) >> shift], 1);
       }
     };

@@ -18,6 +18,30 @@
 
 namespace gridmr::stream {
 
+// magnitude[0, count) (a non-negative number) times 2^(base - 1074), rounded
+// once to the nearest double (ties to even); +inf beyond the largest. `base`
+// is 0 or at least 64, so that a result in the subnormal range is a number
+// below 2^64, which one conversion rounds and the scaling leaves exact.
+inline double round_magnitude(const std::uint64_t* magnitude, int count, int base) {
+  int top = count - 1;
+  while (top >= 0 && magnitude[top] == 0) --top;
+  if (top < 0) return 0.0;
+  const int high_bit = top * 64 + 63 - std::countl_zero(magnitude[top]);
+  if (high_bit < 64) return std::ldexp(static_cast<double>(magnitude[0]), base - 1074);
+  // The 64 bits from high_bit down, with any bit below folded into the
+  // lowest one (sticky): converting those rounds once, correctly.
+  const int low = high_bit - 63, i = low / 64, s = low % 64;
+  std::uint64_t bits = magnitude[i];
+  bool sticky = false;
+  if (s != 0) {
+    bits = (bits >> s) | (i + 1 < count ? magnitude[i + 1] << (64 - s) : 0);
+    sticky = (magnitude[i] & ((std::uint64_t{1} << s) - 1)) != 0;
+  }
+  for (int k = 0; k < i && !sticky; ++k) sticky = magnitude[k] != 0;
+  if (sticky) bits |= 1;
+  return std::ldexp(static_cast<double>(bits), low + base - 1074);
+}
+
 // An exact sum of addends whose lowest mantissa bit lies in one band of 128
 // bit positions (ExactSum's positions: bit p weighs 2^(p-1074)). Band b holds
 // positions 128b-64 .. 128b+63, kept as a 256-bit two's complement number
@@ -68,9 +92,28 @@ class BandSum {
   std::uint64_t limb(int i) const { return limb_[i]; }
   bool negative() const { return (limb_[kLimbs - 1] >> 63) != 0; }
 
+  // The sum of band `band`, rounded once to the nearest double.
+  double value(int band) const {
+    BandSum magnitude = *this;
+    if (negative()) magnitude = BandSum{} - *this;
+    // Band 0's lowest limb is always 0 (its addends start at its bit 64).
+    const double result = band == 0 ? round_magnitude(magnitude.limb_ + 1, kLimbs - 1, 0)
+                                    : round_magnitude(magnitude.limb_, kLimbs, 128 * band - 64);
+    return negative() ? -result : result;
+  }
+
   friend bool operator==(const BandSum&, const BandSum&) = default;
 
  private:
+  friend BandSum operator-(const BandSum& a, const BandSum& b) {
+    BandSum d;
+    unsigned char borrow = 0;
+    for (int i = 0; i < kLimbs; ++i) {
+      borrow = __builtin_sub_overflow(a.limb_[i], borrow, &d.limb_[i]);
+      borrow |= __builtin_sub_overflow(d.limb_[i], b.limb_[i], &d.limb_[i]);
+    }
+    return d;
+  }
   // value << shift (shift < 128), negated if `negative`.
   static BandSum shifted(std::uint64_t value, int shift, bool negative) {
     BandSum s;
@@ -147,42 +190,13 @@ class ExactSum {
     ExactSum magnitude = *this;
     const bool negative = (limb_[kLimbs - 1] >> 63) != 0;
     if (negative) magnitude.negate();
-    int top = kLimbs - 1;
-    while (top >= 0 && magnitude.limb_[top] == 0) --top;
-    if (top < 0) return 0.0;
-    const int high_bit = top * 64 + 63 - std::countl_zero(magnitude.limb_[top]);
-    // Below 2^64 ulps the conversion of the one limb rounds once, and the
-    // scaling is exact (a normal result, or a subnormal one of < 53 bits).
-    const double result =
-        high_bit < 64 ? std::ldexp(static_cast<double>(magnitude.limb_[0]), -kFractionBits)
-                      : std::ldexp(round_top(magnitude, high_bit), high_bit - 63 - kFractionBits);
+    const double result = round_magnitude(magnitude.limb_, kLimbs, 0);
     return negative ? -result : result;
   }
 
   friend bool operator==(const ExactSum&, const ExactSum&) = default;
 
  private:
-  // The 64 bits from `high_bit` down, with the bits below folded into the
-  // lowest one (sticky), converted to double: one correct rounding.
-  static double round_top(const ExactSum& m, int high_bit) {
-    const int low = high_bit - 63;  // >= 1
-    std::uint64_t top = m.bits_at(low);
-    bool sticky = false;
-    const int low_limb = low / 64;
-    for (int i = 0; i < low_limb && !sticky; ++i) sticky = m.limb_[i] != 0;
-    if (!sticky && low % 64 != 0) {
-      sticky = (m.limb_[low_limb] & ((std::uint64_t{1} << (low % 64)) - 1)) != 0;
-    }
-    if (sticky) top |= 1;
-    return static_cast<double>(top);
-  }
-  // The 64 bits starting at bit `low`.
-  std::uint64_t bits_at(int low) const {
-    const int i = low / 64, s = low % 64;
-    if (s == 0) return limb_[i];
-    const std::uint64_t next = i + 1 < kLimbs ? limb_[i + 1] : 0;
-    return (limb_[i] >> s) | (next << (64 - s));
-  }
   void negate() {
     unsigned char carry = 1;
     for (int i = 0; i < kLimbs; ++i) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -153,6 +154,39 @@ Number float_value(std::string_view raw) {
   return {false, 0, *d};
 }
 
+// A value of 1 to 15 digits with an optional minus sign and decimal point
+// ("-12.50"), or nothing: then the value takes the general path. Below 10^15
+// the digits and the power of ten are exact doubles, so one division rounds
+// as from_chars does (Clinger's fast path); without a point it is an integer.
+inline bool plain_decimal(const char* text, std::size_t size, Number& number) {
+  static constexpr double kPowers[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+                                       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  if (size == 0 || size > 17) return false;
+  const bool negative = text[0] == '-';
+  std::uint64_t m = 0;
+  int digits = 0, point = -1;  // point: the digits before the decimal point
+  for (std::size_t i = negative ? 1 : 0; i < size; ++i) {
+    const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (d < 10) {
+      m = m * 10 + d;
+      ++digits;
+    } else if (text[i] == '.' && point < 0 && digits > 0) {
+      point = digits;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0 || digits > 15 || point == digits) return false;
+  if (point < 0) {
+    const auto whole = static_cast<std::int64_t>(m);
+    number = {true, negative ? -whole : whole, 0};
+  } else {
+    const double real = static_cast<double>(m) / kPowers[digits - point];
+    number = {false, 0, negative ? -real : real};
+  }
+  return true;
+}
+
 // Writes f(v) for every v of `values` as the dataset `path`: in memory at
 // once, or in pieces when the values are spilled.
 template <class Out, class V, class F>
@@ -262,8 +296,17 @@ struct SumFloat {
   using Value = BandSum;
   static constexpr const char* kName = "sum";
   static constexpr bool kCounts = false;
-  static Value parse(std::string_view text, int& band) {
-    const Number n = float_value(text);
+  static Value parse(std::string_view text, int& band) { return of(float_value(text), band); }
+  // A plain value (plain_decimal), which is always in the integers' band.
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    Number n;
+    if (!plain_decimal(text, size, n)) return false;
+    int band;
+    v = of(n, band);
+    assert(band == BandSum::kIntegerBand);
+    return true;
+  }
+  static Value of(const Number& n, int& band) {
     return n.is_integer ? BandSum::of(n.integer, band) : BandSum::of(n.real, band);
   }
   static Value combine(Value a, const Value& b) {
@@ -337,6 +380,10 @@ struct MeanFloat {
   static constexpr const char* kName = "mean";
   static constexpr bool kCounts = true;
   static Value parse(std::string_view text, int& band) { return {SumFloat::parse(text, band), 1}; }
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    v.count = 1;
+    return SumFloat::parse_plain(text, size, v.sum);
+  }
   static Value combine(Value a, const Value& b) {
     a.sum.add(b.sum);
     a.count += b.count;
@@ -601,6 +648,17 @@ struct PlainLines {
     i += 2;
     return true;
   }
+  // For the cursor that runs ahead to prefetch slots: the key alone.
+  bool next_key(const char*& key, std::size_t& n) {
+    if (i + 1 >= count || b[sep[i]] != '\t' || sep[i] - start > SlotHeader::kInlineKey) {
+      return false;
+    }
+    key = b + start;
+    n = sep[i] - start;
+    start = sep[i + 1] + 1;
+    i += 2;
+    return true;
+  }
 };
 
 // What a numeric stream's map does with each line of its mapper's output:
@@ -702,10 +760,80 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
 
 // What a banded stream's map does with each line of its mapper's output: the
 // key gets the value's band byte, then goes to the table.
+// The plain lines of a banded stream's mapper output (as PlainLines), each
+// key followed by its band's byte. A plain value (P::parse_plain: at most 15
+// digits, so from 1e-15 to 1e15) is always in the integers' band, so the key
+// does not wait for the value, and the cursor that runs ahead to prefetch
+// slots takes the keys alone (next_key).
+template <class P>
+struct BandedPlainLines {
+  const char* b;
+  const std::uint32_t* sep;
+  std::size_t i, count;
+  std::size_t start;
+  alignas(8) char key[16 + kViewPadding];
+
+  bool next(const char*& k, std::size_t& n, typename P::Value& value) {
+    if (i + 1 >= count) return false;
+    const std::uint32_t tab = sep[i], newline = sep[i + 1];
+    if (b[tab] != '\t' || b[newline] != '\n' || tab - start >= SlotHeader::kInlineKey ||
+        !P::parse_plain(b + tab + 1, newline - tab - 1, value)) {
+      return false;
+    }
+    take(k, n);
+    return true;
+  }
+  bool next_key(const char*& k, std::size_t& n) {
+    if (i + 1 >= count || b[sep[i]] != '\t' || sep[i] - start >= SlotHeader::kInlineKey) {
+      return false;
+    }
+    take(k, n);
+    return true;
+  }
+
+ private:
+  // The line's key and band into key[] (two 8-byte stores, which upsert_run's
+  // two 8-byte loads take straight from the store buffer), and on to the next line.
+  void take(const char*& k, std::size_t& n) {
+    const std::size_t size = sep[i] - start;
+    std::uint64_t low = key_bytes::load64(b + start), high = key_bytes::load64(b + start + 8);
+    const auto with_band = [](std::uint64_t word, std::size_t bytes) {
+      const unsigned shift = 8 * static_cast<unsigned>(bytes);
+      return (shift == 0 ? 0 : word & (~std::uint64_t{0} >> (64 - shift))) |
+             std::uint64_t{BandSum::kIntegerBand} << shift;
+    };
+    if (size < 8) {
+      low = with_band(low, size);
+    } else {
+      high = with_band(high, size - 8);
+    }
+    std::memcpy(key, &low, 8);
+    std::memcpy(key + 8, &high, 8);
+    k = key;
+    n = size + 1;
+    start = sep[i + 1] + 1;
+    i += 2;
+  }
+};
+
 template <class P>
 class BandedRecord {
  public:
   explicit BandedRecord(SpillingTable<KeyTable<typename P::Value>> table) : table_(table) {}
+
+  // Takes the plain lines from line i on (as NumericRecord::run).
+  void run(const char* b, const std::uint32_t* sep, std::size_t& i, std::size_t count,
+           std::size_t& start) const {
+    BandedPlainLines<P> lines{b, sep, i, count, start, {}};
+    for (;;) {
+      const std::size_t from = lines.i;
+      table_.table().upsert_run(lines, CombineBy<P>{}, table_.room());
+      table_.check();
+      if (lines.i == from) break;  // a line it leaves to the general path
+    }
+    i = lines.i;
+    start = lines.start;
+  }
 
   template <class Key>  // PaddedView or std::string_view
   void operator()(Key key, std::string_view value) const {
@@ -733,26 +861,43 @@ class BandedRecord {
   mutable std::string long_key_;
 };
 
-// One key's entries (one per band) added up.
-struct BandTotal {
-  ExactSum sum;
-  std::uint64_t count = 0;
+// One key's entries (one per band) added up: a key of one band (most keys)
+// is rounded from its BandSum; the others are added up in an ExactSum.
+class BandTotal {
+ public:
+  template <class P>
+  void add(std::string_view table_key, const std::byte* bytes) {
+    typename P::Value v;
+    std::memcpy(&v, bytes, sizeof v);
+    const int band = static_cast<unsigned char>(table_key.back());
+    count_ += P::count(v);
+    if (entries_++ == 0) {
+      band_ = band;
+      first_ = P::band_sum(v);
+      return;
+    }
+    if (entries_ == 2) {
+      wide_.emplace();
+      wide_->add(band_, first_);
+    }
+    wide_->add(band, P::band_sum(v));
+  }
+  double sum() const { return entries_ == 1 ? first_.value(band_) : wide_->value(); }
+  std::uint64_t count() const { return count_; }
+
+ private:
+  std::uint64_t entries_ = 0, count_ = 0;
+  int band_ = 0;
+  BandSum first_;
+  std::optional<ExactSum> wide_;  // from the second entry on
 };
 
 template <class P>
-void add_entry(BandTotal& total, std::string_view table_key, const std::byte* bytes) {
-  typename P::Value v;
-  std::memcpy(&v, bytes, sizeof v);
-  total.sum.add(static_cast<unsigned char>(table_key.back()), P::band_sum(v));
-  total.count += P::count(v);
-}
-
-template <class P>
 double result_of(const BandTotal& total) {
-  const double sum = total.sum.value();
-  return P::kCounts ? sum / static_cast<double>(total.count) : sum;
+  const double sum = total.sum();
+  return P::kCounts ? sum / static_cast<double>(total.count()) : sum;
 }
-inline std::uint64_t count_of(const BandTotal& total) { return total.count; }
+inline std::uint64_t count_of(const BandTotal& total) { return total.count(); }
 
 // The keys' totals of spilled banded pairs, element(total) for each key.
 template <class P, class T, T (*element)(const BandTotal&)>
@@ -766,7 +911,7 @@ class SpilledBandTotals final : public ColumnReader<T> {
       BandTotal total;
       last_.assign(in_.part());
       do {
-        add_entry<P>(total, in_.key(), in_.value());
+        total.add<P>(in_.key(), in_.value());
       } while ((pending_ = in_.next()) && in_.part() == last_);
       out[i++] = element(total);
     }
@@ -811,10 +956,10 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
       BandTotal total;
       const std::string_view part = kLayout.part(keys[i]);
       for (; i < keys.size() && kLayout.part(keys[i]) == part; ++i) {
-        add_entry<P>(total, keys[i], values[i]);
+        total.add<P>(keys[i], values[i]);
       }
       results_.push_back(checked(part, total));
-      if constexpr (P::kCounts) counts_.push_back(total.count);
+      if constexpr (P::kCounts) counts_.push_back(total.count());
     }
   }
   void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
@@ -825,7 +970,7 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
       BandTotal total;
       last.assign(in.part());
       do {
-        add_entry<P>(total, in.key(), in.value());
+        total.add<P>(in.key(), in.value());
       } while ((pending = in.next()) && in.part() == last);
       checked(last, total);
     }
