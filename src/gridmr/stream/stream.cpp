@@ -758,8 +758,9 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
   StreamConfig config_;
 };
 
-// What a banded stream's map does with each line of its mapper's output: the
-// key gets the value's band byte, then goes to the table.
+// A banded stream's table keys: the job's key, then the band's byte.
+constexpr KeyLayout kBandedLayout{.suffix = 1};
+
 // The plain lines of a banded stream's mapper output (as PlainLines), each
 // key followed by its band's byte. A plain value (P::parse_plain: at most 15
 // digits, so from 1e-15 to 1e15) is always in the integers' band, so the key
@@ -816,6 +817,8 @@ struct BandedPlainLines {
   }
 };
 
+// What a banded stream's map does with each line of its mapper's output: the
+// key gets the value's band byte, then goes to the table.
 template <class P>
 class BandedRecord {
  public:
@@ -903,7 +906,7 @@ inline std::uint64_t count_of(const BandTotal& total) { return total.count(); }
 template <class P, class T, T (*element)(const BandTotal&)>
 class SpilledBandTotals final : public ColumnReader<T> {
  public:
-  explicit SpilledBandTotals(const PairSource& pairs) : in_(pairs, KeyLayout{.suffix = 1}) {}
+  explicit SpilledBandTotals(const PairSource& pairs) : in_(pairs, kBandedLayout) {}
   std::size_t read(T* out, std::size_t n) override {
     std::size_t i = 0;
     while (i < n) {
@@ -930,14 +933,13 @@ template <class P>
 class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> {
  public:
   using Value = typename P::Value;
-  static constexpr KeyLayout kLayout{.suffix = 1};
   explicit BandedStream(StreamConfig config) : config_(std::move(config)) {}
 
   const char* name() const override { return "stream"; }
   Input input() const override { return Input::kText; }
   Plan plan() const override { return {}; }
   bool prefetch_units() const override { return false; }  // a mapper may be slow
-  KeyLayout key_layout() const override { return kLayout; }
+  KeyLayout key_layout() const override { return kBandedLayout; }
   void check_on_every_rank() const override { check_command(config_.mapper, "--mapper"); }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
@@ -954,8 +956,8 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
     counts_.clear();
     for (std::size_t i = 0; i < keys.size();) {
       BandTotal total;
-      const std::string_view part = kLayout.part(keys[i]);
-      for (; i < keys.size() && kLayout.part(keys[i]) == part; ++i) {
+      const std::string_view part = kBandedLayout.part(keys[i]);
+      for (; i < keys.size() && kBandedLayout.part(keys[i]) == part; ++i) {
         total.add<P>(keys[i], values[i]);
       }
       results_.push_back(checked(part, total));
@@ -963,7 +965,7 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
     }
   }
   void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
-    detail::GroupCursor in(pairs, kLayout);
+    detail::GroupCursor in(pairs, kBandedLayout);
     bool pending = in.next();
     std::string last;
     while (pending) {
@@ -982,7 +984,7 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
     std::vector<std::string_view> parts;
     parts.reserve(results_.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      const std::string_view part = kLayout.part(keys[i]);
+      const std::string_view part = kBandedLayout.part(keys[i]);
       if (parts.empty() || part != parts.back()) parts.push_back(part);
     }
     out.write_keys("stream/keys", parts);
@@ -996,7 +998,7 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
                      std::uint64_t total_groups, const std::byte*, const Plan&) const override {
     std::uint64_t groups = 0, group_bytes = 0;
     {
-      detail::GroupCursor in(pairs, kLayout);
+      detail::GroupCursor in(pairs, kBandedLayout);
       std::string last;
       while (in.next()) {
         if (groups > 0 && in.part() == last) continue;
@@ -1009,7 +1011,7 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
                                       groups,
                                       [&pairs] {
                                         return std::make_unique<detail::SpilledGroupKeys>(
-                                            pairs, kLayout);
+                                            pairs, kBandedLayout);
                                       },
                                       group_bytes));
     out.write("stream/values", Column<double>(groups, [&pairs] {
