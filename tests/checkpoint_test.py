@@ -247,4 +247,20 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
           f"first exit {code}, {saved} run files; {r.stderr}")
     check("stream: the rerun skipped the saved units",
           ok and units_mapped(read_result(out)[0]) < units_mapped(read_result(sref)[0]))
+
+    # Exact float sums keep a key's values per band of exponents (its table
+    # keys carry a band byte): words with values in three bands, resumed.
+    fmapper = ("awk '{for (i = 1; i <= NF; i++) { n = length($i) % 3; "
+               "print $i \"\\t\" (n == 0 ? \"1e-300\" : n == 1 ? \"0.125\" : \"3e290\") }}'")
+    fref, fck, fout = work / "fref.h5", work / "ck-float", work / "float.h5"
+    fstream = ["stream", "--quiet", "--unit-size", "256KiB", "--values", "float", "--mapper", fmapper]
+    r = mpirun(G, 2, [*fstream, "-o", str(fref), str(corpus)])
+    job = [*fstream, "--checkpoint", str(fck), "--checkpoint-interval", "0.2", "-o", str(fout), str(corpus)]
+    code = interrupted(2, job, sigterm)
+    saved = len(runs(fck))
+    r2 = mpirun(G, 3, [job[0], "--threads", "1", *job[1:]])
+    ok = r.returncode == 0 and code != 0 and saved > 0 and r2.returncode == 0
+    check("float stream: interrupted, rerun on 3 ranks: identical to an uninterrupted run",
+          ok and not same_datasets(read_result(fref)[0], read_result(fout)[0]),
+          f"first exit {code}, {saved} run files; {r.stderr} {r2.stderr}")
 finish()

@@ -337,6 +337,12 @@ struct ExtremeFloat {
   using Value = double;
   static constexpr const char* kName = kMin ? "min" : "max";
   static Value parse(std::string_view text) { return float_value(text).real; }
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    Number n;
+    if (!plain_decimal(text, size, n)) return false;
+    v = n.is_integer ? static_cast<double>(n.integer) : n.real;  // exact below 10^15
+    return true;
+  }
   static Value combine(Value a, Value b) {
     return kMin ? (less_total(b, a) ? b : a) : (less_total(a, b) ? b : a);
   }
@@ -353,9 +359,13 @@ struct MeanInt {
   };
   static constexpr const char* kName = "mean";
   static Value parse(std::string_view text) { return {Int128::of(integer_value(text)), 1}; }
-  static Value combine(Value a, Value b) {
-    return {Int128::of(a.sum.get() + b.sum.get()), a.count + b.count};
+  static bool parse_plain(const char* text, std::size_t size, Value& v) {
+    std::int64_t i;
+    if (!plain_digits(text, size, i)) return false;
+    v = {Int128::of(i), 1};
+    return true;
   }
+  static Value combine(Value a, Value b) { return {SumInt::combine(a.sum, b.sum), a.count + b.count}; }
   static void check(std::string_view, const Value&) {}
   static void write(Output& out, const Column<Value>& values) {
     write_converted<double>(out, "stream/values", values, [](const Value& v) {
