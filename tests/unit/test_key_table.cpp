@@ -441,6 +441,89 @@ TEST_CASE("a run of words in a table large enough to prefetch upserts like one w
 }
 
 namespace {
+// A cursor of keys of any length (KeyTable::upsert_run with kLongKeys), each
+// with its own value; `ahead_only` keys are given only to the cursor that
+// runs ahead (next_key), as a cursor may.
+struct MixedKeys {
+  static constexpr bool kLongKeys = true;
+  const char* b;
+  const std::uint32_t* at;
+  const std::uint32_t* end;
+  const std::uint64_t* values;
+  bool next(const char*& p, std::size_t& n, std::uint64_t& v) {
+    if (at == end || values[0] == 0) return false;  // value 0: a key the caller takes
+    p = b + at[0];
+    n = at[1] - at[0];
+    v = values[0];
+    at += 2;
+    ++values;
+    return true;
+  }
+  bool next_key(const char*& p, std::size_t& n) {
+    if (at == end) return false;
+    p = b + at[0];
+    n = at[1] - at[0];
+    at += 2;
+    ++values;
+    return true;
+  }
+};
+}  // namespace
+
+TEST_CASE("runs of keys of any length upsert like one key at a time, small table or large") {
+  // Short and long keys (36-byte ids among numbers), runs cut short by max_new
+  // and by keys the cursor leaves to the caller; 300,000 distinct keys take
+  // the table past kPrefetchBytes, where a cursor runs ahead and hashes.
+  using Table = gridmr::KeyTable<std::uint64_t>;
+  std::mt19937_64 pick(31);
+  for (const std::size_t max_new : {std::size_t{777}, SIZE_MAX}) {
+    Table table;
+    std::map<std::string, std::uint64_t> reference;
+    bool small_checked = false;
+    for (int chunk = 0; chunk < 30; ++chunk) {
+      std::string buffer;
+      std::vector<std::uint32_t> at;
+      std::vector<std::uint64_t> values;
+      for (int w = 0; w < 20000; ++w) {
+        buffer.push_back('\t');
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+        const std::uint64_t id = pick() % 300000;
+        buffer += std::to_string(id);
+        if (id % 3 == 0) buffer += "-0000-4000-8000-00000000000" + std::to_string(id % 7);
+        at.push_back(static_cast<std::uint32_t>(buffer.size()));
+        values.push_back(pick() % 50 == 0 ? 0 : 1 + pick() % 5);
+      }
+      buffer.append(gridmr::kViewPadding, '\xff');
+      const std::size_t pairs = at.size() / 2;
+      for (std::size_t k = 0; k < pairs;) {
+        MixedKeys keys{buffer.data(), at.data() + 2 * k, at.data() + at.size(), values.data() + k};
+        table.upsert_run(keys, add, max_new);
+        const std::size_t stop = static_cast<std::size_t>(keys.at - at.data()) / 2;
+        for (; k < stop; ++k) reference[buffer.substr(at[2 * k], at[2 * k + 1] - at[2 * k])] += values[k];
+        if (k < pairs && values[k] == 0) {
+          const std::string key = buffer.substr(at[2 * k], at[2 * k + 1] - at[2 * k]);
+          table.upsert(key, 1, add);
+          reference[key] += 1;
+          ++k;
+        }
+      }
+      if (chunk == 0) {
+        small_checked = table.view().capacity * sizeof(Table::Entry) < Table::kPrefetchBytes;
+        std::map<std::string, std::uint64_t> back;
+        for (const auto& entry : table) back[std::string(entry.key())] = entry.value();
+        CHECK(back == reference);
+      }
+    }
+    CHECK(small_checked);
+    REQUIRE(table.view().capacity * sizeof(Table::Entry) >= Table::kPrefetchBytes);
+    CHECK(table.size() == reference.size());
+    std::map<std::string, std::uint64_t> back;
+    for (const auto& entry : table) back[std::string(entry.key())] = entry.value();
+    CHECK(back == reference);
+  }
+}
+
+namespace {
 // TableRuntime::fold, which folds a shuffle round's records into the reduce table.
 struct Folding : gridmr::TableRuntime<std::uint64_t, gridmr::AddCounts> {
   using TableRuntime::fold;

@@ -638,11 +638,12 @@ struct CombineBy {
 };
 
 // The lines of a mapper's output that a numeric reducer takes on its fast
-// path: "key<TAB>value\n" with a key of at most 16 bytes and a value of plain
+// path: "key<TAB>value\n" with a value of plain
 // digits (P::parse_plain). A cursor for KeyTable::upsert_run over the tabs and
 // newlines listed in sep; it stops at any other line, which the caller takes.
 template <class P>
 struct PlainLines {
+  static constexpr bool kLongKeys = true;  // keys of any length (KeyTable::upsert_run)
   const char* b;
   const std::uint32_t* sep;  // sep[i]: the next line's tab, sep[i + 1] its newline
   std::size_t i, count;
@@ -651,7 +652,7 @@ struct PlainLines {
     if (i + 1 >= count) return false;
     const std::uint32_t tab = sep[i], newline = sep[i + 1];
     n = tab - start;
-    if (b[tab] != '\t' || b[newline] != '\n' || n > SlotHeader::kInlineKey) return false;
+    if (b[tab] != '\t' || b[newline] != '\n') return false;
     if (!P::parse_plain(b + tab + 1, newline - tab - 1, value)) return false;
     key = b + start;
     start = newline + 1;
@@ -660,9 +661,7 @@ struct PlainLines {
   }
   // For the cursor that runs ahead to prefetch slots: the key alone.
   bool next_key(const char*& key, std::size_t& n) {
-    if (i + 1 >= count || b[sep[i]] != '\t' || sep[i] - start > SlotHeader::kInlineKey) {
-      return false;
-    }
+    if (i + 1 >= count || b[sep[i]] != '\t') return false;
     key = b + start;
     n = sep[i] - start;
     start = sep[i + 1] + 1;
@@ -772,22 +771,24 @@ class NumericStream final : public TableRuntime<typename P::Value, CombineBy<P>>
 constexpr KeyLayout kBandedLayout{.suffix = 1};
 
 // The plain lines of a banded stream's mapper output (as PlainLines), each
-// key followed by its band's byte. A plain value (P::parse_plain: at most 15
-// digits, so from 1e-15 to 1e15) is always in the integers' band, so the key
-// does not wait for the value, and the cursor that runs ahead to prefetch
-// slots takes the keys alone (next_key).
+// key followed by its band's byte, for keys of up to kLongest bytes. A plain
+// value (P::parse_plain: at most 15 digits, so from 1e-15 to 1e15) is always
+// in the integers' band, so the key does not wait for the value, and the
+// cursor that runs ahead to prefetch slots takes the keys alone (next_key).
 template <class P>
 struct BandedPlainLines {
+  static constexpr bool kLongKeys = true;
+  static constexpr std::size_t kLongest = 63;
   const char* b;
   const std::uint32_t* sep;
   std::size_t i, count;
   std::size_t start;
-  alignas(8) char key[16 + kViewPadding];
+  alignas(8) char key[kLongest + 1 + kViewPadding];
 
   bool next(const char*& k, std::size_t& n, typename P::Value& value) {
     if (i + 1 >= count) return false;
     const std::uint32_t tab = sep[i], newline = sep[i + 1];
-    if (b[tab] != '\t' || b[newline] != '\n' || tab - start >= SlotHeader::kInlineKey ||
+    if (b[tab] != '\t' || b[newline] != '\n' || tab - start > kLongest ||
         !P::parse_plain(b + tab + 1, newline - tab - 1, value)) {
       return false;
     }
@@ -795,31 +796,35 @@ struct BandedPlainLines {
     return true;
   }
   bool next_key(const char*& k, std::size_t& n) {
-    if (i + 1 >= count || b[sep[i]] != '\t' || sep[i] - start >= SlotHeader::kInlineKey) {
-      return false;
-    }
+    if (i + 1 >= count || b[sep[i]] != '\t' || sep[i] - start > kLongest) return false;
     take(k, n);
     return true;
   }
 
  private:
-  // The line's key and band into key[] (two 8-byte stores, which upsert_run's
-  // two 8-byte loads take straight from the store buffer), and on to the next line.
+  // The line's key and band into key[], and on to the next line. A key of
+  // less than 16 bytes goes as two 8-byte stores, which upsert_run's two
+  // 8-byte loads take straight from the store buffer.
   void take(const char*& k, std::size_t& n) {
     const std::size_t size = sep[i] - start;
-    std::uint64_t low = key_bytes::load64(b + start), high = key_bytes::load64(b + start + 8);
-    const auto with_band = [](std::uint64_t word, std::size_t bytes) {
-      const unsigned shift = 8 * static_cast<unsigned>(bytes);
-      return (shift == 0 ? 0 : word & (~std::uint64_t{0} >> (64 - shift))) |
-             std::uint64_t{BandSum::kIntegerBand} << shift;
-    };
-    if (size < 8) {
-      low = with_band(low, size);
+    if (size < 16) [[likely]] {
+      std::uint64_t low = key_bytes::load64(b + start), high = key_bytes::load64(b + start + 8);
+      const auto with_band = [](std::uint64_t word, std::size_t bytes) {
+        const unsigned shift = 8 * static_cast<unsigned>(bytes);
+        return (shift == 0 ? 0 : word & (~std::uint64_t{0} >> (64 - shift))) |
+               std::uint64_t{BandSum::kIntegerBand} << shift;
+      };
+      if (size < 8) {
+        low = with_band(low, size);
+      } else {
+        high = with_band(high, size - 8);
+      }
+      std::memcpy(key, &low, 8);
+      std::memcpy(key + 8, &high, 8);
     } else {
-      high = with_band(high, size - 8);
+      std::memcpy(key, b + start, size);
+      key[size] = static_cast<char>(BandSum::kIntegerBand);
     }
-    std::memcpy(key, &low, 8);
-    std::memcpy(key + 8, &high, 8);
     k = key;
     n = size + 1;
     start = sep[i + 1] + 1;
