@@ -111,17 +111,20 @@ std::optional<double> parse_double(std::string_view text) {
   return value;
 }
 
-// A value of 1 to 18 plain digits (what most mappers print), or nothing: then
-// the value takes the general path (signs, spaces, errors).
+// A value of 1 to 18 plain digits after an optional minus sign (what most
+// mappers print), or nothing: then the value takes the general path (plus
+// signs, spaces, errors).
 inline bool plain_digits(const char* text, std::size_t size, std::int64_t& value) {
-  if (size - 1 >= 18) return false;  // size 0 wraps around
+  const bool negative = size > 0 && text[0] == '-';
+  const std::size_t first = negative ? 1 : 0;
+  if (size - first - 1 >= 18) return false;  // no digits wraps around
   std::int64_t v = 0;
-  for (std::size_t i = 0; i < size; ++i) {
+  for (std::size_t i = first; i < size; ++i) {
     const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
     if (d >= 10) return false;
     v = v * 10 + d;
   }
-  value = v;
+  value = negative ? -v : v;
   return true;
 }
 
