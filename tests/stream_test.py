@@ -271,6 +271,16 @@ with open(numbers, "w") as f:
     for key, v in edge_lines:
         floats[key].append(v)
         f.write(f"{key}\t{v!r}\n")
+    # Decimal texts at the edges of the fast path for plain values (at most 20
+    # characters, no exponent): the smallest and largest such magnitudes,
+    # 15 to 17 significant digits, as Python's repr prints them.
+    for i, text in enumerate(["0.000000000000000001", "-0.00000000000000001", "99999999999999999.9",
+                              "-1234567890123456.7", "0.30000000000000004", "123456789012345.6",
+                              "0.1", "2.5", "-0.0", "000000000000000000.5", "1.7976931348623157",
+                              "4503599627370497.5", "9007199254740993.0", "0.12345678901234567"] * 3):
+        key = f"t{i % 5}"
+        floats[key].append(float(text))
+        f.write(f"{key}\t{text}\n")
 int_lines = work / "ints.txt"
 with open(int_lines, "w") as f:
     for key, vs in ints.items():

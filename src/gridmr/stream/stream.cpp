@@ -157,16 +157,19 @@ Number float_value(std::string_view raw) {
   return {false, 0, *d};
 }
 
-// A value of 1 to 15 digits with an optional minus sign and decimal point
-// ("-12.50"), or nothing: then the value takes the general path. Below 10^15
-// the digits and the power of ten are exact doubles, so one division rounds
-// as from_chars does (Clinger's fast path); without a point it is an integer.
+// A value of at most 20 characters: digits with an optional minus sign and
+// decimal point ("-12.50", Python's repr of most floats), or nothing: then the
+// value takes the general path. Its magnitude is 0 or from 1e-18 to below
+// 1e19, which keeps a float in the integers' band (BandSum). An integer of up
+// to 18 digits stays exact; up to 15 digits in all, the digits and the power
+// of ten are exact doubles, so one division rounds as from_chars does
+// (Clinger's fast path); longer decimals go through from_chars.
 inline bool plain_decimal(const char* text, std::size_t size, Number& number) {
   static constexpr double kPowers[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-  if (size == 0 || size > 17) return false;
+  if (size == 0 || size > 20) return false;
   const bool negative = text[0] == '-';
-  std::uint64_t m = 0;
+  std::uint64_t m = 0;  // the digits (wrapped past 19 of them: then unused)
   int digits = 0, point = -1;  // point: the digits before the decimal point
   for (std::size_t i = negative ? 1 : 0; i < size; ++i) {
     const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
@@ -179,13 +182,18 @@ inline bool plain_decimal(const char* text, std::size_t size, Number& number) {
       return false;
     }
   }
-  if (digits == 0 || digits > 15 || point == digits) return false;
+  if (digits == 0 || point == digits) return false;
   if (point < 0) {
+    if (digits > 18) return false;
     const auto whole = static_cast<std::int64_t>(m);
     number = {true, negative ? -whole : whole, 0};
-  } else {
+  } else if (digits <= 15) {
     const double real = static_cast<double>(m) / kPowers[digits - point];
     number = {false, 0, negative ? -real : real};
+  } else {
+    double real = 0;
+    std::from_chars(text, text + size, real);  // a valid decimal, within range
+    number = {false, 0, real};
   }
   return true;
 }
@@ -343,7 +351,7 @@ struct ExtremeFloat {
   static bool parse_plain(const char* text, std::size_t size, Value& v) {
     Number n;
     if (!plain_decimal(text, size, n)) return false;
-    v = n.is_integer ? static_cast<double>(n.integer) : n.real;  // exact below 10^15
+    v = n.is_integer ? static_cast<double>(n.integer) : n.real;  // as float_value() gives it
     return true;
   }
   static Value combine(Value a, Value b) {
@@ -775,7 +783,7 @@ constexpr KeyLayout kBandedLayout{.suffix = 1};
 
 // The plain lines of a banded stream's mapper output (as PlainLines), each
 // key followed by its band's byte, for keys of up to kLongest bytes. A plain
-// value (P::parse_plain: at most 15 digits, so from 1e-15 to 1e15) is always
+// value (P::parse_plain: at most 20 characters, so from 1e-18 to 1e19) is always
 // in the integers' band, so the key does not wait for the value, and the
 // cursor that runs ahead to prefetch slots takes the keys alone (next_key).
 template <class P>
