@@ -553,7 +553,7 @@ class KeyTable {
     if (size_ > grow_at) rehash(capacity() * 2);
   }
 
-  // combine_short() for a long key of hash h.
+  // combine_short() for a long key of hash h (its bytes go to the arena).
   template <class Combine>
   bool combine_long(Entry* slots, std::size_t mask, std::size_t i, std::string_view key,
                     std::uint64_t h, const V& value, Combine& combine) {
@@ -622,21 +622,7 @@ class KeyTable {
   template <class Combine>
   void upsert_long(std::string_view key, const V& value, Combine& combine) {
     const std::uint64_t h = key_bytes::hash(key.data(), key.size(), seed_);
-    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
-      Entry& slot = slot_array()[i];
-      if (holds(slot, key, h)) {
-        slot.value_ = combine(slot.value_, value);
-        return;
-      }
-      if (slot.empty()) {
-        slot.header_.words[0] = h;
-        slot.header_.words[1] = reinterpret_cast<std::uintptr_t>(arena_.copy(key).data());
-        slot.value_ = value;
-        slot.header_.tag = key.size() + 1;
-        added();
-        return;
-      }
-    }
+    if (combine_long(slot_array(), mask_, slot_of(h), key, h, value, combine)) added();
   }
 
   static constexpr std::size_t kLargeTable = std::size_t{1} << 20;  // slots
