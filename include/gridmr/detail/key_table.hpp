@@ -463,14 +463,7 @@ class KeyTable {
     [[maybe_unused]] const auto prefetch_next = [&] {
       const char* q;
       std::size_t m;
-      bool more;
-      if constexpr (requires { ahead.next_key(q, m); }) {
-        more = ahead.next_key(q, m);  // the key alone, where working out the value costs
-      } else {
-        V v;
-        more = ahead.next(q, m, v);
-      }
-      if (more) {
+      if (next_key_of(ahead, q, m)) {
         __builtin_prefetch(&slots[key_bytes::hash(key_of(q, m), m, seed, multiplier) >> shift], 1);
       }
     };
@@ -487,6 +480,18 @@ class KeyTable {
     }
     run = cursor;
     if (size_ > grow_at) rehash(capacity() * 2);
+  }
+
+  // The next key of the cursor that runs ahead: next_key() where the cursor
+  // has it (working out the value may cost), else next() without the value.
+  template <class Cursor>
+  static bool next_key_of(Cursor& ahead, const char*& q, std::size_t& m) {
+    if constexpr (requires { ahead.next_key(q, m); }) {
+      return ahead.next_key(q, m);
+    } else {
+      V v;
+      return ahead.next(q, m, v);
+    }
   }
 
   // upsert_run_with() for keys of any length (Cursor::kLongKeys).
@@ -513,14 +518,7 @@ class KeyTable {
     [[maybe_unused]] const auto fetch = [&] {
       const char* q;
       std::size_t m;
-      bool more;
-      if constexpr (requires { ahead.next_key(q, m); }) {
-        more = ahead.next_key(q, m);
-      } else {
-        V v;
-        more = ahead.next(q, m, v);
-      }
-      if (!more) return;
+      if (!next_key_of(ahead, q, m)) return;
       const std::uint64_t h = hash_of_key(q, m);
       hashes[fetched++ % kLookahead] = h;
       __builtin_prefetch(&slots[h >> shift], 1);
