@@ -184,6 +184,43 @@ with tempfile.TemporaryDirectory(prefix="gridmr-ckpt-") as work:
     # An item is run twice only if it finished after the last save of the interrupted run.
     check("farm: saved items are not run again", saved_once > 0 and len(reruns) < 40, f"rerun: {len(reruns)}")
 
+    # A farm over --items (they travel with their units, from rank 0): interrupted on 2 ranks,
+    # rerun on 3, every item and its output in order; items saved are not run again. Then
+    # the items file changed (an item's text, same size): a rerun is refused as another run.
+    marks = work / "marks-items"
+    marks.mkdir()
+    names = [f"name {i} 'q'" if i % 7 == 0 else f"n{i}" for i in range(40)]
+    items = work / "ck-items.txt"
+    items.write_text("".join(n + "\n" for n in names))
+    ck, out = work / "ck-farm-items", work / "farm-items.h5"
+    job = ["farm", "--quiet", "--items", str(items), "--threads", "1", "--checkpoint", str(ck),
+           "--checkpoint-interval", "0.2", "--command",
+           f"echo x >> {marks}/$GRIDMR_ITEM; echo got {{}}", "-o", str(out)]
+    code = interrupted(2, job, sigterm)
+    saved_before = runs(ck)
+    r = mpirun(G, 3, job)
+    ok = code != 0 and r.returncode == 0
+    if ok:
+        d = read_result(out)[0]
+        def column(name):
+            offsets, data = d[name + "/offsets"], d[name + "/data"].tobytes()
+            return [data[offsets[i]:offsets[i + 1]].decode() for i in range(len(offsets) - 1)]
+        ok = column("farm/items") == names and column("farm/stdout") == [f"got {n}\n" for n in names]
+    reruns = [p.name for p in marks.iterdir() if p.read_text().count("x") > 1]
+    check("farm --items: interrupted on 2 ranks, rerun on 3: every item and output, in order",
+          ok, f"{code} {r.stderr}")
+    check("farm --items: saved items are not run again", saved_before and len(reruns) < 40,
+          f"saved {len(saved_before)} run files, rerun: {len(reruns)}")
+    out.unlink(missing_ok=True)
+    code = interrupted(2, job, sigterm)
+    time.sleep(0.01)
+    items.write_text("".join(n.replace("n1", "m1") + "\n" for n in names))  # same size and lines
+    r = mpirun(G, 2, job)
+    lines = r.stderr.strip().splitlines()
+    check("farm --items changed since the checkpoint: exit 2, one line, another run",
+          code != 0 and r.returncode == 2 and len(lines) == 1 and "another run" in lines[0],
+          f"{code} {r.returncode} {r.stderr}")
+
     # A damaged run file (one byte changed, or cut short) is refused, never used.
     ck, out = work / "ck-bad", work / "bad.h5"
     job = [*wc, "--checkpoint", str(ck), "--checkpoint-interval", "0.2", "-o", str(out), str(corpus)]

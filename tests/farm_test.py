@@ -37,9 +37,9 @@ def csr(d, name):
     return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def farm(out, np, threads, *options, timeout=300):
+def farm(out, np, threads, *options, timeout=300, env=None):
     return mpirun(args.gridmr, np, ["farm", "--quiet", "--force", "--threads", str(threads),
-                                    *options, "-o", str(out)], timeout=timeout)
+                                    *options, "-o", str(out)], timeout=timeout, env=env)
 
 
 def check_no_sleep_left(label):
@@ -54,11 +54,11 @@ def check_no_sleep_left(label):
     check(f"{label}: no sleep left behind", not left, left)
 
 
-def across(label, *options, configs=((1, 1), (2, 2), (3, 1))):
+def across(label, *options, configs=((1, 1), (2, 2), (3, 1)), env=None):
     results = []
     for np, threads in configs:
         out = work / f"{label}-{np}-{threads}.h5"
-        r = farm(out, np, threads, *options)
+        r = farm(out, np, threads, *options, env=env)
         check(f"{label}: np {np} threads {threads} exit 0", r.returncode == 0, r.stderr[-300:])
         if r.returncode != 0:
             return None
@@ -98,6 +98,52 @@ d = across("items on stdin", "--items", str(item_file), "--command",
 if d is not None:
     check("items on stdin: each item reaches stdin with a newline",
           csr(d, "farm/stdout") == [(i + "\n")[::-1].encode() for i in items])
+
+# The items stay on rank 0 and travel with their units, a batch of at most 64 MiB of items at a
+# time (here GRIDMR_DEBUG_BATCH_PAYLOAD_BYTES makes it 100 kB): 600 items of 20 kB (random
+# letters, each its own) through a worker that answers with the item's length and first and last
+# bytes, so that units go back to the queue whenever a batch is full. Dynamic and static
+# scheduling, 1-3 ranks, identical datasets, and every item comes back whole in the result.
+rng = random.Random(12)
+big_items = [bytes(rng.choice(b"abcdefghij") for _ in range(40)) * 500 for _ in range(600)]
+big_file = work / "big-items.txt"
+big_file.write_bytes(b"\n".join(big_items))  # the last line without its newline
+big_worker_py = work / "big_worker.py"
+big_worker_py.write_text("import sys\n"
+                         "for line in sys.stdin.buffer:\n"
+                         "    i = line.rstrip(b'\\n')\n"
+                         "    sys.stdout.buffer.write(b'%d%s%s\\n' % (len(i), i[:3], i[-3:]))\n"
+                         "    sys.stdout.flush()\n")
+big_worker = f"{PY} {big_worker_py}"
+for schedule in ("dynamic", "static"):
+    label = f"20 kB items, {schedule}"
+    d = across(label, "--schedule", schedule, "--items", str(big_file), "--worker", big_worker,
+               configs=((1, 1), (2, 2), (3, 1)), env=dict(ENV, GRIDMR_DEBUG_BATCH_PAYLOAD_BYTES="100000"))
+    if d is not None:
+        check(f"{label}: every item whole in the result", csr(d, "farm/items") == big_items)
+        check(f"{label}: each item reached its worker whole",
+              csr(d, "farm/stdout") == [b"%d%s%s" % (len(i), i[:3], i[-3:]) for i in big_items])
+
+# Items changed between planning and mapping: rank 0 reads a unit's lines when the unit leaves,
+# so a file cut short is found there; exit 1, one line naming the file, no output.
+for np in (1, 2):
+    cut_file = work / f"cut-items-{np}.txt"
+    cut_file.write_text("".join(f"item {i}\n" for i in range(2000)))
+    out = work / f"cut-items-{np}.h5"
+    job = subprocess.Popen(["mpirun", "-q", "-np", str(np), "--bind-to", "none",
+                            os.path.abspath(args.gridmr), "farm", "--quiet", "--threads", "1",
+                            "--items", str(cut_file), "--worker", "cat", "-o", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(ENV, GRIDMR_DEBUG_MAP_DELAY_MS="2500"))
+    time.sleep(1.5)  # planned by now; mapping waits
+    os.truncate(cut_file, 5000)
+    _, stderr = job.communicate(timeout=120)
+    lines = [l for l in stderr.splitlines() if l.startswith("gridmr:")]
+    check(f"items cut short while the job ran ({np} ranks): exit 1, one line naming the file",
+          job.returncode == 1 and len(lines) == 1 and "changed while the job ran" in lines[0]
+          and str(cut_file.name) in lines[0], f"{job.returncode}: {stderr[-400:]}")
+    check(f"items cut short while the job ran ({np} ranks): no output, no partial",
+          not out.exists() and not partials(out))
 
 # The Python Monte Carlo example over a range, against the same function in Python.
 N = 40
@@ -143,6 +189,19 @@ check("too many failures: one line naming the first failed item, its status and 
       len(lines) == 1 and "item 3" in lines[0] and "status 9" in lines[0] and "item 3 says no" in lines[0],
       str(lines))
 check("too many failures: no output, no partial", not out.exists() and not partials(out))
+
+# With --items the line names the item's text too, which only rank 0 holds (read again there).
+named_file = work / "named-items.txt"
+named_file.write_text("".join(("bad apple" if i in (41, 77) else f"good {i}") + "\n"
+                              for i in range(120)))
+for np, options in ((3, ["--command", 'case {} in bad*) exit 4;; esac; echo ok']),
+                    (2, ["--worker", "while read -r i; do case $i in bad*) exit 4;; esac; "
+                                     "echo ok; done"])):
+    r = farm(out, np, 1, "--items", str(named_file), *options)
+    lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+    check(f"too many failures, --items, {options[0]}: one line naming item 41 and its text",
+          r.returncode == 1 and len(lines) == 1 and "item 41 ('bad apple')" in lines[0]
+          and "status 4" in lines[0], f"{r.returncode}: {lines}")
 
 # Within --max-failures: the result records them, and one warning says how many.
 r = farm(out, 2, 2, "--range", "10", "--max-failures", "2", "--command", fail_cmd)
@@ -396,11 +455,18 @@ if r.returncode == 0:
 check_no_sleep_left("worker timeout")
 
 # Usage errors: exit 2, one line.
+long_item_file = work / "long-item.txt"
+long_item_file.write_bytes(b"short\n" + b"x" * (16 * 1024 * 1024 + 1) + b"\nafter\n")
+empty_item_file = work / "empty-items.txt"
+empty_item_file.write_bytes(b"")
 for label, options, needle in [
         ("missing command program", ["--range", "3", "--command", "gridmr-no-such-tool {}"], "gridmr-no-such-tool"),
         ("neither --items nor --range", ["--command", "true"], "--items FILE or --range N"),
         ("both --items and --range", ["--items", str(item_file), "--range", "3", "--command", "true"], "--items FILE or --range N"),
         ("missing --items file", ["--items", str(work / "nope.txt"), "--command", "true"], "nope.txt"),
+        ("an item over 16 MiB", ["--items", str(long_item_file), "--command", "true"],
+         "line 2 of"),
+        ("an empty --items file", ["--items", str(empty_item_file), "--command", "true"], "has no items"),
         ("missing --command", ["--range", "3"], "either --command CMD or --worker CMD"),
         ("both --command and --worker", ["--range", "3", "--command", "true", "--worker", "cat"],
          "either --command CMD or --worker CMD"),

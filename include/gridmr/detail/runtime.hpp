@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +38,12 @@ class UnitSource {
   // farm's item, a streaming mapper's unit): with `communicates`, rank 0
   // hands out units to the other ranks meanwhile, and they report progress.
   virtual void while_busy(bool communicates) { (void)communicates; }
+  // The bytes the job attached to `unit` on rank 0 (JobRuntime::unit_payload),
+  // handed over once, to the thread next() gave the unit to; "" if none.
+  virtual std::string take_payload(const WorkUnit& unit) {
+    (void)unit;
+    return {};
+  }
 };
 
 // Where tables go when they outgrow --memory (the engine's spill, spill.hpp):
@@ -173,6 +180,14 @@ class JobRuntime {
   // a unit then stays on rank 0 until a thread here can start it, so that the
   // last units go to whichever thread is free first.
   virtual bool prefetch_units() const { return true; }
+
+  // Whether units carry bytes from rank 0 to the rank that maps them (the
+  // same answer on every rank): a farm's items, which only rank 0 reads, travel
+  // so, a batch at a time, instead of being sent to every rank with the plan.
+  virtual bool unit_payloads() const { return false; }
+  // Rank 0, any map thread, while mapping: appends `unit`'s bytes to `out`;
+  // the mapping rank gets them from UnitSource::take_payload. Thread-safe.
+  virtual void unit_payload(const WorkUnit& unit, std::string& out) const { (void)unit, (void)out; }
 
  protected:
   Spiller* spiller_ = nullptr;

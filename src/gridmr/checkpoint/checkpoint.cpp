@@ -80,9 +80,8 @@ std::uint64_t fingerprint_of(const EngineOptions& options, const JobRuntime& job
     }
     f.add(options.arguments[i]);
   }
-  for (const std::string& source : plan.sources) {
+  for (const std::string& source : plan.sources) {  // input files (a farm's: its items)
     f.add(source);
-    if (job.input() == Input::kGenerated) continue;  // items, not files
     struct stat st {};
     if (::stat(source.c_str(), &st) == 0) {
       f.add(static_cast<std::uint64_t>(st.st_size));

@@ -60,6 +60,7 @@ class CheckpointingUnits final : public UnitSource {
 
   std::optional<WorkUnit> next(bool communicates) override { return inner_.next(communicates); }
   void while_busy(bool communicates) override { inner_.while_busy(communicates); }
+  std::string take_payload(const WorkUnit& unit) override { return inner_.take_payload(unit); }
   void done(const WorkUnit& unit) override;
   bool checkpoint_due() override;
   void save_checkpoint(const TableView& table) override;

@@ -13,6 +13,7 @@
 
 #include "gridmr/checkpoint/checkpoint.hpp"
 #include "gridmr/core/sizes.hpp"
+#include "gridmr/errors.hpp"
 #include "gridmr/plan/share.hpp"
 #include "gridmr/reduce/reduce.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -49,7 +50,8 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
                          : std::optional<bool>(options.progress == EngineOptions::Progress::kTty));
   }
   Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
-                  job.prefetch_units(), progress ? &*progress : nullptr);
+                  job.prefetch_units(), progress ? &*progress : nullptr,
+                  job.unit_payloads() ? &job : nullptr);
   if (options.checkpoint_dir.empty()) {
     agree(cluster, [&] { job.map(plan, threads, units); });
   } else {
@@ -62,6 +64,18 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
   }
   stats.units = units.units_mapped();
   stats.input_bytes = units.weight_mapped();
+  // Every unit of the plan was mapped once, or the result would lack (or
+  // double) its keys without a word.
+  std::uint64_t mapped = stats.units;
+  MPI_Allreduce(MPI_IN_PLACE, &mapped, 1, MPI_UINT64_T, MPI_SUM, cluster.comm());
+  agree(cluster, [&] {
+    if (cluster.is_master() && mapped != plan.total_units) {
+      throw RunError(
+          fmt::format("internal error: {} units of the plan's {} were mapped; "
+                      "no output written",
+                      mapped, plan.total_units));
+    }
+  });
 }
 
 // Rank 0, on runs past their first second: a line at most every 5 s while the

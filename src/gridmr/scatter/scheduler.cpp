@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "gridmr/scatter/schedule.hpp"
@@ -22,13 +23,43 @@ std::size_t batch_size(std::size_t remaining, int ranks) {
 }
 
 Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_units, int threads,
-                     bool prefetch, Progress* progress)
-    : mode_(mode), threads_(threads), prefetch_(prefetch), progress_(progress) {
+                     bool prefetch, Progress* progress, const JobRuntime* payloads)
+    : mode_(mode),
+      threads_(threads),
+      prefetch_(prefetch),
+      progress_(progress),
+      payload_job_(payloads),
+      on_request_(mode == Schedule::kDynamic || payloads != nullptr) {
   MPI_Comm_dup(comm, &comm_);  // the scheduler's messages never meet anyone else's
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
   if (rank_ == 0) reports_.resize(ranks_);
 
+  if (const char* forced =
+          std::getenv("GRIDMR_DEBUG_BATCH_PAYLOAD_BYTES")) {  // tests: small batches
+    batch_payload_bytes_ = std::max<std::size_t>(1, std::strtoull(forced, nullptr, 10));
+  }
+  if (payload_job_ != nullptr) {
+    // Payloads stay on rank 0 until their units leave: every rank gets its
+    // units in batches, the first unasked. Static mode keeps each rank's
+    // share apart, so that the same ranks map the same units.
+    if (rank_ == 0) {
+      if (mode_ == Schedule::kStatic) {
+        const auto bounds = static_shares(plan_units, ranks_);
+        shares_.resize(ranks_);
+        for (int r = 0; r < ranks_; ++r) {
+          std::deque<WorkUnit>& share = r == 0 ? queue_ : shares_[r];
+          share.assign(plan_units.begin() + static_cast<std::ptrdiff_t>(bounds[r]),
+                       plan_units.begin() + static_cast<std::ptrdiff_t>(bounds[r + 1]));
+        }
+      } else {
+        queue_.assign(plan_units.begin(), plan_units.end());
+      }
+    }
+    no_more_ = ranks_ == 1;
+    if (ranks_ > 1) send_first_batches();
+    return;
+  }
   if (mode_ == Schedule::kStatic) {
     const auto mine = scatter_static_shares(plan_units);
     queue_.assign(mine.begin(), mine.end());
@@ -63,6 +94,109 @@ void Scheduler::scatter_first_batches() {
   MPI_Scatterv(first.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), bytes, MPI_BYTE,
                0, comm_);
   if (rank_ != 0) queue_.assign(mine.begin(), mine.end());
+}
+
+void Scheduler::send_first_batches() {
+  if (rank_ != 0) {
+    request_out_ = true;  // as if asked: the first batch comes without a request
+    return;
+  }
+  for (int r = 1; r < ranks_; ++r) {
+    if (mode_ == Schedule::kStatic) {
+      send_batch(r, shares_[r], shares_[r].size());
+    } else {
+      send_batch(r, queue_, batch_size(queue_.size(), ranks_));
+    }
+  }
+}
+
+void Scheduler::send_batch(int to, std::deque<WorkUnit>& from, std::size_t most) {
+  std::vector<WorkUnit> units;
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t n = std::min(most, from.size());
+    units.assign(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+    from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  std::vector<char> bytes;
+  if (payload_job_ == nullptr) {
+    bytes.resize(units.size() * sizeof(WorkUnit));
+    std::memcpy(bytes.data(), units.data(), bytes.size());
+  } else if (!units.empty()) {
+    // [count][units][payload sizes][payloads]; the units that would pass the
+    // payload limit go back to the front of the queue.
+    std::string payload;
+    std::vector<std::uint64_t> sizes;
+    std::size_t taken = 0;
+    for (; taken < units.size() && (taken == 0 || payload.size() < batch_payload_bytes_); ++taken) {
+      const std::size_t before = payload.size();
+      payload_job_->unit_payload(units[taken], payload);
+      sizes.push_back(payload.size() - before);
+    }
+    if (taken < units.size()) {
+      std::lock_guard lock(mutex_);
+      from.insert(from.begin(), units.begin() + static_cast<std::ptrdiff_t>(taken), units.end());
+      units.resize(taken);
+    }
+    const std::uint64_t count = units.size();
+    bytes.resize(sizeof count + count * (sizeof(WorkUnit) + sizeof(std::uint64_t)) +
+                 payload.size());
+    char* at = bytes.data();
+    const auto put = [&at](const void* data, std::size_t n) {
+      if (n != 0) std::memcpy(at, data, n);
+      at += n;
+    };
+    put(&count, sizeof count);
+    put(units.data(), count * sizeof(WorkUnit));
+    put(sizes.data(), count * sizeof(std::uint64_t));
+    put(payload.data(), payload.size());
+  }
+  // Empty means "no more". Non-blocking: a large batch must not hold rank 0
+  // until the other rank looks.
+  outgoing_.push_back({MPI_REQUEST_NULL, std::move(bytes)});
+  Outgoing& out = outgoing_.back();
+  MPI_Isend(out.bytes.data(), static_cast<int>(out.bytes.size()), MPI_BYTE, to, kBatch, comm_,
+            &out.request);
+}
+
+void Scheduler::receive_batch(const std::vector<char>& bytes) {
+  if (payload_job_ == nullptr) {
+    std::vector<WorkUnit> batch(bytes.size() / sizeof(WorkUnit));
+    std::memcpy(batch.data(), bytes.data(), batch.size() * sizeof(WorkUnit));
+    std::lock_guard lock(mutex_);
+    queue_.insert(queue_.end(), batch.begin(), batch.end());
+    return;
+  }
+  std::uint64_t count = 0;
+  std::memcpy(&count, bytes.data(), sizeof count);
+  const char* units = bytes.data() + sizeof count;
+  const char* sizes = units + count * sizeof(WorkUnit);
+  const char* payload = sizes + count * sizeof(std::uint64_t);
+  std::lock_guard lock(mutex_);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    WorkUnit unit;
+    std::uint64_t size = 0;
+    std::memcpy(&unit, units + i * sizeof unit, sizeof unit);
+    std::memcpy(&size, sizes + i * sizeof size, sizeof size);
+    payloads_[{unit.source, unit.begin, unit.end}].assign(payload, size);
+    payload += size;
+    queue_.push_back(unit);
+  }
+}
+
+std::string Scheduler::take_payload(const WorkUnit& unit) {
+  std::string payload;
+  if (payload_job_ == nullptr) return payload;
+  if (rank_ == 0) {
+    payload_job_->unit_payload(unit, payload);
+    return payload;
+  }
+  std::lock_guard lock(mutex_);
+  const auto it = payloads_.find({unit.source, unit.begin, unit.end});
+  if (it == payloads_.end()) return payload;
+  payload = std::move(it->second);
+  payloads_.erase(it);
+  return payload;
 }
 
 std::vector<WorkUnit> Scheduler::scatter_static_shares(const std::vector<WorkUnit>& plan_units) {
@@ -167,7 +301,7 @@ void Scheduler::communicate() {
     show_progress();
     return;
   }
-  if (mode_ == Schedule::kDynamic) ask_for_more();
+  if (on_request_) ask_for_more();
   if (std::chrono::steady_clock::now() - last_report_ >= kReportInterval) send_report(false);
 }
 
@@ -186,20 +320,16 @@ void Scheduler::serve() {
     const int from = status.MPI_SOURCE;
     if (status.MPI_TAG == kRequest) {
       MPI_Recv(nullptr, 0, MPI_BYTE, from, kRequest, comm_, MPI_STATUS_IGNORE);
-      std::vector<WorkUnit> batch;
-      {
-        std::lock_guard lock(mutex_);
-        const std::size_t n =
-            queue_.empty() ? 0 : std::min(queue_.size(), batch_size(queue_.size(), ranks_));
-        batch.assign(queue_.begin(), queue_.begin() + n);
-        queue_.erase(queue_.begin(), queue_.begin() + n);
+      if (!shares_.empty()) {
+        send_batch(from, shares_[from], shares_[from].size());
+      } else {
+        std::size_t left;
+        {
+          std::lock_guard lock(mutex_);
+          left = queue_.size();
+        }
+        send_batch(from, queue_, batch_size(left, ranks_));
       }
-      // An empty batch means "no more". Non-blocking: a large batch must not hold rank 0 until the
-      // other rank looks.
-      outgoing_.push_back({MPI_REQUEST_NULL, std::move(batch)});
-      Outgoing& out = outgoing_.back();
-      MPI_Isend(out.units.data(), static_cast<int>(out.units.size() * sizeof(WorkUnit)), MPI_BYTE,
-                from, kBatch, comm_, &out.request);
     } else {  // kReport or kFinal
       Report report;
       MPI_Recv(&report, sizeof report, MPI_BYTE, from, status.MPI_TAG, comm_, MPI_STATUS_IGNORE);
@@ -216,17 +346,16 @@ void Scheduler::ask_for_more() {
     MPI_Status status;
     MPI_Iprobe(0, kBatch, comm_, &arrived, &status);
     if (!arrived) return;
-    int bytes = 0;
-    MPI_Get_count(&status, MPI_BYTE, &bytes);
-    std::vector<WorkUnit> batch(bytes / sizeof(WorkUnit));
-    MPI_Recv(batch.data(), bytes, MPI_BYTE, 0, kBatch, comm_, MPI_STATUS_IGNORE);
+    int size = 0;
+    MPI_Get_count(&status, MPI_BYTE, &size);
+    std::vector<char> bytes(static_cast<std::size_t>(size));
+    MPI_Recv(bytes.data(), size, MPI_BYTE, 0, kBatch, comm_, MPI_STATUS_IGNORE);
     request_out_ = false;
-    if (batch.empty()) {
+    if (bytes.empty()) {
       no_more_ = true;
       return;
     }
-    std::lock_guard lock(mutex_);
-    queue_.insert(queue_.end(), batch.begin(), batch.end());
+    receive_batch(bytes);
   }
   // Ask well before the queue runs dry: rank 0 answers between its own units
   // (and, during a long farm item or streaming unit, every 20 ms), so the

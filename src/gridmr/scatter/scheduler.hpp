@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "gridmr/detail/runtime.hpp"
@@ -36,8 +39,12 @@ class Scheduler final : public UnitSource {
   // Collective. On rank 0 `plan_units` holds every unit; elsewhere it is ignored.
   // `prefetch`: a rank asks for more while its threads still have units
   // queued (else only once a thread is free: JobRuntime::prefetch_units).
+  // `payloads` (the same on every rank): the job whose units carry bytes
+  // (JobRuntime::unit_payloads), or null. Such units always travel in batches
+  // on request, of at most kBatchPayloadBytes of payload (and one unit): in
+  // static mode too, where each rank's batches come from its own share.
   Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_units, int threads,
-            bool prefetch, Progress* progress);
+            bool prefetch, Progress* progress, const JobRuntime* payloads = nullptr);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -50,6 +57,10 @@ class Scheduler final : public UnitSource {
   // Thread 0 (`communicates`), busy with a long unit: the messages next()
   // handles, until next() has returned its last nothing.
   void while_busy(bool communicates) override;
+  std::string take_payload(const WorkUnit& unit) override;
+
+  // A batch's payload bytes beyond which no further unit joins it.
+  static constexpr std::size_t kBatchPayloadBytes = std::size_t{64} << 20;
 
   std::uint64_t units_mapped() const { return units_mapped_; }
   std::uint64_t weight_mapped() const { return weight_mapped_; }
@@ -65,6 +76,13 @@ class Scheduler final : public UnitSource {
   std::vector<WorkUnit> scatter_static_shares(const std::vector<WorkUnit>& plan_units);
   // Dynamic mode: every other rank's first batch, handed out at the start.
   void scatter_first_batches();
+  // Payload mode, rank 0: every other rank's first batch, sent unasked.
+  void send_first_batches();
+  // Rank 0: up to `most` units from the front of `from` (fewer once their
+  // payloads pass kBatchPayloadBytes), packed for `to` and sent unblocking;
+  // none means "no more".
+  void send_batch(int to, std::deque<WorkUnit>& from, std::size_t most);
+  void receive_batch(const std::vector<char>& bytes);
   std::optional<WorkUnit> pop();
   void communicate();   // thread 0 only
   void serve();         // rank 0: requests and reports
@@ -79,12 +97,18 @@ class Scheduler final : public UnitSource {
   int threads_;
   bool prefetch_;
   Progress* progress_;
+  const JobRuntime* payload_job_;
+  bool on_request_;  // ranks other than 0 get their units in batches they ask for
+  std::size_t batch_payload_bytes_ = kBatchPayloadBytes;
 
   std::mutex mutex_;
   std::deque<WorkUnit> queue_;        // rank 0: all units not handed out yet
   std::atomic<bool> no_more_{false};  // nothing will be added to queue_ any more
   std::atomic<int> in_flight_{0};     // units taken by threads and not yet done
   std::atomic<std::uint64_t> units_mapped_{0}, weight_mapped_{0};
+  // Payload mode: units received and not yet taken, with their bytes (by source, begin, end).
+  std::map<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>, std::string> payloads_;
+  std::vector<std::deque<WorkUnit>> shares_;  // rank 0, static payload mode: each rank's units left
 
   // Thread 0's state.
   bool request_out_ = false;
@@ -94,7 +118,7 @@ class Scheduler final : public UnitSource {
   std::vector<Report> reports_;  // rank 0: latest report of every rank
   struct Outgoing {              // rank 0: batches on their way
     MPI_Request request;
-    std::vector<WorkUnit> units;
+    std::vector<char> bytes;  // units (and, in payload mode, their sizes and payloads)
   };
   std::deque<Outgoing> outgoing_;
   Report report_buffer_;

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <mpi.h>
 #include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,7 +15,6 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -117,6 +118,230 @@ std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout
   status.timed_out = timed_out;
   return status.describe(timeout);
 }
+
+// The longest item: a unit (up to 64 items) must fit one batch message.
+constexpr std::uint64_t kMaxItemBytes = std::uint64_t{16} << 20;
+
+// --items, on rank 0 only: the file stays open, and a unit's lines are read
+// again when the unit leaves for the rank that runs it (its payload), so that
+// no rank holds every item (rank 0 keeps 8 bytes per unit).
+class ItemFile {
+ public:
+  // Opens and counts the items (each line, the last one with or without its newline).
+  explicit ItemFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw UsageError(errno_message("--items: cannot open", path, errno));
+    try {
+      count_items();
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+  }
+  ~ItemFile() { ::close(fd_); }
+  ItemFile(const ItemFile&) = delete;
+  ItemFile& operator=(const ItemFile&) = delete;
+
+  std::uint64_t count() const { return count_; }
+  std::uint64_t item_bytes() const { return item_bytes_; }
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  // Whether the file still has the size and time of change it had when counted.
+  bool unchanged() const {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 &&
+           Stamp{st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec} == stamp_;
+  }
+
+  // Where each unit of `per_unit` items begins (unit i: items i * per_unit, ...).
+  void cut(std::uint64_t per_unit) {
+    per_unit_ = per_unit;
+    starts_.assign(1, 0);
+    std::uint64_t offset = 0, lines = 0;
+    scan([&](const char* data, std::size_t n) {
+      const char* end = data + n;
+      for (const char* at = data;;) {
+        const char* newline = static_cast<const char*>(std::memchr(at, '\n', end - at));
+        if (newline == nullptr) break;
+        if (++lines % per_unit == 0) starts_.push_back(offset + (newline + 1 - data));
+        at = newline + 1;
+      }
+      offset += n;
+    });
+    if (starts_.back() != offset) starts_.push_back(offset);  // the last unit's end
+  }
+
+  // Unit `unit`'s lines as they are in the file: its payload. Thread-safe. A
+  // file cut short since is read as it is now (the mapping rank finds it out).
+  void read_unit(std::uint64_t unit, std::string& out) const {
+    if (unit + 1 >= starts_.size()) return;
+    const std::uint64_t begin = starts_[unit], size = starts_[unit + 1] - begin;
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    std::uint64_t got = 0;
+    while (got < size) {
+      const ssize_t n =
+          ::pread(fd_, out.data() + at + got, size - got, static_cast<off_t>(begin + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::uint64_t>(n);
+    }
+    out.resize(at + got);
+  }
+
+  // Item `index`'s text ("" if the file no longer holds it).
+  std::string item(std::uint64_t index) const {
+    std::string payload;
+    read_unit(index / per_unit_, payload);
+    std::vector<std::string> lines;
+    split_lines(payload, per_unit_, lines);
+    const std::uint64_t at = index % per_unit_;
+    return at < lines.size() ? lines[at] : std::string();
+  }
+
+  // Up to `n` lines of `payload` into `lines` (without "\n", or "\r\n" as Windows
+  // writes it); false unless there were exactly `n`.
+  static bool split_lines(std::string_view payload, std::uint64_t n,
+                          std::vector<std::string>& lines) {
+    lines.clear();
+    std::size_t at = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (at >= payload.size()) return false;
+      const std::size_t newline = payload.find('\n', at);
+      const std::size_t end = newline == std::string_view::npos ? payload.size() : newline;
+      std::string_view line = payload.substr(at, end - at);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      lines.emplace_back(line);
+      at = end + 1;
+    }
+    return at >= payload.size();
+  }
+
+ private:
+  // Reads the whole file front to back, a block at a time, into `block(data, n)`.
+  template <class F>
+  void scan(F&& block) const {
+    std::vector<char> buffer(std::size_t{1} << 20);
+    for (std::uint64_t offset = 0;;) {
+      const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw UsageError(errno_message("--items: cannot read", path_, errno));
+      if (n == 0) return;
+      block(buffer.data(), static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+    }
+  }
+
+  // Counts the items and their bytes (UsageError for none, or for a line over kMaxItemBytes).
+  void count_items() {
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) stamp_ = {st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    std::uint64_t line_bytes = 0;
+    char last = '\n';
+    const auto end_line = [&] {
+      ++count_;
+      item_bytes_ += line_bytes - (line_bytes > 0 && last == '\r' ? 1 : 0);
+      line_bytes = 0;
+    };
+    scan([&](const char* data, std::size_t n) {
+      const char* end = data + n;
+      for (const char* at = data; at != end;) {
+        const char* newline = static_cast<const char*>(std::memchr(at, '\n', end - at));
+        const char* stop = newline != nullptr ? newline : end;
+        if (stop != at) last = stop[-1];
+        line_bytes += static_cast<std::uint64_t>(stop - at);
+        if (line_bytes > kMaxItemBytes) {
+          throw UsageError(fmt::format("--items: line {} of {} is longer than {} MiB", count_ + 1,
+                                       quote_path(path_), kMaxItemBytes >> 20));
+        }
+        if (newline == nullptr) break;
+        end_line();
+        at = newline + 1;
+      }
+    });
+    if (line_bytes > 0) end_line();  // a last line without its newline
+    if (count_ == 0) throw UsageError("--items: " + quote_path(path_) + " has no items");
+  }
+
+  struct Stamp {
+    off_t size = -1;
+    time_t seconds = 0;
+    long nanoseconds = 0;
+    friend bool operator==(const Stamp&, const Stamp&) = default;
+  };
+  std::string path_;
+  int fd_ = -1;
+  Stamp stamp_;  // size and time of change when counted
+  std::uint64_t count_ = 0;
+  std::uint64_t item_bytes_ = 0;  // of all items (without their line ends)
+  std::uint64_t per_unit_ = 1;
+  std::vector<std::uint64_t> starts_;  // units + 1 offsets
+};
+
+// Every item of an ItemFile in order, for the result's farm/items (rank 0
+// writes them all; the other ranks, none).
+class ItemLines final : public ColumnReader<std::string_view> {
+ public:
+  explicit ItemLines(const ItemFile& file) : file_(file), left_(file.count()) {}
+  std::size_t read(std::string_view* out, std::size_t n) override {
+    std::size_t given = 0;
+    while (given < n && left_ > 0) {
+      const char* begin = buffer_.data() + at_;
+      const char* end = buffer_.data() + filled_;
+      const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', end - begin));
+      if (newline == nullptr && !at_end_) {
+        if (given > 0) break;  // the lines given keep their bytes until the next call
+        refill();
+        continue;
+      }
+      if (newline == nullptr && begin == end) {
+        throw RunError(
+            fmt::format("--items: {} changed while the job ran (it now ends "
+                        "before its last {} items)",
+                        quote_path(file_.path()), left_));
+      }
+      std::string_view line(begin, static_cast<std::size_t>((newline ? newline : end) - begin));
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      out[given++] = line;
+      --left_;
+      at_ = static_cast<std::size_t>((newline ? newline + 1 : end) - buffer_.data());
+    }
+    return given;
+  }
+
+ private:
+  // The unread bytes to the front, then as many more as fit (twice the room
+  // if a line fills the buffer).
+  void refill() {
+    std::memmove(buffer_.data(), buffer_.data() + at_, filled_ - at_);
+    filled_ -= at_;
+    at_ = 0;
+    if (filled_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+    for (;;) {
+      const ssize_t got = ::pread(file_.fd(), buffer_.data() + filled_, buffer_.size() - filled_,
+                                  static_cast<off_t>(offset_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw RunError(errno_message("--items: cannot read", file_.path(), errno));
+      if (got == 0) at_end_ = true;
+      filled_ += static_cast<std::size_t>(got);
+      offset_ += static_cast<std::uint64_t>(got);
+      return;
+    }
+  }
+
+  const ItemFile& file_;
+  std::uint64_t left_;
+  std::vector<char> buffer_ = std::vector<char>(std::size_t{1} << 20);
+  std::size_t at_ = 0, filled_ = 0;
+  std::uint64_t offset_ = 0;
+  bool at_end_ = false;
+};
+
+// No strings: the other ranks' part of a column that rank 0 writes.
+class NoStrings final : public ColumnReader<std::string_view> {
+ public:
+  std::size_t read(std::string_view*, std::size_t) override { return 0; }
+};
 
 // A thread's worker (--worker) and what it printed for the items at hand.
 struct Worker {
@@ -224,41 +449,34 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     }
   }
 
-  // Rank 0: the items, one unit each (the items travel as the plan's
-  // sources). A worker takes a unit's items at once: there, units of up to 64
+  // Rank 0: the items, one unit each, or with --worker units of up to 64
   // items, at least 256 units in all (Pool.map's chunks, and still balance).
   // The cut depends on the items alone, so that a restart from a checkpoint
-  // on other ranks finds the same units.
+  // on other ranks finds the same units. --items stays on rank 0 (the plan's
+  // one source, which the checkpoint's fingerprint covers): a unit's lines go
+  // with it to the rank that runs it.
   Plan plan() const override {
-    std::vector<std::string> lines;
-    if (!config_.items.empty()) lines = read_items();
-    const std::uint64_t count = config_.items.empty() ? config_.range : lines.size();
+    std::uint64_t count = config_.range;
+    if (!config_.items.empty()) {
+      item_file_ = std::make_unique<ItemFile>(config_.items);
+      count = item_file_->count();
+    }
     const std::uint64_t per_unit =
         config_.worker.empty() ? 1 : std::clamp<std::uint64_t>(count / 256, 1, 64);
     Plan plan = plan_range(count, per_unit, "items");
-    plan.sources = std::move(lines);
+    if (item_file_) {
+      item_file_->cut(per_unit);
+      plan.sources = {config_.items};
+    }
     return plan;
   }
-
-  std::vector<std::string> read_items() const {
-    const int fd = ::open(config_.items.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw UsageError(errno_message("--items: cannot open", config_.items, errno));
-    ::close(fd);
-    std::ifstream in(config_.items, std::ios::binary);
-    std::vector<std::string> lines;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
-      lines.push_back(line);
-    }
-    if (in.bad()) throw UsageError(errno_message("--items: cannot read", config_.items, errno));
-    if (lines.empty()) throw UsageError("--items: " + quote_path(config_.items) + " has no items");
-    return lines;
+  bool unit_payloads() const override { return !config_.items.empty(); }
+  void unit_payload(const WorkUnit& unit, std::string& out) const override {
+    item_file_->read_unit(unit.source, out);
   }
 
-  void map(const Plan& plan, int threads, UnitSource& units) override {
+  void map(const Plan&, int threads, UnitSource& units) override {
     tables_ = std::vector<KeyTable<ItemValue>>(threads);
-    items_ = &plan.sources;  // for finish_reduce's message: the plan outlives the job's phases
     const int rank = world_rank();
     StderrRelay relay(rank);
     std::exception_ptr error;
@@ -271,15 +489,19 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       // Items may run for minutes: meanwhile thread 0 keeps the scheduler's messages going.
       std::function<void()> tick;
       if (thread == 0) tick = [&units] { units.while_busy(true); };
+      std::vector<std::string> items;
       while (const auto unit = units.next(thread == 0)) {
+        const std::string payload = units.take_payload(*unit);
         if (!failed) {
           try {
+            items_of(*unit, payload, items);
             if (config_.worker.empty()) {
               for (std::uint64_t i = unit->begin; i < unit->end; ++i) {
-                run_item(plan, i, rank, thread, relay, tick, key, tables_[thread]);
+                run_item(i, items[i - unit->begin], rank, thread, relay, tick, key,
+                         tables_[thread]);
               }
             } else {
-              run_on_worker(plan, *unit, rank, thread, relay, tick, key, tables_[thread], worker);
+              run_on_worker(*unit, items, rank, thread, relay, tick, key, tables_[thread], worker);
             }
           } catch (...) {
 #pragma omp critical(gridmr_farm_error)
@@ -316,14 +538,20 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   // Too many failures: the job fails, naming the first failed item.
   void finish_reduce(std::span<const std::string_view>, std::span<const std::byte* const>,
                      const std::byte* total, int) override {
+    if (!config_.items.empty()) {  // every rank: rank 0 says whether the items changed
+      int changed = item_file_ && !item_file_->unchanged() ? 1 : 0;
+      MPI_Bcast(&changed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      if (changed != 0) {
+        throw RunError(fmt::format("--items: {} changed while the job ran; no output written",
+                                   quote_path(config_.items)));
+      }
+    }
     if (total == nullptr) return;
     ItemValue all;
     std::memcpy(&all, total, sizeof all);
     if (all.failed == 0) return;
     std::string first = fmt::format("item {}", all.first_failed);
-    if (!config_.items.empty() && items_ != nullptr && all.first_failed < items_->size()) {
-      first += " (" + quote_path((*items_)[all.first_failed]) + ")";
-    }
+    if (!config_.items.empty()) first += " (" + quote_path(item_of(all.first_failed)) + ")";
     std::string why =
         fmt::format("{} {}", first,
                     describe_item(all.first_exit_code, all.first_timed_out != 0, config_.timeout));
@@ -353,32 +581,36 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
 
   void write(Output& out, std::span<const std::string_view> keys,
              std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
-             const std::byte* total, const Plan& plan) const override {
-    write_items(out, PairsInMemory(keys, values), total_keys, total, plan);
+             const std::byte* total, const Plan&) const override {
+    write_items(out, PairsInMemory(keys, values), total_keys, total);
   }
   bool writes_spilled() const override { return true; }
   void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
-                     const std::byte* total, const Plan& plan) const override {
-    write_items(out, pairs, total_keys, total, plan);
+                     const std::byte* total, const Plan&) const override {
+    write_items(out, pairs, total_keys, total);
   }
 
  private:
   // Every item's text, stdout and how it ended, read a piece at a time from
   // this rank's pairs (in item order: a key is the item's index, then its stdout).
   void write_items(Output& out, const PairSource& pairs, std::uint64_t total_keys,
-                   const std::byte* total, const Plan& plan) const {
-    const auto item = [this, &plan](std::string_view key, const std::byte*) {
-      return item_text(plan, detail::decode_ordered<std::uint64_t>(key.data()));
-    };
-    std::uint64_t item_bytes = 0;
-    {
-      const auto cursor = pairs.open();
-      std::string_view key;
-      const std::byte* value;
-      while (cursor->next(key, value)) item_bytes += item(key, value).size();
-    }
+                   const std::byte* total) const {
     const std::uint64_t n = pairs.size();
-    out.write_keys("farm/items", column<std::string_view>(pairs, item, item_bytes));
+    if (config_.items.empty()) {
+      const auto item = [](std::string_view key, const std::byte*) {
+        return std::to_string(detail::decode_ordered<std::uint64_t>(key.data()));
+      };
+      std::uint64_t item_bytes = 0;
+      {
+        const auto cursor = pairs.open();
+        std::string_view key;
+        const std::byte* value;
+        while (cursor->next(key, value)) item_bytes += item(key, value).size();
+      }
+      out.write_keys("farm/items", column<std::string_view>(pairs, item, item_bytes));
+    } else {
+      out.write_keys("farm/items", item_column(total_keys));
+    }
     out.write_keys("farm/stdout",
                    column<std::string_view>(
                        pairs, [](std::string_view key, const std::byte*) { return key.substr(8); },
@@ -396,9 +628,21 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
   }
 
-  void run_item(const Plan& plan, std::uint64_t index, int rank, int thread, StderrRelay& relay,
-                const std::function<void()>& tick, std::string& key, KeyTable<ItemValue>& table) {
-    const std::string item = item_text(plan, index);
+  // --items: every item, read from the file on rank 0 (which writes them all,
+  // the result being in item order), none elsewhere. Streamed on every rank.
+  Column<std::string_view> item_column(std::uint64_t total_keys) const {
+    if (!item_file_) return {0, [] { return std::make_unique<NoStrings>(); }};
+    if (total_keys != item_file_->count()) {
+      throw RunError(
+          fmt::format("internal error: {} results for {} items", total_keys, item_file_->count()));
+    }
+    const ItemFile& file = *item_file_;
+    return {file.count(), [&file] { return std::make_unique<ItemLines>(file); }, file.item_bytes()};
+  }
+
+  void run_item(std::uint64_t index, const std::string& item, int rank, int thread,
+                StderrRelay& relay, const std::function<void()>& tick, std::string& key,
+                KeyTable<ItemValue>& table) {
     ItemValue value;
     value.rank = static_cast<std::uint32_t>(rank);
     std::string output, last_stderr;
@@ -414,8 +658,31 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     add(key, index, output, value, table);
   }
 
-  std::string item_text(const Plan& plan, std::uint64_t index) const {
-    return config_.items.empty() ? std::to_string(index) : plan.sources[index];
+  // A unit's items: its payload's lines (--items), or its numbers (--range).
+  void items_of(const WorkUnit& unit, std::string_view payload,
+                std::vector<std::string>& items) const {
+    if (config_.items.empty()) {
+      items.clear();
+      for (std::uint64_t i = unit.begin; i < unit.end; ++i) items.push_back(std::to_string(i));
+      return;
+    }
+    if (!ItemFile::split_lines(payload, unit.end - unit.begin, items)) {
+      throw RunError(
+          fmt::format("--items: {} changed while the job ran (items {} to {} are no "
+                      "longer where they were)",
+                      quote_path(config_.items), unit.begin, unit.end - 1));
+    }
+  }
+
+  // Every rank (collective): item `index`'s text, read on rank 0.
+  std::string item_of(std::uint64_t index) const {
+    std::string item;
+    if (item_file_) item = item_file_->item(index);
+    std::uint64_t size = item.size();
+    MPI_Bcast(&size, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    item.resize(size);
+    MPI_Bcast(item.data(), static_cast<int>(size), MPI_CHAR, 0, MPI_COMM_WORLD);
+    return item;
   }
 
   // How an item ended, into its value (a failure is also its fold's first).
@@ -450,6 +717,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     return line;
   }
 
+  // A table key: the item's number (8 bytes, in order), then its stdout.
   static void add(std::string& key, std::uint64_t index, std::string_view output,
                   const ItemValue& value, KeyTable<ItemValue>& table) {
     key.assign(ordered_key(index).bytes, 8);
@@ -489,9 +757,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   // nothing to hold back), and no attempt is counted until an item ends a
   // worker so. An exit is taken at its word (a program that exits flushes),
   // and so is --timeout: held answers are milliseconds old, not seconds.
-  void run_on_worker(const Plan& plan, const WorkUnit& unit, int rank, int thread,
-                     StderrRelay& relay, const std::function<void()>& tick, std::string& key,
-                     KeyTable<ItemValue>& table, Worker& worker) {
+  void run_on_worker(const WorkUnit& unit, const std::vector<std::string>& items, int rank,
+                     int thread, StderrRelay& relay, const std::function<void()>& tick,
+                     std::string& key, KeyTable<ItemValue>& table, Worker& worker) {
     const std::uint64_t n = unit.end - unit.begin;
     std::vector<ItemValue> values(n);
     std::vector<std::string> outputs(n);
@@ -511,7 +779,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
       const std::uint64_t until = one_at_a_time ? next + 1 : n;
       std::string request;
       for (std::uint64_t i = asked; i < until; ++i) {
-        request += item_text(plan, unit.begin + i);
+        request += items[i];
         request += '\n';
       }
       worker.reply.clear();
@@ -567,7 +835,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         ++next;
       }
     }
-    for (std::uint64_t i = 0; i < n; ++i) add(key, unit.begin + i, outputs[i], values[i], table);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      add(key, unit.begin + i, outputs[i], values[i], table);
+    }
   }
 
   // The lowest failed item this rank ran, with its last stderr line (cut to
@@ -582,8 +852,8 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   std::mutex first_failure_mutex_;
   FirstFailure first_failure_;
   bool on_stdin_;
-  std::string program_;                              // --command or --worker
-  const std::vector<std::string>* items_ = nullptr;  // the plan's items (every rank has them)
+  std::string program_;                          // --command or --worker
+  mutable std::unique_ptr<ItemFile> item_file_;  // rank 0, --items: made by plan()
 };
 
 std::unique_ptr<JobRuntime> make_farm(const FarmConfig& config) {
