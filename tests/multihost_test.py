@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """gridmr across three hosts: network namespaces joined by a bridge, ranks talking over real TCP
 (scripts/netns-cluster.sh). Results identical to one host for word count (3 x 1 and 3 x 2 ranks),
-Monte Carlo, a farm of Python workers and a stream job of Python functions; a remote rank killed with SIGKILL, a cut network link, an output folder that
+Monte Carlo, a farm of Python workers, a farm whose --items only rank 0's host has, and a stream
+job of Python functions; a remote rank killed with SIGKILL, a cut network link, an output folder that
 each host has on its own, and SIGTERM during the write: each ends within seconds, with a line
 that names the cause, no output, no partial or lock file, and no process left on any host.
 Exits 77 (skipped) where namespaces cannot be made (no root, no ip tool)."""
@@ -180,6 +181,36 @@ def run_cases(cluster, g, inputs, work):
         if "farm/rank" in three:
             check(f"{label}: every host's rank ran items", set(three["farm/rank"]) == {0, 1, 2},
                   str(set(three["farm/rank"])))
+
+    # A farm's --items on rank 0's host only (in h1's node-local folder, written there by rank 0
+    # before gridmr starts): the items travel with their units, and the result is identical to
+    # one host's run over a copy of the file; the other hosts' ranks never see the file.
+    names = [f"item {i} on h1 only" for i in range(500)]
+    shared_items = out_dir / "items.txt"
+    shared_items.write_text("".join(n + "\n" for n in names))
+    wrapper = out_dir / "items-on-rank0.sh"
+    wrapper.write_text("#!/bin/sh\n"
+                       f"if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then cp {shared_items} {cluster.local}/items.txt\n"
+                       f"elif [ -e {cluster.local}/items.txt ]; then echo seen > {out_dir}/seen-$OMPI_COMM_WORLD_RANK\n"
+                       "fi\n"
+                       'exec "$@"\n')
+    wrapper.chmod(0o755)
+    farm = ["farm", "--worker", "cat", "--threads", "2", "--quiet", "--force"]
+    local = out_dir / "items-local.h5"
+    mpirun(g, 1, [*farm, "--items", str(shared_items), "-o", str(local)])
+    out = out_dir / "items.h5"
+    rc, _, err = cluster.run(["-np", "3", str(wrapper), g, *farm, "--items",
+                              str(cluster.local / "items.txt"), "-o", str(out)])
+    differ = ["(no result)"]
+    if rc == 0 and local.exists():
+        one, three = read_result(local)[0], read_result(out)[0]
+        differ = [n for n in same_datasets(one, three) if n not in ("farm/rank", "farm/seconds")]
+        check("farm --items on rank 0's host only: every host's rank ran items",
+              set(three["farm/rank"]) == {0, 1, 2}, str(set(three["farm/rank"])))
+    check("farm --items on rank 0's host only, 3 hosts: datasets identical to one host",
+          not differ, f"exit {rc}: {err.strip()[-300:]} {differ}")
+    check("farm --items on rank 0's host only: no other rank could see the file",
+          not list(out_dir.glob("seen-*")), str(list(out_dir.glob("seen-*"))))
 
     # An output folder that each host has on its own: a usage error before any work.
     cluster.local.mkdir(exist_ok=True)
