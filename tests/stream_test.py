@@ -103,6 +103,40 @@ if d is not None:
           all(values[groups[i]:groups[i + 1]] == sorted(values[groups[i]:groups[i + 1]])
               for i in range(len(keys))))
 
+# --- collect over awkward lines, against Python: keys (0-70 bytes, some shared) with NUL and
+# 0x01 bytes, values with tabs, a \r before the newline, empty keys and values, table keys on
+# both sides of the 64 bytes of the plain-line fast path. ---
+rng = random.Random(41)
+def awkward(n, alphabet=b"ab\0\1\xff"):
+    return bytes(rng.choice(alphabet) for _ in range(n))
+key_pool = [awkward(rng.choice([0, 1, 7, 8, 15, 16, 17, 30, 40, 55, 62, 70])) for _ in range(300)]
+collect_lines = []
+for _ in range(40000):
+    value = awkward(rng.choice([0, 1, 2, 5, 9, 20, 30]), b"xy\t\0\1")
+    line = rng.choice(key_pool) + b"\t" + value + (b"\r" if rng.random() < 0.05 else b"") + b"\n"
+    collect_lines.append(line)
+collect_input = work / "collect-input.txt"
+collect_input.write_bytes(b"".join(collect_lines))
+d = run_configs("collect, awkward lines", "cat", "collect", inputs=[str(collect_input)],
+                configs=CONFIGS)
+if d is not None:
+    want = collections.defaultdict(collections.Counter)
+    for line in collect_lines:
+        line = line[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        key, _, value = line.partition(b"\t")
+        want[key][value] += 1
+    keys, groups = csr(d, "stream/keys"), d["stream/groups"]
+    values, counts = csr(d, "stream/values"), d["stream/counts"]
+    got = {k: {values[j]: int(counts[j]) for j in range(groups[i], groups[i + 1])}
+           for i, k in enumerate(keys)}
+    check("collect, awkward lines: every key's values and counts equal Python's",
+          got == {k: dict(v) for k, v in want.items()}, f"{len(got)} keys vs {len(want)}")
+    check("collect, awkward lines: keys in byte order, values sorted within each key",
+          keys == sorted(keys) and all(values[groups[i]:groups[i + 1]] == sorted(values[groups[i]:groups[i + 1]])
+                                       for i in range(len(keys))))
+
 # --- An external Python reducer, against Python. ---
 d = run_configs("external", f"{PY} {EX}/line_length_mapper.py", f"{PY} {EX}/longest_reducer.py",
                 configs=CONFIGS[:2])

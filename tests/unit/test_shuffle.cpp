@@ -122,6 +122,60 @@ TEST_CASE("sorting by the 8-byte prefix first gives byte order") {
   CHECK(by_prefix == keys);
 }
 
+TEST_CASE("sort_by_key: byte order of (key part, rest) for every layout") {
+  // Keys of 0-40 bytes (around the 8- and 16-byte words the sort compares
+  // first) of bytes that stress the order: 0x00, 0x01, 'a', 0x7f, 0x80, 0xff.
+  std::mt19937_64 pick(29);
+  const auto random_bytes = [&pick](std::size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = "\0\1a\x7f\x80\xff"[pick() % 6];
+    return s;
+  };
+  const auto bytewise = [](std::string_view a, std::string_view b) {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+    });
+  };
+  for (const gridmr::KeyLayout layout :
+       {gridmr::KeyLayout{}, gridmr::KeyLayout{.prefix = 8}, gridmr::KeyLayout{.terminated = true},
+        gridmr::KeyLayout{.suffix = 1}, gridmr::KeyLayout{.suffix = 8}}) {
+    CAPTURE(layout.suffix);
+    CAPTURE(layout.prefix);
+    CAPTURE(layout.terminated);
+    gridmr::KeyTable<std::uint64_t> table;
+    const auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };
+    std::vector<std::string> keys, pool;
+    for (int i = 0; i < 60; ++i) pool.push_back(random_bytes(pick() % 24));
+    for (int i = 0; i < 20000; ++i) {
+      std::string key;
+      if (layout.terminated) {  // one of 60 escaped keys, then a value
+        gridmr::escape_key(pool[pick() % pool.size()], key);
+        key += random_bytes(pick() % 20);
+      } else if (layout.prefix > 0) {
+        key = random_bytes(8) + random_bytes(pick() % 30);
+      } else {
+        key = random_bytes(pick() % 41 + layout.suffix);
+        if (i % 3 == 0 && !keys.empty()) {  // a key part shared with an earlier key
+          const std::string& other = keys[pick() % keys.size()];
+          key = other.substr(0, other.size() - layout.suffix) + random_bytes(layout.suffix);
+        }
+      }
+      if (table.find(key) == nullptr) keys.push_back(key);
+      table.upsert(key, 1, add);
+    }
+    const gridmr::SortedResult sorted = gridmr::sort_by_key(table.view(), layout);
+    std::sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
+      const std::string_view pa = layout.part(a), pb = layout.part(b);
+      if (pa != pb) return bytewise(pa, pb);
+      return bytewise(std::string_view(a).substr(pa.size()), std::string_view(b).substr(pb.size()));
+    });
+    REQUIRE(sorted.keys.size() == keys.size());
+    bool same = true;
+    for (std::size_t i = 0; i < keys.size(); ++i) same = same && sorted.keys[i] == keys[i];
+    CHECK(same);
+  }
+}
+
 TEST_CASE("huge keys are sampled as their first bytes, and still split in byte order") {
   gridmr::KeyTable<std::uint64_t> table;
   auto add = [](std::uint64_t a, std::uint64_t b) { return a + b; };

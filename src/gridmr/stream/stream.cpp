@@ -1070,6 +1070,79 @@ class BandedStream final : public TableRuntime<typename P::Value, CombineBy<P>> 
 // gets each key's values after the shuffle. Table keys are the escaped key
 // followed by a value's bytes, counted (so a key's values travel together and
 // come out sorted).
+// A list stream's plain lines for KeyTable::upsert_run: `key<TAB>value` with
+// no NUL in the key, no \r before the newline and at most kLongest bytes of
+// table key, which is the escaped key (the key, then two NULs) and the value,
+// built in key[]; its count is 1. Any other line is left to the general path.
+struct ListPlainLines {
+  static constexpr bool kLongKeys = true;
+  static constexpr std::size_t kLongest = 64;
+  const char* b;
+  const std::uint32_t* sep;  // sep[i]: the next line's tab, sep[i + 1] its newline
+  std::size_t i, count;
+  std::size_t start;  // where the next line starts
+  alignas(8) char key[kLongest + kViewPadding];
+
+  bool next(const char*& k, std::size_t& n, std::uint64_t& value) {
+    value = 1;
+    return take(k, n);
+  }
+  bool next_key(const char*& k, std::size_t& n) { return take(k, n); }
+
+ private:
+  bool take(const char*& k, std::size_t& n) {
+    if (i + 1 >= count) return false;
+    const std::uint32_t tab = sep[i], newline = sep[i + 1];
+    const std::size_t size = tab - start, value_size = newline - tab - 1;
+    if (b[tab] != '\t' || b[newline] != '\n' || size + 2 + value_size > kLongest ||
+        b[newline - 1] == '\r' || std::memchr(b + start, '\0', size) != nullptr) {
+      return false;
+    }
+    std::memcpy(key, b + start, size);
+    key[size] = '\0';
+    key[size + 1] = '\0';
+    std::memcpy(key + size + 2, b + tab + 1, value_size);
+    k = key;
+    n = size + 2 + value_size;
+    start = newline + 1;
+    i += 2;
+    return true;
+  }
+};
+
+// What a list stream's map does with each line of its mapper's output: the
+// escaped key and the value make one table key, which counts its lines.
+class ListRecord {
+ public:
+  explicit ListRecord(SpillingTable<KeyTable<std::uint64_t>> table) : table_(table) {}
+
+  template <class Key>  // PaddedView or std::string_view
+  void operator()(Key key, std::string_view value) const {
+    buffer_->clear();
+    escape_key(std::string_view(key), *buffer_);
+    buffer_->append(value);
+    table_.table().upsert(std::string_view(*buffer_), std::uint64_t{1}, AddCounts{});
+    table_.check();
+  }
+  // Takes the plain lines from line i on (as NumericRecord::run).
+  void run(const char* b, const std::uint32_t* sep, std::size_t& i, std::size_t count,
+           std::size_t& start) const {
+    ListPlainLines lines{b, sep, i, count, start, {}};
+    for (;;) {
+      const std::size_t from = lines.i;
+      table_.table().upsert_run(lines, AddCounts{}, table_.room());
+      table_.check();
+      if (lines.i == from) break;  // a line it leaves to the general path
+    }
+    i = lines.i;
+    start = lines.start;
+  }
+
+ private:
+  SpillingTable<KeyTable<std::uint64_t>> table_;
+  std::shared_ptr<std::string> buffer_ = std::make_shared<std::string>();
+};
+
 class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
  public:
   ListStream(StreamConfig config, bool external)
@@ -1087,17 +1160,10 @@ class ListStream final : public TableRuntime<std::uint64_t, AddCounts> {
   }
 
   void map(const Plan& plan, int threads, UnitSource& units) override {
-    map_through_mappers(
-        config_, plan, threads, units, spiller_, tables_, [this](KeyTable<std::uint64_t>& table) {
-          return [table = SpillingTable(table, spiller_), buffer = std::make_shared<std::string>()](
-                     std::string_view key, std::string_view value) {
-            buffer->clear();
-            escape_key(key, *buffer);
-            buffer->append(value);
-            table.table().upsert(std::string_view(*buffer), std::uint64_t{1}, AddCounts{});
-            table.check();
-          };
-        });
+    map_through_mappers(config_, plan, threads, units, spiller_, tables_,
+                        [this](KeyTable<std::uint64_t>& table) {
+                          return ListRecord(SpillingTable(table, spiller_));
+                        });
     if (!config_.combiner.empty()) run_combiners(threads);
   }
   void finish_reduce(std::span<const std::string_view> keys,
