@@ -648,6 +648,23 @@ struct CombineBy {
   }
 };
 
+// What each record's run() does with its cursor over plain lines (PlainLines
+// and the like, begun at line i, which starts at b[start]): feeds them to the
+// table a run at a time, spilling between runs, until the cursor leaves a line
+// to the general path or the bytes end; moves i and start past the lines taken.
+template <class Lines, class Table, class Combine>
+void take_plain_lines(Lines& lines, const SpillingTable<Table>& table, Combine combine,
+                      std::size_t& i, std::size_t& start) {
+  for (;;) {
+    const std::size_t from = lines.i;
+    table.table().upsert_run(lines, combine, table.room());
+    table.check();
+    if (lines.i == from) break;  // a line it leaves to the general path
+  }
+  i = lines.i;
+  start = lines.start;
+}
+
 // The lines of a mapper's output that a numeric reducer takes on its fast
 // path: "key<TAB>value\n" with a value of plain
 // digits (P::parse_plain). A cursor for KeyTable::upsert_run over the tabs and
@@ -699,14 +716,7 @@ struct NumericRecord {
     requires requires(const char* t, typename P::Value v) { P::parse_plain(t, 0, v); }
   {
     PlainLines<P> lines{b, sep, i, count, start};
-    for (;;) {
-      const std::size_t from = lines.i;
-      table.table().upsert_run(lines, CombineBy<P>{}, table.room());
-      table.check();
-      if (lines.i == from) break;  // a line it leaves to the general path
-    }
-    i = lines.i;
-    start = lines.start;
+    take_plain_lines(lines, table, CombineBy<P>{}, i, start);
   }
 };
 
@@ -854,14 +864,7 @@ class BandedRecord {
   void run(const char* b, const std::uint32_t* sep, std::size_t& i, std::size_t count,
            std::size_t& start) const {
     BandedPlainLines<P> lines{b, sep, i, count, start, {}};
-    for (;;) {
-      const std::size_t from = lines.i;
-      table_.table().upsert_run(lines, CombineBy<P>{}, table_.room());
-      table_.check();
-      if (lines.i == from) break;  // a line it leaves to the general path
-    }
-    i = lines.i;
-    start = lines.start;
+    take_plain_lines(lines, table_, CombineBy<P>{}, i, start);
   }
 
   template <class Key>  // PaddedView or std::string_view
@@ -1128,14 +1131,7 @@ class ListRecord {
   void run(const char* b, const std::uint32_t* sep, std::size_t& i, std::size_t count,
            std::size_t& start) const {
     ListPlainLines lines{b, sep, i, count, start, {}};
-    for (;;) {
-      const std::size_t from = lines.i;
-      table_.table().upsert_run(lines, AddCounts{}, table_.room());
-      table_.check();
-      if (lines.i == from) break;  // a line it leaves to the general path
-    }
-    i = lines.i;
-    start = lines.start;
+    take_plain_lines(lines, table_, AddCounts{}, i, start);
   }
 
  private:
