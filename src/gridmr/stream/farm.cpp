@@ -145,7 +145,6 @@ class ItemFile {
   std::uint64_t count() const { return count_; }
   std::uint64_t item_bytes() const { return item_bytes_; }
   const std::string& path() const { return path_; }
-  int fd() const { return fd_; }
   // Whether the file still has the size and time of change it had when counted.
   bool unchanged() const {
     struct stat st {};
@@ -178,15 +177,22 @@ class ItemFile {
     const std::uint64_t begin = starts_[unit], size = starts_[unit + 1] - begin;
     const std::size_t at = out.size();
     out.resize(at + size);
-    std::uint64_t got = 0;
-    while (got < size) {
-      const ssize_t n =
-          ::pread(fd_, out.data() + at + got, size - got, static_cast<off_t>(begin + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<std::uint64_t>(n);
+    const ssize_t got = read_at(begin, out.data() + at, size);
+    out.resize(at + static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+  }
+
+  // Up to n bytes from `offset` into `out`: fewer only at the end of the
+  // file; -1 (errno set) on an error. Thread-safe.
+  ssize_t read_at(std::uint64_t offset, char* out, std::size_t n) const {
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return -1;
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
     }
-    out.resize(at + got);
+    return static_cast<ssize_t>(got);
   }
 
   // Item `index`'s text ("" if the file no longer holds it).
@@ -223,8 +229,7 @@ class ItemFile {
   void scan(F&& block) const {
     std::vector<char> buffer(std::size_t{1} << 20);
     for (std::uint64_t offset = 0;;) {
-      const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-      if (n < 0 && errno == EINTR) continue;
+      const ssize_t n = read_at(offset, buffer.data(), buffer.size());
       if (n < 0) throw UsageError(errno_message("--items: cannot read", path_, errno));
       if (n == 0) return;
       block(buffer.data(), static_cast<std::size_t>(n));
@@ -317,16 +322,11 @@ class ItemLines final : public ColumnReader<std::string_view> {
     filled_ -= at_;
     at_ = 0;
     if (filled_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
-    for (;;) {
-      const ssize_t got = ::pread(file_.fd(), buffer_.data() + filled_, buffer_.size() - filled_,
-                                  static_cast<off_t>(offset_));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) throw RunError(errno_message("--items: cannot read", file_.path(), errno));
-      if (got == 0) at_end_ = true;
-      filled_ += static_cast<std::size_t>(got);
-      offset_ += static_cast<std::uint64_t>(got);
-      return;
-    }
+    const ssize_t got = file_.read_at(offset_, buffer_.data() + filled_, buffer_.size() - filled_);
+    if (got < 0) throw RunError(errno_message("--items: cannot read", file_.path(), errno));
+    if (got == 0) at_end_ = true;
+    filled_ += static_cast<std::size_t>(got);
+    offset_ += static_cast<std::uint64_t>(got);
   }
 
   const ItemFile& file_;
