@@ -203,6 +203,21 @@ for np, options in ((3, ["--command", 'case {} in bad*) exit 4;; esac; echo ok']
           r.returncode == 1 and len(lines) == 1 and "item 41 ('bad apple')" in lines[0]
           and "status 4" in lines[0], f"{r.returncode}: {lines}")
 
+# A failed item of 300 kB (on stdin: too long for an argument) is named cut to its first bytes.
+long_file = work / "long-failing-item.txt"
+long_file.write_text("short\n" + "L" * 300000 + "\n")
+r = farm(out, 2, 1, "--items", str(long_file), "--command", "false")
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("a short failed item beside a long one: named whole",
+      r.returncode == 1 and len(lines) == 1 and len(lines[0]) < 1000
+      and "item 0 ('short')" in lines[0], f"{r.returncode}: {[l[:300] for l in lines]}")
+r = farm(out, 2, 1, "--items", str(long_file), "--command", "test \"$(head -c 5)\" = short || exit 3")
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("a failed item of 300 kB: one line under 1000 bytes, naming the item cut and its size",
+      r.returncode == 1 and len(lines) == 1 and len(lines[0]) < 1000
+      and "item 1 ('LLLL" in lines[0] and "..., 300000 bytes)" in lines[0],
+      f"{r.returncode}: {[l[:300] for l in lines]}")
+
 # Within --max-failures: the result records them, and one warning says how many.
 r = farm(out, 2, 2, "--range", "10", "--max-failures", "2", "--command", fail_cmd)
 warnings = [l for l in r.stderr.splitlines() if l.startswith("gridmr: warning")]

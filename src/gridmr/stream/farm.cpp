@@ -551,7 +551,12 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     std::memcpy(&all, total, sizeof all);
     if (all.failed == 0) return;
     std::string first = fmt::format("item {}", all.first_failed);
-    if (!config_.items.empty()) first += " (" + quote_path(item_of(all.first_failed)) + ")";
+    if (!config_.items.empty()) {  // a long item is cut: the message stays one readable line
+      const std::string item = item_of(all.first_failed);
+      first += " (" + quote_path(item.substr(0, kStderrLineBytes));
+      if (item.size() > kStderrLineBytes) first += fmt::format("..., {} bytes", item.size());
+      first += ")";
+    }
     std::string why =
         fmt::format("{} {}", first,
                     describe_item(all.first_exit_code, all.first_timed_out != 0, config_.timeout));
