@@ -266,6 +266,66 @@ if d is not None:
     check("worker items: each answer is its item, in item order",
           csr(d, "farm/stdout") == [f"<{i}>".encode() for i in items], str(csr(d, "farm/stdout")))
 
+# Workers that hold their answers in a buffer until their input ends. Python's print() is one
+# unless PYTHONUNBUFFERED is set (gridmr sets it for workers when the user has not): a plain
+# print loop answers with one worker per thread and no warning. mawk (awk) and sed behind a pipe
+# are others: each read a unit's items and wait for more while gridmr waits for their answers;
+# gridmr sees that in /proc, ends their input (they answer then), warns once per rank and gives
+# every later unit a worker of its own. --timeout and a time limit turn a hang into a failure.
+no_unbuffered = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED"}
+print_loop = work / "print_loop.py"
+print_loop.write_text(f"import sys\nopen({str(work / 'print-starts')!r}, 'a').write('x')\n"
+                      "for line in sys.stdin:\n    print(int(line) * 3)\n")
+for np, threads in ((1, 1), (2, 2)):
+    (work / "print-starts").unlink(missing_ok=True)
+    out = work / f"print-loop-{np}.h5"
+    r = farm(out, np, threads, "--range", "1000", "--timeout", "20", "--worker",
+             f"{PY} {print_loop}", env=no_unbuffered, timeout=120)
+    check(f"print() worker ({np}x{threads}): exit 0, no warning",
+          r.returncode == 0 and "warning" not in r.stderr, r.stderr[-400:])
+    if r.returncode == 0:
+        check(f"print() worker ({np}x{threads}): every answer, one worker per thread",
+              csr(read_result(out)[0], "farm/stdout") == [str(3 * i).encode() for i in range(1000)]
+              and len((work / "print-starts").read_text()) <= np * threads)
+buffered = [("awk", "awk '{print $1 * 2}'", lambda i: str(2 * i)),
+            ("sed | cat", "sed 's/^/x/' | cat", lambda i: f"x{i}")]
+for label, worker_command, answer in buffered:
+    results = []
+    for np, threads in ((1, 1), (2, 2)):
+        out = work / f"buffered-{label}-{np}.h5"
+        r = farm(out, np, threads, "--range", "1000", "--timeout", "20", "--worker", worker_command,
+                 timeout=120)
+        warnings = [l for l in r.stderr.splitlines() if "holds its answers back" in l]
+        check(f"buffered worker {label} ({np}x{threads}): exit 0, at most one warning per rank",
+              r.returncode == 0 and 1 <= len(warnings) <= np, r.stderr[-400:])
+        if r.returncode != 0:
+            break
+        results.append(read_result(out)[0])
+        check(f"buffered worker {label} ({np}x{threads}): every answer, one attempt",
+              csr(results[-1], "farm/stdout") == [answer(i).encode() for i in range(1000)]
+              and set(results[-1]["farm/attempts"]) == {1}, str(csr(results[-1], "farm/stdout")[:5]))
+    if len(results) == 2:
+        differ = [n for n in same_datasets(results[0], results[1]) if n not in PER_RUN]
+        check(f"buffered worker {label}: 2x2 identical to 1x1", not differ, str(differ))
+# A buffered worker that prints a line of its own at the end of its input: more lines than items,
+# so every item of those units records -2.
+out = work / "buffered-extra.h5"
+r = farm(out, 1, 1, "--range", "10", "--max-failures", "10", "--timeout", "20", "--worker",
+         "awk '{print $1} END {print \"done\"}'", timeout=120)
+check("buffered worker with an extra line: exit 0", r.returncode == 0, r.stderr[-300:])
+if r.returncode == 0:
+    check("buffered worker with an extra line: every item -2",
+          list(read_result(out)[0]["farm/exit_code"]) == [-2] * 10)
+# A slow worker is not a buffered one: a shell loop that sleeps 2 s per item (longer than gridmr
+# waits before it looks) keeps its one worker, without a warning.
+starts = work / "slow-starts"
+out = work / "slow-worker.h5"
+r = farm(out, 1, 1, "--range", "2", "--worker",
+         f"echo x >> {starts}; while read -r i; do sleep 2; echo \"$i\"; done")
+check("slow worker: exit 0, no warning", r.returncode == 0 and "warning" not in r.stderr,
+      r.stderr[-300:])
+check("slow worker: one worker for both items", starts.read_text() == "x\n")
+
 # A worker serves many items: 3000 items (units of 11, sent down the pipe together) at 2 ranks x
 # 2 threads start at most 4 workers, plus one for a crash (item 1007's first attempt, in the
 # middle of its unit), which --retries 1 runs again on a new worker with the unit's later items.

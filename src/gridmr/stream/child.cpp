@@ -7,8 +7,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
+#include <dirent.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +19,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include "gridmr/core/program_path.hpp"
 #include "gridmr/detail/padded_view.hpp"
@@ -38,6 +43,12 @@ constexpr std::size_t kChunk = 1 << 16;
 // the rank wake each other up a sixteenth as often).
 constexpr std::size_t kPipeBytes = 1 << 20;
 constexpr std::size_t kMaxStderrLine = 400;
+// A child asked for answers is looked at (in /proc) once it has been silent
+// this long, and again every kStallRecheck. What is looked for is a state
+// that only the end of its input can change (see stalled()); the two looks
+// guard against a process caught between two reads.
+constexpr std::chrono::milliseconds kStallAfter{500};
+constexpr std::chrono::milliseconds kStallRecheck{250};
 
 void write_all_stderr(const std::string& text) {
   std::size_t done = 0;
@@ -242,6 +253,104 @@ pid_t fork_with_guardian(const Launch& l) {
   }
 }
 
+
+// A process or thread as /proc/.../stat shows it.
+struct ProcStat {
+  pid_t pid = 0, ppid = 0, pgrp = 0;
+  char state = 0;
+};
+
+// The start of a small /proc file ("" if it cannot be read).
+std::string read_proc_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[512];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+bool read_stat(const std::string& path, ProcStat& stat) {
+  const std::string text = read_proc_file(path);
+  const std::size_t name_end = text.rfind(')');  // the name may hold anything, ')' too
+  if (name_end == std::string::npos) return false;
+  int ppid = 0, pgrp = 0;
+  if (std::sscanf(text.c_str() + name_end + 1, " %c %d %d", &stat.state, &ppid, &pgrp) != 3) {
+    return false;
+  }
+  stat.ppid = ppid, stat.pgrp = pgrp;
+  return true;
+}
+
+// What a thread sleeps in: read() of a pipe (of `own_pipe`, the child's
+// stdin, in particular), a wait for a child, or anything else (it runs, or
+// waits for time, a lock, the network; or /proc does not say).
+enum class Sleep { kOther, kReadsPipe, kReadsOwnPipe, kWaitsForChild };
+
+Sleep sleep_of(pid_t pid, std::string_view task, const std::string& own_pipe) {
+  const std::string base = fmt::format("/proc/{}/task/{}/", pid, task);
+  ProcStat stat;
+  if (!read_stat(base + "stat", stat) || stat.state != 'S') return Sleep::kOther;
+  long call = -1;
+  unsigned long fd = 0;
+  if (std::sscanf(read_proc_file(base + "syscall").c_str(), "%ld 0x%lx", &call, &fd) != 2) {
+    return Sleep::kOther;  // "running", or no permission
+  }
+  if (call == SYS_wait4 || call == SYS_waitid) return Sleep::kWaitsForChild;
+  if (call != SYS_read) return Sleep::kOther;
+  char target[64];
+  const ssize_t n =
+      ::readlink(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), target, sizeof target - 1);
+  if (n <= 0) return Sleep::kOther;
+  const std::string_view link(target, static_cast<std::size_t>(n));
+  if (link == own_pipe) return Sleep::kReadsOwnPipe;
+  return link.starts_with("pipe:") ? Sleep::kReadsPipe : Sleep::kOther;
+}
+
+// Whether every thread of every process of group `group` sleeps in read()
+// of a pipe, at least one of them of `own_pipe`, or waits for a child of the
+// group (a process with a child outside the group may wait for real work).
+// `skip` (gridmr's guardian, or 0) is not looked at, its children are.
+bool group_waits_for_input(pid_t group, pid_t skip, const std::string& own_pipe) {
+  std::vector<ProcStat> processes;
+  if (DIR* proc = ::opendir("/proc")) {
+    while (const dirent* entry = ::readdir(proc)) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      ProcStat stat;
+      if (!read_stat(fmt::format("/proc/{}/stat", entry->d_name), stat)) continue;
+      stat.pid = static_cast<pid_t>(std::atoi(entry->d_name));
+      processes.push_back(stat);
+    }
+    ::closedir(proc);
+  }
+  std::unordered_set<pid_t> members;
+  for (const ProcStat& p : processes) {
+    if (p.pgrp == group) members.insert(p.pid);
+  }
+  for (const ProcStat& p : processes) {
+    if (members.count(p.ppid) != 0 && members.count(p.pid) == 0) return false;
+  }
+  bool reads_own = false;
+  for (const pid_t pid : members) {
+    if (pid == skip) continue;
+    DIR* tasks = ::opendir(fmt::format("/proc/{}/task", pid).c_str());
+    if (tasks == nullptr) return false;
+    bool all_wait = true;
+    while (const dirent* entry = ::readdir(tasks)) {
+      if (entry->d_name[0] == '.') continue;
+      const Sleep sleep = sleep_of(pid, entry->d_name, own_pipe);
+      if (sleep == Sleep::kOther) {
+        all_wait = false;
+        break;
+      }
+      reads_own = reads_own || sleep == Sleep::kReadsOwnPipe;
+    }
+    ::closedir(tasks);
+    if (!all_wait) return false;
+  }
+  return reads_own;
+}
+
 }  // namespace
 
 void StderrRelay::line(std::string_view what, std::string_view text) {
@@ -296,6 +405,7 @@ Child::Child(const std::string& command, const std::vector<std::string>& environ
   const Launch launch{{in[0], in[1]}, {out[0], out[1]}, {err[0], err[1]},
                       argv,           envp.data(),        ::getpid()};
   pid_ = simple ? spawn_sharing_memory(launch) : fork_with_guardian(launch);
+  guarded_ = !simple;
   const int fork_errno = errno;
   ::close(in[0]), ::close(out[1]), ::close(err[1]);
   in_ = in[1], out_ = out[0], err_ = err[0];
@@ -385,6 +495,9 @@ void Child::pump(Feed* input, const OnOutput& on_output, const std::function<boo
     int timeout_ms = -1;
     if (limits_.idle_seconds > 0 || limits_.total_seconds > 0) timeout_ms = 100;
     if (tick_) timeout_ms = static_cast<int>(kTickInterval.count());
+    if (until != nullptr && (timeout_ms < 0 || timeout_ms > kStallRecheck.count())) {
+      timeout_ms = static_cast<int>(kStallRecheck.count());
+    }
     const int ready = ::poll(fds, static_cast<nfds_t>(n), timeout_ms);
     const auto now = std::chrono::steady_clock::now();
     if (ready < 0) {
@@ -429,7 +542,39 @@ void Child::pump(Feed* input, const OnOutput& on_output, const std::function<boo
       }
     }
     check_time(now);
+    if (until != nullptr && check_stall(now)) return;
   }
+}
+
+bool Child::check_stall(std::chrono::steady_clock::time_point now) {
+  if (out_ < 0 || in_ < 0 || now - last_activity_ < kStallAfter || now < next_stall_check_) {
+    return false;
+  }
+  next_stall_check_ = now + kStallRecheck;
+  if (!waits_for_input()) {
+    stall_seen_ = {};
+    return false;
+  }
+  if (stall_seen_ <= last_activity_) {  // first seen since it last read or wrote
+    stall_seen_ = now;
+    return false;
+  }
+  stalled_ = now - stall_seen_ >= kStallRecheck;
+  return stalled_;
+}
+
+bool Child::waits_for_input() const {
+  int unread = 0;
+  if (::ioctl(in_, FIONREAD, &unread) != 0 || unread != 0) return false;  // not all read yet
+  if (::ioctl(out_, FIONREAD, &unread) != 0 || unread != 0) return false;  // answers on the way
+  struct stat pipe {};
+  if (::fstat(in_, &pipe) != 0) return false;
+  const std::string own_pipe = fmt::format("pipe:[{}]", static_cast<std::uint64_t>(pipe.st_ino));
+  if (!guarded_ &&
+      sleep_of(pid_, std::to_string(pid_), own_pipe) != Sleep::kReadsOwnPipe) {
+    return false;  // the usual answer, without a look at every process
+  }
+  return group_waits_for_input(pid_, guarded_ ? pid_ : 0, own_pipe);
 }
 
 bool Child::write(std::string_view input, const OnOutput& on_output) {

@@ -91,6 +91,14 @@ class Child {
   // The last line the child wrote on stderr (empty if none).
   const std::string& last_stderr_line() const { return last_stderr_; }
 
+  // Whether ask() gave up because the child holds its answers until its
+  // input ends: it read the whole request and every process of its group has
+  // slept since, in read() of a pipe (one of them its stdin) or waiting for
+  // one of the others, with nothing in its stdout pipe. It is then a block-
+  // buffered program (C stdio, mawk, Python without flush): gridmr waits for
+  // its answers and it waits for more input. finish() still gets them.
+  bool stalled() const { return stalled_; }
+
   // Calls `tick` about every kTickInterval while waiting for the child (on
   // rank 0's thread 0, the scheduler answers the other ranks meanwhile, so
   // that a long item or unit here does not leave them without work).
@@ -117,6 +125,10 @@ class Child {
   void kill_group();
   void close_fd(int& fd);
   void check_time(std::chrono::steady_clock::time_point now);
+  // Watches a child that is asked for answers (see stalled()); true once it
+  // has waited for input twice in a row, kStallRecheck apart, idle between.
+  bool check_stall(std::chrono::steady_clock::time_point now);
+  bool waits_for_input() const;
 
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1, err_ = -1;
@@ -128,6 +140,9 @@ class Child {
   std::chrono::steady_clock::time_point started_, last_activity_;
   bool timed_out_ = false;
   bool reaped_ = false;
+  bool guarded_ = false;  // the group's leader is gridmr's guardian (a compound command)
+  bool stalled_ = false;
+  std::chrono::steady_clock::time_point stall_seen_{}, next_stall_check_{};
   std::function<void()> tick_;
   std::chrono::steady_clock::time_point last_tick_;
   ChildStatus status_;

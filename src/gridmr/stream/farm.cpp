@@ -773,11 +773,12 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     bool one_at_a_time = false;
     while (next < n) {
       if (!worker.child) {
-        worker.child = std::make_unique<Child>(
-            config_.worker,
-            std::vector<std::string>{fmt::format("GRIDMR_RANK={}", rank),
-                                     fmt::format("GRIDMR_THREAD={}", thread)},
-            Limits{0, config_.timeout}, &relay, "worker");
+        std::vector<std::string> environment{fmt::format("GRIDMR_RANK={}", rank),
+                                             fmt::format("GRIDMR_THREAD={}", thread)};
+        // Python writes each print() out at once, as a worker must (unless the user says)
+        if (std::getenv("PYTHONUNBUFFERED") == nullptr) environment.emplace_back("PYTHONUNBUFFERED=1");
+        worker.child = std::make_unique<Child>(config_.worker, environment,
+                                               Limits{0, config_.timeout}, &relay, "worker");
         worker.child->while_waiting(tick);
       }
       const std::uint64_t asked = next;  // the items asked this time: [asked, until)
@@ -808,23 +809,41 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
           child.limit_from_now(config_.timeout);  // the next item's time
         }
       };
-      const bool ok = child.ask(request, collect, [&] { return next == until; });
-      if (ok && taken == worker.reply.size()) continue;
-      if (ok) {
-        // More lines than items: no answer this worker gave to this request
-        // can be trusted to be whose it seems. They all fail, and the worker goes.
+      // A worker that holds its answers until its input ends gets the unit's
+      // items and the end of its input: a worker per unit (see holds_answers).
+      const bool per_unit = per_unit_workers_.load(std::memory_order_relaxed);
+      bool ok = false;
+      if (per_unit) {
+        // Its answers come when its input ends: each item has --timeout,
+        // all of them before the first answer.
+        child.limit_from_now(config_.timeout * static_cast<double>(until - asked));
+        child.write(request, collect);  // then finish() below ends its input
+      } else {
+        ok = child.ask(request, collect, [&] { return next == until; });
+        if (child.stalled()) holds_answers(rank);
+      }
+      // More lines than items: no answer this worker gave to this request
+      // can be trusted to be whose it seems. They all fail, and the worker goes.
+      const auto too_many_lines = [&] {
         worker.child.reset();
         ChildStatus status;
         status.exit_code = kLineTooMany;
         for (std::uint64_t i = asked; i < until; ++i) settle(values[i], unit.begin + i, status, "");
         next = until;
+      };
+      if (ok) {
+        if (taken != worker.reply.size()) too_many_lines();
         continue;
       }
       std::string last_stderr = child.last_stderr_line();
       ChildStatus status = child.finish(collect);  // its last answers still count
       if (!child.last_stderr_line().empty()) last_stderr = child.last_stderr_line();
+      const bool answers_at_end = per_unit || child.stalled();
       worker.child.reset();
-      if (next == until) continue;  // it answered everything, then ended
+      if (next == until) {  // it answered everything, then ended
+        if (answers_at_end && taken != worker.reply.size()) too_many_lines();
+        continue;
+      }
       if (until - next > 1 && status.signal != 0 && !status.timed_out) {
         one_at_a_time = true;  // which item ended it is not known yet
         continue;
@@ -845,6 +864,21 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     }
   }
 
+  // A worker held its answers until its input ended (Child::stalled): from
+  // now on every unit of this rank gets a worker of its own, which gets the
+  // end of its input after the unit's items. Said once per rank.
+  void holds_answers(int rank) {
+    if (per_unit_workers_.exchange(true)) return;
+    std::fputs(fmt::format("gridmr: rank {}: warning: the worker holds its answers back until its "
+                           "input ends (it read a unit's items and waits for more), so each unit "
+                           "of items now gets a worker of its own; to keep one, write each answer "
+                           "out at once (C: fflush(stdout); Perl: $| = 1; mawk: -W interactive; "
+                           "Python: print(..., flush=True))\n",
+                           rank)
+                   .c_str(),
+               stderr);
+  }
+
   // The lowest failed item this rank ran, with its last stderr line (cut to
   // kStderrLineBytes) for the job's message.
   struct FirstFailure {
@@ -857,6 +891,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   std::mutex first_failure_mutex_;
   FirstFailure first_failure_;
   bool on_stdin_;
+  std::atomic<bool> per_unit_workers_{false};  // see holds_answers()
   std::string program_;                          // --command or --worker
   mutable std::unique_ptr<ItemFile> item_file_;  // rank 0, --items: made by plan()
 };
