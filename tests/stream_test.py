@@ -469,6 +469,60 @@ if r.returncode == 0:
                          and s.endswith("unit=True") for s in starts), str(starts))
 
 
+# --- Many small files: a mapper per file (the default), or --combine-files. ---
+# 150 small files (every third without its last newline, some empty): a mapper per file, with a
+# note on rank 0 once it has started 100, and one mapper per thread with --combine-files (whose
+# environment names no file) count the words as Python does, in identical datasets at 1 x 1 and
+# 2 x 2. Each mapper start appends its GRIDMR_INPUT ("-" without) to a file.
+small = work / "small"
+small.mkdir()
+rng = random.Random(5)
+small_counts = collections.Counter()
+for i in range(150):
+    words = [rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(rng.randrange(0, 12))]
+    (small / f"f{i:03d}.txt").write_text(" ".join(words) + ("\n" if i % 3 else ""))
+    small_counts.update(words)
+non_empty = [p for p in small.iterdir() if p.stat().st_size > 0]
+started = work / "small-starts"
+starts_mapper = work / "starts_mapper.py"
+starts_mapper.write_text(
+    "import os, sys\n"
+    f"open({str(started)!r}, 'a').write(os.environ.get('GRIDMR_INPUT', '-') + '\\n')\n"
+    "for line in sys.stdin:\n"
+    "    for w in line.split():\n"
+    "        print(f'{w}\\t1')\n")
+small_results = []
+for combine in (False, True):
+    for np, threads in ((1, 1), (2, 2)):
+        label = f"small files{' --combine-files' if combine else ''} ({np}x{threads})"
+        started.unlink(missing_ok=True)
+        out = work / f"small-{combine}-{np}.h5"
+        r = stream(out, f"{PY} {starts_mapper}", "sum", np=np, threads=threads,
+                   extra=["--combine-files"] if combine else [], inputs=[str(small)])
+        check(f"{label}: exit 0", r.returncode == 0, r.stderr[-300:])
+        if r.returncode != 0:
+            continue
+        d = read_result(out)[0]
+        small_results.append(d)
+        got = dict(zip(csr(d, "stream/keys"), (int(v) for v in d["stream/values"])))
+        check(f"{label}: the counts of Python", got == {w.encode(): n for w, n in small_counts.items()},
+              str(got))
+        seen = started.read_text().splitlines()
+        if combine:
+            check(f"{label}: one mapper per thread at most, its environment names no file",
+                  1 <= len(seen) <= np * threads and set(seen) == {"-"}, str(seen))
+            check(f"{label}: no note", "note:" not in r.stderr, r.stderr[-300:])
+        else:
+            check(f"{label}: a mapper per file (an empty one has no lines), each told its file",
+                  sorted(seen) == sorted(str(p) for p in non_empty), str(seen[:3]))
+            if np == 1:
+                check(f"{label}: a note names --combine-files",
+                      f"started {len(non_empty)} mappers" in r.stderr
+                      and "--combine-files" in r.stderr, r.stderr[-300:])
+for d in small_results[1:]:
+    differ = same_datasets(small_results[0], d)
+    check("small files: identical datasets with and without --combine-files", not differ, str(differ))
+
 # --- Failures: one line, the right code, nothing left behind. ---
 def failure(label, code, needles, mapper, reducer="sum", extra=(), inputs=None, marker=None):
     out = work / "fail.h5"

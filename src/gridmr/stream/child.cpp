@@ -44,11 +44,13 @@ constexpr std::size_t kChunk = 1 << 16;
 constexpr std::size_t kPipeBytes = 1 << 20;
 constexpr std::size_t kMaxStderrLine = 400;
 // A child asked for answers is looked at (in /proc) once it has been silent
-// this long, and again every kStallRecheck. What is looked for is a state
+// this long, and again kStallRecheck later (less often while it stays silent
+// without being stalled: a look may read all of /proc). What is looked for is a state
 // that only the end of its input can change (see stalled()); the two looks
 // guard against a process caught between two reads.
 constexpr std::chrono::milliseconds kStallAfter{500};
 constexpr std::chrono::milliseconds kStallRecheck{250};
+constexpr std::chrono::milliseconds kStallRecheckMax{8000};
 
 void write_all_stderr(const std::string& text) {
   std::size_t done = 0;
@@ -550,11 +552,17 @@ bool Child::check_stall(std::chrono::steady_clock::time_point now) {
   if (out_ < 0 || in_ < 0 || now - last_activity_ < kStallAfter || now < next_stall_check_) {
     return false;
   }
-  next_stall_check_ = now + kStallRecheck;
+  if (last_activity_ > stall_checked_at_) stall_interval_ = kStallRecheck;  // silent anew
+  stall_checked_at_ = now;
   if (!waits_for_input()) {
+    // A long silence that is not a stall (an item that computes for hours):
+    // the looks grow rarer, up to one every kStallRecheckMax.
     stall_seen_ = {};
+    next_stall_check_ = now + stall_interval_;
+    stall_interval_ = std::min<std::chrono::steady_clock::duration>(2 * stall_interval_, kStallRecheckMax);
     return false;
   }
+  next_stall_check_ = now + kStallRecheck;
   if (stall_seen_ <= last_activity_) {  // first seen since it last read or wrote
     stall_seen_ = now;
     return false;

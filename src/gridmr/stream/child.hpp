@@ -142,7 +142,8 @@ class Child {
   bool reaped_ = false;
   bool guarded_ = false;  // the group's leader is gridmr's guardian (a compound command)
   bool stalled_ = false;
-  std::chrono::steady_clock::time_point stall_seen_{}, next_stall_check_{};
+  std::chrono::steady_clock::time_point stall_seen_{}, next_stall_check_{}, stall_checked_at_{};
+  std::chrono::steady_clock::duration stall_interval_{};  // see check_stall()
   std::function<void()> tick_;
   std::chrono::steady_clock::time_point last_tick_;
   ChildStatus status_;
