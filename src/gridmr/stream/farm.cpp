@@ -820,7 +820,10 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         child.write(request, collect);  // then finish() below ends its input
       } else {
         ok = child.ask(request, collect, [&] { return next == until; });
-        if (child.stalled()) holds_answers(rank);
+        if (child.stalled()) {  // it may begin its items at the end of its input, as below
+          holds_answers(rank);
+          child.limit_from_now(config_.timeout * static_cast<double>(until - next));
+        }
       }
       // More lines than items: no answer this worker gave to this request
       // can be trusted to be whose it seems. They all fail, and the worker goes.
