@@ -2,12 +2,12 @@
 // stdin, stdout and stderr, and an end on every path (no orphans).
 #include "gridmr/stream/child.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
-#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -18,8 +18,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -45,9 +45,9 @@ constexpr std::size_t kPipeBytes = 1 << 20;
 constexpr std::size_t kMaxStderrLine = 400;
 // A child asked for answers is looked at (in /proc) once it has been silent
 // this long, and again kStallRecheck later (less often while it stays silent
-// without being stalled: a look may read all of /proc). What is looked for is a state
-// that only the end of its input can change (see stalled()); the two looks
-// guard against a process caught between two reads.
+// without being stalled: a look may read all of /proc). What is looked for
+// is a state that only the end of its input can change (see stalled()); two
+// looks guard against a process caught between two reads.
 constexpr std::chrono::milliseconds kStallAfter{500};
 constexpr std::chrono::milliseconds kStallRecheck{250};
 constexpr std::chrono::milliseconds kStallRecheckMax{8000};
@@ -559,7 +559,8 @@ bool Child::check_stall(std::chrono::steady_clock::time_point now) {
     // the looks grow rarer, up to one every kStallRecheckMax.
     stall_seen_ = {};
     next_stall_check_ = now + stall_interval_;
-    stall_interval_ = std::min<std::chrono::steady_clock::duration>(2 * stall_interval_, kStallRecheckMax);
+    stall_interval_ =
+        std::min<std::chrono::steady_clock::duration>(2 * stall_interval_, kStallRecheckMax);
     return false;
   }
   next_stall_check_ = now + kStallRecheck;
@@ -578,8 +579,7 @@ bool Child::waits_for_input() const {
   struct stat pipe {};
   if (::fstat(in_, &pipe) != 0) return false;
   const std::string own_pipe = fmt::format("pipe:[{}]", static_cast<std::uint64_t>(pipe.st_ino));
-  if (!guarded_ &&
-      sleep_of(pid_, std::to_string(pid_), own_pipe) != Sleep::kReadsOwnPipe) {
+  if (!guarded_ && sleep_of(pid_, std::to_string(pid_), own_pipe) != Sleep::kReadsOwnPipe) {
     return false;  // the usual answer, without a look at every process
   }
   return group_waits_for_input(pid_, guarded_ ? pid_ : 0, own_pipe);

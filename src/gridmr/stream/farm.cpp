@@ -776,7 +776,9 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
         std::vector<std::string> environment{fmt::format("GRIDMR_RANK={}", rank),
                                              fmt::format("GRIDMR_THREAD={}", thread)};
         // Python writes each print() out at once, as a worker must (unless the user says)
-        if (std::getenv("PYTHONUNBUFFERED") == nullptr) environment.emplace_back("PYTHONUNBUFFERED=1");
+        if (std::getenv("PYTHONUNBUFFERED") == nullptr) {
+          environment.emplace_back("PYTHONUNBUFFERED=1");
+        }
         worker.child = std::make_unique<Child>(config_.worker, environment,
                                                Limits{0, config_.timeout}, &relay, "worker");
         worker.child->while_waiting(tick);
