@@ -522,6 +522,45 @@ for combine in (False, True):
 for d in small_results[1:]:
     differ = same_datasets(small_results[0], d)
     check("small files: identical datasets with and without --combine-files", not differ, str(differ))
+# The inverted index of the small files: examples/python/index_mapper.py with a mapper per file
+# (the file from GRIDMR_INPUT) and with --combine-files --include-path (each line PATH<TAB>text)
+# at 1 x 1 and 2 x 2, against Python's index.
+small_index = collections.defaultdict(collections.Counter)
+for p in small.iterdir():
+    for w in WORD.findall(p.read_bytes()):
+        small_index[w.translate(LOWER)][p.name.encode()] += 1
+index_results = []
+for extra, np, threads in (([], 1, 1), (["--combine-files", "--include-path"], 1, 1),
+                           (["--combine-files", "--include-path"], 2, 2)):
+    label = f"small files index{' ' + ' '.join(extra) if extra else ''} ({np}x{threads})"
+    out = work / f"small-index-{len(extra)}-{np}.h5"
+    r = stream(out, f"{PY} {EX}/index_mapper.py", "collect", np=np, threads=threads, extra=extra,
+               inputs=[str(small)])
+    check(f"{label}: exit 0", r.returncode == 0, r.stderr[-300:])
+    if r.returncode != 0:
+        continue
+    d = read_result(out)[0]
+    index_results.append(d)
+    keys, groups = csr(d, "stream/keys"), d["stream/groups"]
+    values, counts = csr(d, "stream/values"), d["stream/counts"]
+    got = {k: {values[j]: int(counts[j]) for j in range(groups[i], groups[i + 1])}
+           for i, k in enumerate(keys)}
+    check(f"{label}: postings equal Python's", got == {k: dict(v) for k, v in small_index.items()})
+for d in index_results[1:]:
+    differ = same_datasets(index_results[0], d)
+    check("small files index: identical datasets with --include-path", not differ, str(differ))
+# A path with a tab cannot be told from the line after it: a usage error with --include-path.
+tab_folder = work / "tab-in-name"
+tab_folder.mkdir()
+(tab_folder / "a\tb.txt").write_text("one line\n")
+out = work / "tab-path.h5"
+r = stream(out, "cat", "collect", np=2, threads=1, extra=["--include-path"], inputs=[str(tab_folder)])
+lines = [l for l in r.stderr.splitlines() if l.startswith("gridmr:")]
+check("--include-path with a tab in a path: exit 2, one line naming it",
+      r.returncode == 2 and len(lines) == 1 and "--include-path" in lines[0]
+      and "a\\tb.txt" in lines[0], r.stderr[-300:])
+check("--include-path with a tab in a path: no output, no partial",
+      not out.exists() and not partials(out))
 
 # --- Failures: one line, the right code, nothing left behind. ---
 def failure(label, code, needles, mapper, reducer="sum", extra=(), inputs=None, marker=None):

@@ -51,6 +51,7 @@ struct StreamConfig {
   std::string combiner;  // with an external reducer: a command run on each map thread's output
   double timeout = 0;    // seconds a mapper or reducer may go without reading or writing
   bool combine_files = false;  // a mapper lives across input files (its environment names none)
+  bool include_path = false;   // the mapper reads PATH<TAB>line
 };
 
 int world_rank() {
@@ -440,8 +441,12 @@ class MapperSession {
     if (child_ && unit.source != unit_.source && !config_.combine_files) finish(record);
     unit_ = unit;
     if (!child_) start(record);
-    // The unit's lines go straight from the file to the mapper's stdin.
     const std::string& path = plan_.sources[unit.source];
+    if (config_.include_path) {
+      feed_with_path(path, unit, record);
+      return;
+    }
+    // The unit's lines go straight from the file to the mapper's stdin.
     const TextReader::LineRange lines = reader_.line_range(path, unit);
     if (lines.begin < lines.end &&
         !child_->write_file(path, lines.begin, lines.end, output_handler(record))) {
@@ -453,6 +458,23 @@ class MapperSession {
   }
 
   std::uint64_t starts() const { return starts_; }
+
+  // --include-path: each line of the unit as PATH<TAB>line, written in batches.
+  void feed_with_path(const std::string& path, const WorkUnit& unit, const Record& record) {
+    std::string batch;
+    const auto write_batch = [&] {
+      if (!batch.empty() && !child_->write(batch, output_handler(record))) stopped_reading(record);
+      batch.clear();
+    };
+    reader_.for_each_line(path, unit, [&](std::string_view line) {
+      batch.append(path);
+      batch.push_back('\t');
+      batch.append(line);
+      batch.push_back('\n');
+      if (batch.size() >= kFeedBatch) write_batch();
+    });
+    write_batch();
+  }
 
   // Ends the mapper: its last output, its exit status.
   void finish(const Record& record) {
@@ -596,6 +618,14 @@ void map_through_mappers(const StreamConfig& config, const Plan& plan, int threa
                          MakeRecord make_record) {
   tables = std::vector<Table>(threads);
   const int rank = world_rank();
+  if (config.include_path) {  // every rank alike, before any mapper starts
+    for (const std::string& path : plan.sources) {
+      if (path.find_first_of("\t\n") != std::string::npos) {
+        throw UsageError(fmt::format(
+            "--include-path: the input path \"{}\" holds a tab or a newline", shown(path)));
+      }
+    }
+  }
   StderrRelay relay(rank);
   std::exception_ptr error;
   std::atomic<bool> failed{false};
@@ -1583,7 +1613,10 @@ JobEntry stream_command() {
             .flag("--combine-files", config->combine_files,
                   "Keep each map thread's mapper for the whole job, across input files, instead "
                   "of a new one per file (many small files: one start-up instead of one per "
-                  "file); its environment then names no input file");
+                  "file); its environment then names no input file")
+            .flag("--include-path", config->include_path,
+                  "Give the mapper each line as PATH<TAB>line, PATH the path of its input file "
+                  "(with --combine-files, for a mapper that needs each line's file)");
       },
       [config] { return stream::make_stream(*config); },
       {}};
