@@ -29,7 +29,10 @@ needs no installation step. With a built-in reducer (`--reducer sum`, `max`,
 Text: a line is decoded as UTF-8, and bytes that are not UTF-8 pass through
 unchanged both ways (surrogateescape); run(..., binary=True) hands the
 functions bytes instead. Only the "\\n" is removed from a line (a "\\r" of a
-CRLF file stays: use line.rstrip()).
+CRLF file stays: use line.rstrip()). The file a line comes from is in
+os.environ["GRIDMR_INPUT"]; with `gridmr stream --combine-files
+--include-path` (one mapper for many small files) it leads the line instead:
+path, _, text = line.partition("\\t").
 
 Keys: str (bytes with binary=True), int or float; a key must not hold a tab
 or a newline. Values: int, float (written so that they read back exactly),
