@@ -1593,10 +1593,10 @@ JobEntry stream_command() {
       [config](JobOptions& options) {
         options
             .text("--mapper", config->mapper,
-                  "Command run by /bin/sh, one per map thread: gets the unit's lines on stdin, "
-                  "prints key<TAB>value lines; required. Python functions instead: "
-                  "gridmr_stream.run(mapper, reducer) in job.py, then --mapper \"python3 job.py "
-                  "map\" (docs/streaming.md)")
+                  "Command run by /bin/sh, one per map thread and input file (see "
+                  "--combine-files): gets the unit's lines on stdin, prints key<TAB>value lines; "
+                  "required. Python functions instead: gridmr_stream.run(mapper, reducer) in "
+                  "job.py, then --mapper \"python3 job.py map\" (docs/streaming.md)")
             .text("--reducer", config->reducer,
                   "sum, min, max, count, mean, collect (every value of a key), or a command "
                   "that gets each key's values as sorted key<TAB>value lines")
