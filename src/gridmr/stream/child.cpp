@@ -255,7 +255,6 @@ pid_t fork_with_guardian(const Launch& l) {
   }
 }
 
-
 // A process or thread as /proc/.../stat shows it.
 struct ProcStat {
   pid_t pid = 0, ppid = 0, pgrp = 0;
