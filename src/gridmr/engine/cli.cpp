@@ -14,6 +14,7 @@
 
 #include "gridmr/core/program_path.hpp"
 #include "gridmr/core/sizes.hpp"
+#include "gridmr/engine/cat.hpp"
 #include "gridmr/engine/run_job.hpp"
 #include "gridmr/engine/plot.hpp"
 #include "gridmr/engine/show.hpp"
@@ -251,7 +252,7 @@ int run(const Cluster& cluster, const EngineOptions& options, JobRuntime& job) {
 }
 
 // Whether the command line asks for something that runs without MPI: `show`,
-// `plot`, or no command (--help, --version, a usage error). The command is
+// `cat`, `plot`, or no command (--help, --version, a usage error). The command is
 // the first argument that is not an option: the top-level options take no
 // values. Starting MPI costs 0.1-0.2 s (a singleton starts Open MPI's runtime)
 // and needs a working MPI set-up, which a login node reading a result may lack.
@@ -259,7 +260,7 @@ bool runs_without_mpi(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (argv[i][0] == '-') continue;
     const std::string_view command = argv[i];
-    return command == "show" || command == "plot";
+    return command == "show" || command == "cat" || command == "plot";
   }
   return true;
 }
@@ -302,7 +303,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   const std::string program =
       argc > 0 ? std::string(argv[0]).substr(std::string(argv[0]).rfind('/') + 1) : "gridmr";
   CLI::App app{"MapReduce batch jobs on MPI clusters (gridmr " + std::string(kVersion) +
-                   ").\nRun jobs under mpirun or srun; `show` runs alone.",
+                   ").\nRun jobs under mpirun or srun; `show`, `cat` and `plot` run alone.",
                program};
   app.set_version_flag("--version", [] {
     std::string program = this_program_path();
@@ -345,6 +346,17 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
       ->check(CLI::NonNegativeNumber)
       ->type_name("N");
 
+  std::string cat_path, cat_object;
+  bool cat_header = false;
+  CLI::App* cat_command = app.add_subcommand(
+      "cat", "Print a result's table as text: a line per key (or item), its fields tab-separated");
+  cat_command->add_option("file", cat_path, "Result file (HDF5)")->required()->type_name("OUT.h5");
+  cat_command
+      ->add_option("object", cat_object,
+                   "The group, dataset or key list to print (default: the job's group)")
+      ->type_name("PATH");
+  cat_command->add_flag("--header", cat_header, "Name the columns on a first line");
+
   std::string plot_path, plot_png;
   bool plot_force = false;
   CLI::App* plot_command =
@@ -374,7 +386,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     return kUsageError;
   }
 
-  // `show` and `plot` read a file on rank 0 alone; an error is one line and its exit code.
+  // `show`, `cat` and `plot` read a file on rank 0 alone; an error is one line and its exit code.
   const auto on_rank_zero = [&](auto&& action) -> int {
     if (!master) return kSuccess;
     try {
@@ -391,6 +403,9 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
     return on_rank_zero(
         [&] { show_result(show_path, static_cast<std::size_t>(show_top), jobs, stdout); });
   }
+  if (cat_command->parsed()) {
+    return on_rank_zero([&] { cat_result(cat_path, cat_object, cat_header, stdout); });
+  }
   if (plot_command->parsed()) {
     return on_rank_zero([&] {
       plot_result(plot_path, plot_png, plot_force);
@@ -399,7 +414,7 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   }
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (!commands[i]->parsed()) continue;
-    if (!cluster) return kUsageError;  // not reached: a job's name is never `show` or `plot`
+    if (!cluster) return kUsageError;  // not reached: a job's name is never `show`, `cat` or `plot`
     if (environment->thread_level() < boost::mpi::threading::funneled) {
       if (master) print_error("the MPI library does not support threads");
       return kRunFailure;

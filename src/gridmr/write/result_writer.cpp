@@ -146,7 +146,12 @@ ResultWriter::ResultWriter(MPI_Comm comm, std::string path) : comm_(comm), path_
       h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
       h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
       h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
-      return h5::file(H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+      // Groups keep the order their members were written in (`gridmr cat` prints them so).
+      h5::Handle fcpl = h5::plist(H5Pcreate(H5P_FILE_CREATE), "file creation list");
+      h5::check_status(
+          H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+          "link creation order");
+      return h5::file(H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, fcpl, fapl),
                       fmt::format("cannot create {}", quote_path(partial_)));
     });
   } catch (...) {
@@ -178,7 +183,11 @@ void ResultWriter::ensure_parent_groups(const std::string& path) {
     const std::string group = path.substr(0, slash);
     if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
     together([&] {
-      h5::group(H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      h5::Handle gcpl = h5::plist(H5Pcreate(H5P_GROUP_CREATE), "group creation list");
+      h5::check_status(
+          H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+          "link creation order");
+      h5::group(H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
                 fmt::format("cannot create group '{}' in {}", group, quote_path(path_)));
     });
   }
