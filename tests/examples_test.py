@@ -194,6 +194,26 @@ def main():
         listed = [" ".join(line.split()) for line in shown.stdout.splitlines()]
         check("show lists the top keys of a key/value group by value",
               "top 3 of" in shown.stdout and all(t in listed for t in top3), f"{top3} {listed[-4:]}")
+        # `gridmr cat` of a grouped job: a line per (word, file) with its count, the file
+        # list left out with a note; and of a compound value: a column per field.
+        gridmr = str(work / "prefix/bin/gridmr")
+        shown = subprocess.run([gridmr, "cat", str(out), "--header"], capture_output=True, env=ENV)
+        want = b"words\tpostings/files\tpostings/counts\n" + b"".join(
+            b"%s\t%d\t%d\n" % (w, i, n) for w in sorted(expected) for i, n in expected[w])
+        check("cat prints a grouped job's key, value and count per line, Python's index",
+              shown.returncode == 0 and shown.stdout == want and b"/index/files" in shown.stderr,
+              shown.stderr)
+        shown = subprocess.run([gridmr, "cat", str(out), "index/files"], capture_output=True,
+                               env=ENV)
+        check("cat prints a list named alone", shown.stdout == b"".join(f + b"\n" for f in files))
+        sweep_out = next(work.glob("sweep_np_2_threads_2_*.h5"))
+        shown = subprocess.run([gridmr, "cat", str(sweep_out), "--header"], capture_output=True,
+                               text=True, env=ENV)
+        rows = [line.split("\t") for line in shown.stdout.splitlines()]
+        check("cat prints a compound value's fields as columns, numbers that read back the same",
+              rows[0] == ["min", "max", "sum", "count"] and len(rows) == points + 1
+              and all(float(r[0]) == y and float(r[1]) == y and float(r[2]) == y and r[3] == "1"
+                      for r, y in zip(rows[1:], ys)), str(rows[:3]))
         top = subprocess.run([str(work / "prefix/bin/gridmr"), "show", str(out), "--top", "-1"],
                              capture_output=True, text=True, env=ENV)
         check("show --top -1 is a usage error", top.returncode == 2 and "--top" in top.stderr,
