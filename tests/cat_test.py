@@ -2,13 +2,15 @@
 """`gridmr cat OUT.h5 [PATH]`: a result as tab-separated text, checked against Python's own
 computation of each job (word counts with re, sums with math.fsum, the farm's commands run by
 hand) and against h5py; the same text at every rank and thread count; files that did not keep
-their write order; windows of rows and bytes; and its errors (one line, exit 2 or 1)."""
+their write order; windows of rows and bytes; its errors (one line, exit 2 or 1); and
+gridmr_stream.rows(), the same rows in Python."""
 import argparse
 import collections
 import math
 import os
 import pathlib
 import subprocess
+import sys
 import tempfile
 
 import h5py
@@ -209,6 +211,44 @@ def main():
               proc.returncode == 0 and [len(r[1]) for r in rows] == [0, 10_000_000, 20_000_000]
               and [r[0] for r in rows] == [b"0", b"1", b"2"] and set(rows[2][1]) == {ord("a")}
               and all(len(r) == 7 and r[2] == b"0" for r in rows))
+
+        # gridmr_stream.rows(): the same rows in Python, unescaped and parsed, with no h5py. The
+        # module finds the gridmr program beside it (a build folder's share/gridmr/python).
+        env_gridmr = os.environ.pop("GRIDMR", None)
+        sys.path.insert(0, str(pathlib.Path(g).resolve().parent / "share/gridmr/python"))
+        import gridmr_stream
+        got = dict(gridmr_stream.rows(words["2x2"]))
+        check("rows(): {word: count} of a word count, Python's counts",
+              got == {w.decode("utf-8", "surrogateescape"): n for w, n in counts.items()})
+        got = {k.encode("utf-8", "surrogateescape"): v for k, v in gridmr_stream.rows(sums_out["3x1"])}
+        check("rows(): keys with a backslash and a carriage return come back whole, sums as floats",
+              got == {k: math.fsum(v) for k, v in sums.items()})
+        got = list(gridmr_stream.rows(collected["2x2"], binary=True))
+        check("rows(binary=True): collect's (key, value, count) as bytes, tabs in values whole",
+              got == [(k, v, n) for (k, v), n in sorted(table.items())], str(got[:2]))
+        got = list(gridmr_stream.rows(farm["2x2"]))
+        check("rows(): a farm's items, their stdout with newlines, tabs and backslashes, ints",
+              [r[:4] for r in got] == [(str(i), f"{i}\n\t{i}\\", i % 3, 0) for i in range(40)]
+              and all(isinstance(r[4], float) for r in got), str(got[:2]))
+        got = list(gridmr_stream.rows(farm["2x2"], "farm/exit_code", values=str))
+        check("rows(path, table): one column", got == [(str(i % 3),) for i in range(40)])
+        got = list(gridmr_stream.rows(sums_out["1x1"], values=str))
+        check("rows(values=str): values as text", all(isinstance(r[1], str) for r in got))
+        try:
+            list(gridmr_stream.rows(work / "none.h5"))
+            message = ""
+        except RuntimeError as e:
+            message = str(e)
+        check("rows() of a missing file raises RuntimeError with gridmr's line",
+              "cannot open" in message and "none.h5" in message, message)
+        reader = gridmr_stream.rows(sums_out["1x1"])
+        first = next(reader)
+        reader.close()
+        left = subprocess.run(["pgrep", "-f", f"cat {sums_out['1x1']}"], capture_output=True)
+        check("rows() stopped early leaves no gridmr cat running",
+              len(first) == 2 and left.stdout == b"", left.stdout)
+        if env_gridmr is not None:
+            os.environ["GRIDMR"] = env_gridmr
 
         # An empty result.
         empty = work / "empty.txt"

@@ -239,6 +239,18 @@ def main():
         check("the installed gridmr runs Python functions through the installed gridmr_stream",
               (work / "prefix/share/gridmr/python/gridmr_stream.py").is_file() and got == want,
               proc.stderr[-400:])
+        # The installed gridmr_stream reads results back through the installed gridmr, found
+        # beside it (no GRIDMR, no gridmr on PATH).
+        reader = ("import sys; sys.path.insert(0, sys.argv[1]); import gridmr_stream\n"
+                  "for key, value in gridmr_stream.rows(sys.argv[2]): print(key, value)\n")
+        env = {k: v for k, v in ENV.items() if k not in ("GRIDMR", "PYTHONPATH")}
+        env["PATH"] = "/usr/bin:/bin"
+        read = subprocess.run([sys.executable, "-c", reader,
+                               str(work / "prefix/share/gridmr/python"), str(out)],
+                              capture_output=True, text=True, env=env)
+        check("the installed gridmr_stream.rows() reads a result with the installed gridmr",
+              read.returncode == 0 and read.stdout == "".join(
+                  f"{k.decode()} {v}\n" for k, v in sorted(want.items())), read.stderr[-400:])
     finish()
 
 

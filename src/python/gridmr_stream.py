@@ -66,17 +66,28 @@ milliseconds), and the process lives for all the items of its thread:
 
 An exception in task() ends the worker: that item fails (and is retried
 with --retries), and the next item starts a new worker.
+
+Results back in Python, without h5py: rows(path) yields each row of a
+result file as a tuple, as `gridmr cat` prints it (docs/result-format.md,
+"As text"): the key (or the farm's item) as text, the other fields parsed
+as a reducer's values are.
+
+    counts = dict(gridmr_stream.rows("out.h5"))          # {word: count}
+    for item, stdout, exit_code, *_ in gridmr_stream.rows("pi.h5"):
+        hits, samples = map(int, stdout.split())
 """
 import itertools
 import json
 import numbers
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
 
-__all__ = ["run", "serve"]
+__all__ = ["run", "serve", "rows"]
 
 _INT = re.compile(rb"[-+]?[0-9]+")
 _DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -196,11 +207,9 @@ def _map(mapper, codec, source, out):
             flush(fast)
 
 
-def _reduce(reducer, codec, parse, source, out):
-    def split(line):
-        tab = line.find(b"\t")
-        return (line, b"") if tab < 0 else (line[:tab], line[tab + 1:])
-
+def _value_parser(codec, parse):
+    """raw bytes -> a value: by `parse` (given the text), or as int, float or
+    text as they read."""
     parsed = {}  # short values repeat (a count's "1"): each is parsed once (immutable results)
 
     def value_of(raw):
@@ -216,7 +225,15 @@ def _reduce(reducer, codec, parse, source, out):
         if len(raw) <= 8 and len(parsed) < 4096 and type(value) in _IMMUTABLE:
             parsed[raw] = value
         return value
+    return value_of
 
+
+def _reduce(reducer, codec, parse, source, out):
+    def split(line):
+        tab = line.find(b"\t")
+        return (line, b"") if tab < 0 else (line[:tab], line[tab + 1:])
+
+    value_of = _value_parser(codec, parse)
     pairs = (split(line) for line in _lines(source))
     for raw_key, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
         result = reducer(codec.text(raw_key), (value_of(raw) for _, raw in group))
@@ -350,3 +367,72 @@ def serve(task, *, items=None, binary=False):
             answer(bytes(pending))  # a last line without its newline
     finally:
         answers.close()
+
+
+_UNESCAPE = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}
+_ESCAPED = re.compile(rb"\\(.)")
+
+
+def _unescape(field):
+    """A field of `gridmr cat` back to its bytes (\\t, \\n, \\r and \\\\)."""
+    if b"\\" not in field:
+        return field
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(0)), field)
+
+
+def _gridmr_program(given):
+    """The gridmr program: `given`, else $GRIDMR, else the one beside this
+    module (PREFIX/bin/gridmr for PREFIX/share/gridmr/python, or a build
+    folder's gridmr), else build/gridmr of the source tree it is in, else
+    `gridmr` on PATH."""
+    if given:
+        return os.fspath(given)
+    if os.environ.get("GRIDMR"):
+        return os.environ["GRIDMR"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(here, "..", "..", "..", "bin", "gridmr"),
+                      os.path.join(here, "..", "..", "..", "gridmr"),
+                      os.path.join(here, "..", "..", "build", "gridmr")):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return os.path.normpath(candidate)
+    found = shutil.which("gridmr")
+    if found:
+        return found
+    raise FileNotFoundError("gridmr_stream.rows: no gridmr program found: pass gridmr=PATH, "
+                            "set GRIDMR, or put gridmr on PATH")
+
+
+def rows(path, table=None, *, values=None, binary=False, gridmr=None):
+    """Yields the rows of the result file `path` as tuples, as `gridmr cat
+    path [table]` prints them, each field unescaped: the first (the key, the
+    farm's item) as text, the others as a reducer's values are parsed (int,
+    float or text; `values`, say str or json.loads, parses them instead).
+    `table`: a group, dataset or key list of the file (default: the job's).
+    binary=True gives bytes for text. A failure of `gridmr cat` (no such
+    file, not a result) raises RuntimeError with its message; its notes go
+    to stderr. `gridmr`: the program to run (see _gridmr_program)."""
+    codec = _Codec(binary)
+    value_of = _value_parser(codec, values)
+    command = [_gridmr_program(gridmr), "cat", os.fspath(path)] + ([table] if table else [])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=1 << 16)
+    finished = False
+    try:
+        for line in _lines(proc.stdout):
+            fields = line.split(b"\t")
+            if b"\\" in line:
+                fields = [_unescape(f) for f in fields]
+            yield (codec.text(fields[0]), *map(value_of, fields[1:]))
+        finished = True
+    finally:
+        if not finished and proc.poll() is None:  # the caller stopped early
+            proc.kill()
+        proc.stdout.close()
+        message = proc.stderr.read().decode("utf-8", "replace")
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0:
+        raise RuntimeError(message.strip().splitlines()[-1] if message.strip()
+                           else f"{' '.join(command)} exited with status {status}")
+    if message:
+        sys.stderr.write(message)
