@@ -163,7 +163,8 @@ if d is not None:
     r = subprocess.run([args.gridmr, "show", str(pi), "--top", "3"], capture_output=True, text=True)
     check("montecarlo range: gridmr show lists the items", r.returncode == 0 and f"{N} items, 0 failed" in r.stdout
           and item(1).decode().strip() in r.stdout, r.stdout + r.stderr)
-    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True)
+    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True,
+                       env=dict(ENV, GRIDMR=os.path.abspath(args.gridmr)))
     check("montecarlo range: farm_pi.py reads the result", r.returncode == 0 and "pi ~ 3.1" in r.stdout, r.stdout + r.stderr)
 
 # Retries: each item fails its first attempt (a marker file per item), then succeeds.
@@ -252,7 +253,8 @@ if d is not None:
     check("worker montecarlo: every item's line equals Python's (without its newline)",
           csr(d, "farm/stdout") == [item(i).rstrip(b"\n") for i in range(N)])
     pi = work / "worker montecarlo-1-2.h5"
-    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True)
+    r = subprocess.run([PY, str(EX / "farm_pi.py"), str(pi)], capture_output=True, text=True,
+                       env=dict(ENV, GRIDMR=os.path.abspath(args.gridmr)))
     check("worker montecarlo: farm_pi.py reads the result", r.returncode == 0 and "pi ~ 3.1" in r.stdout,
           r.stdout + r.stderr)
     r = subprocess.run([args.gridmr, "show", str(pi), "--top", "2"], capture_output=True, text=True)

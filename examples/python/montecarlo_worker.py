@@ -4,7 +4,7 @@ long-lived worker per thread: Python starts once per thread, not once per item.
 
     mpirun -np 2 gridmr farm --range 1000 \
         --worker "python3 examples/python/montecarlo_worker.py" -o pi.h5
-    /usr/bin/python3 examples/python/farm_pi.py pi.h5
+    python3 examples/python/farm_pi.py pi.h5
 
 Argument 1, if given, is the number of samples per item (default 20000). Each
 item's line (its seed) gives the same `hits samples` as montecarlo_item.py.
