@@ -417,12 +417,13 @@ def rows(path, table=None, *, values=None, binary=False, gridmr=None):
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=1 << 16)
     finished = False
+    text = codec.text
     try:
-        for line in _lines(proc.stdout):
-            fields = line.split(b"\t")
+        for line in proc.stdout:
+            fields = line[:-1].split(b"\t")  # gridmr cat ends every line
             if b"\\" in line:
                 fields = [_unescape(f) for f in fields]
-            yield (codec.text(fields[0]), *map(value_of, fields[1:]))
+            yield (text(fields[0]), *map(value_of, fields[1:]))
         finished = True
     finally:
         if not finished and proc.poll() is None:  # the caller stopped early
