@@ -456,12 +456,13 @@ void cat_result(const std::string& path, const std::string& object, bool header,
     }
   }
   for (const Column* column : left_out) {
-    const std::string size = column->one_dimensional()
-                                 ? fmt::format("{} entries", column->length())
-                                 : std::string("more than one dimension");
-    std::fputs(fmt::format("gridmr: note: '{}/{}' ({}) is not one per row of '{}/{}', so it is "
+    const std::string size =
+        column->one_dimensional()
+            ? fmt::format("{} entr{}", column->length(), column->length() == 1 ? "y" : "ies")
+            : std::string("more than one dimension");
+    std::fputs(fmt::format("gridmr: note: '{}' ({}) is not one per row of '{}', so it is "
                            "left out; name it to print it alone\n",
-                           table, column->name(), size, table, per_row[0]->name())
+                           join(table, column->name()), size, join(table, per_row[0]->name()))
                    .c_str(),
                stderr);
   }
