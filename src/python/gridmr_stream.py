@@ -81,13 +81,14 @@ import json
 import numbers
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import threading
 import time
 
-__all__ = ["run", "serve", "rows"]
+__all__ = ["run", "serve", "rows", "map_reduce", "farm"]
 
 _INT = re.compile(rb"[-+]?[0-9]+")
 _DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -437,3 +438,196 @@ def rows(path, table=None, *, values=None, binary=False, gridmr=None):
                            else f"{' '.join(command)} exited with status {status}")
     if message:
         sys.stderr.write(message)
+
+
+_CHILD = "GRIDMR_STREAM_CHILD"  # what a child started by map_reduce() or farm() runs
+_in_child = False
+
+
+def _not_in_child(call):
+    """A child that imports the script must not start jobs of its own."""
+    if _in_child:
+        raise RuntimeError(f"gridmr_stream: {call}() ran again in a mapper, reducer or worker "
+                           f"that imports the script: put the script's own work under "
+                           f"if __name__ == \"__main__\":")
+
+
+def _reference(function, what):
+    """'module:qualname' of a function that a child process can import again."""
+    if function is None:
+        return ""
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", "")
+    if not module or not name or "<" in name:
+        raise ValueError(f"gridmr_stream: the {what} must be a function defined at the top level "
+                         f"of a module or script (as for multiprocessing), not {function!r}")
+    if module == "__main__" and not os.path.isfile(sys.argv[0]):
+        raise ValueError(f"gridmr_stream: the {what} {name} is defined in an interactive "
+                         f"session: define it in a .py file, which the children can import")
+    return f"{module}:{name}"
+
+
+def _child_command(**spec):
+    """The shell command that starts a child of this script: Python imports
+    the script (not as __main__) and the modules of the functions named in
+    `spec`, then runs the role (_child)."""
+    spec["script"] = os.path.abspath(sys.argv[0]) if os.path.isfile(sys.argv[0]) else ""
+    return (f"{_CHILD}={shlex.quote(json.dumps(spec))} " +
+            shlex.join([sys.executable, "-c", "import gridmr_stream; gridmr_stream._child()",
+                        *([spec["script"], *sys.argv[1:]] if spec["script"] else [])]))
+
+
+def _child():
+    """A child of map_reduce() or farm(): finds the functions again and runs
+    its role on stdin and stdout. The script runs under the name
+    __gridmr_child__, so its `if __name__ == "__main__":` block does not."""
+    global _in_child
+    _in_child = True
+    spec = json.loads(os.environ.pop(_CHILD))
+    sys.argv = sys.argv[1:] or [""]  # the script and its arguments, as the driver had them
+    if spec["script"]:
+        sys.path.insert(0, os.path.dirname(spec["script"]))
+    namespace = None
+
+    def resolve(reference):
+        nonlocal namespace
+        if not reference:
+            return None
+        module, _, name = reference.partition(":")
+        parts = name.split(".")
+        if module == "__main__":
+            if namespace is None:
+                import runpy
+                namespace = runpy.run_path(spec["script"], run_name="__gridmr_child__")
+            found = namespace[parts.pop(0)]
+        else:
+            import importlib
+            found = importlib.import_module(module)
+        for part in parts:
+            found = getattr(found, part)
+        return found
+
+    if spec["role"] == "worker":
+        serve(resolve(spec["task"]), items=int if spec["numeric"] else None,
+              binary=spec["binary"])
+    else:
+        run(resolve(spec["mapper"]), resolve(spec["reducer"]), resolve(spec["combiner"]),
+            values=resolve(spec["values"]), binary=spec["binary"], argv=[spec["role"]])
+
+
+def _launch(args, out, np, options, force, quiet, gridmr, launcher):
+    """Runs `LAUNCHER gridmr ARGS [options] -o OUT`; a RuntimeError with
+    gridmr's last stderr line if it fails."""
+    if launcher is None:
+        launcher = ["mpirun", "-np", str(np or 1)]
+    elif np is not None:
+        raise ValueError("gridmr_stream: give np or launcher, not both")
+    command = [*launcher, _gridmr_program(gridmr), *args, *options,
+               *(["--quiet"] if quiet else []), *(["--force"] if force else []),
+               "-o", os.fspath(out)]
+    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines = [line for line in proc.stderr.decode("utf-8", "replace").splitlines()
+             if line.startswith("gridmr")]
+    if proc.returncode != 0:
+        raise RuntimeError(lines[-1] if lines else
+                           f"{shlex.join(command)} exited with status {proc.returncode}")
+    for line in lines:  # warnings and notes of a run that succeeded
+        sys.stderr.write(line + "\n")
+
+
+def _result_path(out):
+    return out if out is not None else os.path.abspath(f".gridmr-{os.getpid()}.h5")
+
+
+def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=None,
+               options=(), force=False, quiet=True, values=None, binary=False, gridmr=None,
+               launcher=None):
+    """Lithops' map_reduce(map, data, reduce) on gridmr: runs `gridmr stream`
+    over `inputs` (a path, or a list of files and folders) with `mapper` and
+    `reducer` (a function, or a built-in reducer's name: "sum", "min", "max",
+    "count", "mean", "collect") and returns {key: value}; with "collect",
+    {key: [(value, count), ...]}.
+
+    As with multiprocessing, the functions must be defined at the top level of
+    a module or of the script, and the script's own work must sit under `if
+    __name__ == "__main__":`: every mapper and reducer process imports the
+    script again to find them (with the same sys.argv), so code outside that
+    block runs in each of them and must print nothing on stdout.
+
+    np: ranks under `mpirun -np` (default 1; a rank runs a mapper per
+    thread); launcher: the command instead (["srun"] in a Slurm job). out:
+    the result file to keep (default: .gridmr-<pid>.h5 in the current folder,
+    which all ranks must share, removed after reading). options: more `gridmr
+    stream` options (["--threads", "4", "--values", "float"]). values, binary:
+    as for run(). A failure raises RuntimeError with gridmr's line."""
+    _not_in_child("map_reduce")
+    functions = {"mapper": _reference(mapper, "mapper"),
+                 "reducer": _reference(reducer, "reducer") if callable(reducer) else "",
+                 "combiner": _reference(combiner, "combiner"),
+                 "values": _reference(values, "values parser"), "binary": binary}
+    args = ["stream", "--mapper", _child_command(role="map", **functions), "--reducer",
+            _child_command(role="reduce", **functions) if callable(reducer) else reducer]
+    if combiner is not None:
+        args += ["--combiner", _child_command(role="combine", **functions)]
+    args += [os.fspath(i) for i in ([inputs] if isinstance(inputs, (str, os.PathLike))
+                                    else inputs)]
+    path = _result_path(out)
+    try:
+        _launch(args, path, np, options, force, quiet, gridmr, launcher)
+        result = {}
+        for row in rows(path, values=values, binary=binary, gridmr=gridmr):
+            if len(row) == 2:
+                result[row[0]] = row[1]
+            else:
+                result.setdefault(row[0], []).append(row[1:])
+        return result
+    finally:
+        if out is None and os.path.exists(path):
+            os.unlink(path)
+
+
+def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
+         results=None, binary=False, gridmr=None, launcher=None):
+    """Pool.map(task, items) on gridmr: runs `gridmr farm` with `task`
+    served by serve() in a worker per thread of every rank, and returns the
+    results in item order, each parsed as a reducer's value is (int, float or
+    text; results=json.loads for a task that returns lists or dicts).
+    items: range(N) (as --range N), or str, bytes or int (written one per line
+    beside the result file, as --items); a task gets an int where every item
+    is one, else the text. The task, like map_reduce()'s functions, must be
+    defined at the top level of a module or of the script, whose own work
+    sits under `if __name__ == "__main__":`. A failed item fails the job
+    (RuntimeError with gridmr's line) unless options allow failures (say
+    ["--max-failures", "10", "--retries", "2"]): its result is then None.
+    np, launcher, out, options: as for map_reduce()."""
+    _not_in_child("farm")
+    spec = {"task": _reference(task, "task"), "binary": binary}
+    path = _result_path(out)
+    listing = None
+    if isinstance(items, range) and items.start == 0 and items.step == 1:
+        numeric, given = True, ["--range", str(len(items))]
+    else:
+        items = list(items)
+        numeric = all(isinstance(i, int) and not isinstance(i, bool) for i in items)
+        codec = _Codec(binary)
+        listing = os.fspath(path) + ".items"
+        with open(listing, "wb") as f:
+            for item in items:
+                raw = codec.raw(item, "item")
+                if b"\n" in raw:
+                    raise ValueError(f"gridmr_stream: an item must be one line: {item!r}")
+                f.write(raw + b"\n")
+        given = ["--items", listing]
+    worker = _child_command(role="worker", numeric=numeric, **spec)
+    try:
+        _launch(["farm", "--worker", worker, *given], path, np, options, force, quiet, gridmr,
+                launcher)
+        parse = _value_parser(_Codec(binary), results)
+        return [parse(stdout) if exit_code == b"0" else None
+                for _, stdout, exit_code, *_ in rows(path, values=bytes, binary=True,
+                                                     gridmr=gridmr)]
+    finally:
+        if listing is not None:
+            os.unlink(listing)
+        if out is None and os.path.exists(path):
+            os.unlink(path)
