@@ -75,6 +75,15 @@ as a reducer's values are.
     counts = dict(gridmr_stream.rows("out.h5"))          # {word: count}
     for item, stdout, exit_code, *_ in gridmr_stream.rows("pi.h5"):
         hits, samples = map(int, stdout.split())
+
+Or the script runs the job itself and gets Python values back, as with
+Lithops' map_reduce() and Pool.map() (the functions at the top level, the
+script's work under `if __name__ == "__main__":`, as multiprocessing asks:
+the children import the script again to find the functions):
+
+    if __name__ == "__main__":
+        counts = gridmr_stream.map_reduce(mapper, "inputs/", reducer, np=2)
+        squares = gridmr_stream.farm(task, range(1000), np=2)
 """
 import itertools
 import json
