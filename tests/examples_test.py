@@ -5,6 +5,7 @@ sizes, and check every result against an independent Python computation and byte
 against each other."""
 import argparse
 import collections
+import json
 import math
 import os
 import pathlib
@@ -251,6 +252,18 @@ def main():
         check("the installed gridmr_stream.rows() reads a result with the installed gridmr",
               read.returncode == 0 and read.stdout == "".join(
                   f"{k.decode()} {v}\n" for k, v in sorted(want.items())), read.stderr[-400:])
+        # A driver script on the installed module alone: map_reduce() runs the installed gridmr.
+        driver = work / "driver.py"
+        driver.write_text("import json, sys\nsys.path.insert(0, sys.argv[1])\n"
+                          "import gridmr_stream\n"
+                          "def mapper(line):\n    return [(w.upper(), 1) for w in line.split()]\n"
+                          "if __name__ == '__main__':\n"
+                          "    print(json.dumps(gridmr_stream.map_reduce(mapper, sys.argv[2], np=2)))\n")
+        proc = subprocess.run([sys.executable, str(driver), str(work / "prefix/share/gridmr/python"),
+                               args.inputs], capture_output=True, text=True, env=env, cwd=work)
+        got = json.loads(proc.stdout) if proc.returncode == 0 else {}
+        check("a script's map_reduce() with the installed module runs the installed gridmr",
+              got == {k.decode(): v for k, v in want.items()}, proc.stderr[-400:])
     finish()
 
 
