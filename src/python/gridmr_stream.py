@@ -85,17 +85,19 @@ the children import the script again to find the functions):
         counts = gridmr_stream.map_reduce(mapper, "inputs/", reducer, np=2)
         squares = gridmr_stream.farm(task, range(1000), np=2)
 """
+import importlib
 import itertools
 import json
 import numbers
 import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
 import threading
 import time
+
+# runpy, shlex, shutil and subprocess are imported where they are used (rows(),
+# map_reduce(), farm() and their children's start): a mapper or worker needs
+# none of them, and they would add about 15 ms to every one's start-up.
 
 __all__ = ["run", "serve", "rows", "map_reduce", "farm"]
 
@@ -405,6 +407,7 @@ def _gridmr_program(given):
                       os.path.join(here, "..", "..", "build", "gridmr")):
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return os.path.normpath(candidate)
+    import shutil
     found = shutil.which("gridmr")
     if found:
         return found
@@ -421,6 +424,7 @@ def rows(path, table=None, *, values=None, binary=False, gridmr=None):
     binary=True gives bytes for text. A failure of `gridmr cat` (no such
     file, not a result) raises RuntimeError with its message; its notes go
     to stderr. `gridmr`: the program to run (see _gridmr_program)."""
+    import subprocess
     codec = _Codec(binary)
     value_of = _value_parser(codec, values)
     command = [_gridmr_program(gridmr), "cat", os.fspath(path)] + ([table] if table else [])
@@ -480,6 +484,7 @@ def _child_command(**spec):
     """The shell command that starts a child of this script: Python imports
     the script (not as __main__) and the modules of the functions named in
     `spec`, then runs the role (_child)."""
+    import shlex
     spec["script"] = os.path.abspath(sys.argv[0]) if os.path.isfile(sys.argv[0]) else ""
     return (f"{_CHILD}={shlex.quote(json.dumps(spec))} " +
             shlex.join([sys.executable, "-c", "import gridmr_stream; gridmr_stream._child()",
@@ -510,7 +515,6 @@ def _child():
                 namespace = runpy.run_path(spec["script"], run_name="__gridmr_child__")
             found = namespace[parts.pop(0)]
         else:
-            import importlib
             found = importlib.import_module(module)
         for part in parts:
             found = getattr(found, part)
@@ -527,6 +531,8 @@ def _child():
 def _launch(args, out, np, options, force, quiet, gridmr, launcher):
     """Runs `LAUNCHER gridmr ARGS [options] -o OUT`; a RuntimeError with
     gridmr's last stderr line if it fails."""
+    import shlex
+    import subprocess
     if launcher is None:
         launcher = ["mpirun", "-np", str(np or 1)]
     elif np is not None:
