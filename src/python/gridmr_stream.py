@@ -427,7 +427,7 @@ def rows(path, table=None, *, values=None, binary=False, gridmr=None):
     import subprocess
     codec = _Codec(binary)
     value_of = _value_parser(codec, values)
-    command = [_gridmr_program(gridmr), "cat", os.fspath(path)] + ([table] if table else [])
+    command = [_gridmr_program(gridmr), "cat", "--", os.fspath(path), *([table] if table else [])]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=1 << 16)
     finished = False
@@ -528,9 +528,9 @@ def _child():
             values=resolve(spec["values"]), binary=spec["binary"], argv=[spec["role"]])
 
 
-def _launch(args, out, np, options, force, quiet, gridmr, launcher):
-    """Runs `LAUNCHER gridmr ARGS [options] -o OUT`; a RuntimeError with
-    gridmr's last stderr line if it fails."""
+def _launch(args, out, np, options, force, quiet, gridmr, launcher, inputs=()):
+    """Runs `LAUNCHER gridmr ARGS [options] -o OUT -- INPUTS`; a RuntimeError
+    with gridmr's last stderr line if it fails."""
     import shlex
     import subprocess
     if launcher is None:
@@ -539,7 +539,7 @@ def _launch(args, out, np, options, force, quiet, gridmr, launcher):
         raise ValueError("gridmr_stream: give np or launcher, not both")
     command = [*launcher, _gridmr_program(gridmr), *args, *options,
                *(["--quiet"] if quiet else []), *(["--force"] if force else []),
-               "-o", os.fspath(out)]
+               "-o", os.fspath(out), *(["--", *inputs] if inputs else [])]
     proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lines = [line for line in proc.stderr.decode("utf-8", "replace").splitlines()
              if line.startswith("gridmr")]
@@ -584,11 +584,11 @@ def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=Non
             _child_command(role="reduce", **functions) if callable(reducer) else reducer]
     if combiner is not None:
         args += ["--combiner", _child_command(role="combine", **functions)]
-    args += [os.fspath(i) for i in ([inputs] if isinstance(inputs, (str, os.PathLike))
+    paths = [os.fspath(i) for i in ([inputs] if isinstance(inputs, (str, os.PathLike))
                                     else inputs)]
     path = _result_path(out)
     try:
-        _launch(args, path, np, options, force, quiet, gridmr, launcher)
+        _launch(args, path, np, options, force, quiet, gridmr, launcher, paths)
         result = {}
         for row in rows(path, values=values, binary=binary, gridmr=gridmr):
             if len(row) == 2:
