@@ -453,8 +453,7 @@ def rows(path, table=None, *, values=None, binary=False, gridmr=None):
         sys.stderr.write(message)
 
 
-_CHILD = "GRIDMR_STREAM_CHILD"  # what a child started by map_reduce() or farm() runs
-_in_child = False
+_in_child = False  # this process is a child that map_reduce() or farm() started
 
 
 def _not_in_child(call):
@@ -480,27 +479,29 @@ def _reference(function, what):
     return f"{module}:{name}"
 
 
-def _child_command(**spec):
-    """The shell command that starts a child of this script: Python imports
-    the script (not as __main__) and the modules of the functions named in
-    `spec`, then runs the role (_child)."""
+def _child_command(role, **functions):
+    """The shell command that starts a child of this script: `python3 -m
+    gridmr_stream ROLE NAME=REFERENCE... -- SCRIPT ARGS...` imports the script
+    (not as __main__) and the modules of the functions, then runs the role."""
     import shlex
-    spec["script"] = os.path.abspath(sys.argv[0]) if os.path.isfile(sys.argv[0]) else ""
-    return (f"{_CHILD}={shlex.quote(json.dumps(spec))} " +
-            shlex.join([sys.executable, "-c", "import gridmr_stream; gridmr_stream._child()",
-                        *([spec["script"], *sys.argv[1:]] if spec["script"] else [])]))
+    script = [os.path.abspath(sys.argv[0]), *sys.argv[1:]] if os.path.isfile(sys.argv[0]) else []
+    settings = [f"{name}={value}" for name, value in functions.items() if value]
+    return shlex.join([sys.executable, "-m", "gridmr_stream", role, *settings, "--", *script])
 
 
-def _child():
-    """A child of map_reduce() or farm(): finds the functions again and runs
-    its role on stdin and stdout. The script runs under the name
-    __gridmr_child__, so its `if __name__ == "__main__":` block does not."""
+def _child(args):
+    """A child of map_reduce() or farm() (args: ROLE NAME=REFERENCE... --
+    SCRIPT ARGS...): finds the functions again and runs the role on stdin and
+    stdout. The script runs under the name __gridmr_child__, so its `if
+    __name__ == "__main__":` block does not."""
     global _in_child
     _in_child = True
-    spec = json.loads(os.environ.pop(_CHILD))
-    sys.argv = sys.argv[1:] or [""]  # the script and its arguments, as the driver had them
-    if spec["script"]:
-        sys.path.insert(0, os.path.dirname(spec["script"]))
+    end = args.index("--")
+    role, spec = args[0], dict(setting.split("=", 1) for setting in args[1:end])
+    sys.argv = args[end + 1:] or [""]  # the script and its arguments, as the driver had them
+    script = sys.argv[0]
+    if script:
+        sys.path.insert(0, os.path.dirname(script))
     namespace = None
 
     def resolve(reference):
@@ -512,7 +513,7 @@ def _child():
         if module == "__main__":
             if namespace is None:
                 import runpy
-                namespace = runpy.run_path(spec["script"], run_name="__gridmr_child__")
+                namespace = runpy.run_path(script, run_name="__gridmr_child__")
             found = namespace[parts.pop(0)]
         else:
             found = importlib.import_module(module)
@@ -520,12 +521,14 @@ def _child():
             found = getattr(found, part)
         return found
 
-    if spec["role"] == "worker":
-        serve(resolve(spec["task"]), items=int if spec["numeric"] else None,
-              binary=spec["binary"])
+    binary = spec.get("binary") == "1"
+    if role == "worker":
+        serve(resolve(spec.get("task")), items=int if spec.get("int") == "1" else None,
+              binary=binary)
     else:
-        run(resolve(spec["mapper"]), resolve(spec["reducer"]), resolve(spec["combiner"]),
-            values=resolve(spec["values"]), binary=spec["binary"], argv=[spec["role"]])
+        run(resolve(spec.get("mapper")), resolve(spec.get("reducer")),
+            resolve(spec.get("combiner")), values=resolve(spec.get("values")), binary=binary,
+            argv=[role])
 
 
 def _launch(args, out, np, options, force, quiet, gridmr, launcher, inputs=()):
@@ -579,11 +582,11 @@ def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=Non
     functions = {"mapper": _reference(mapper, "mapper"),
                  "reducer": _reference(reducer, "reducer") if callable(reducer) else "",
                  "combiner": _reference(combiner, "combiner"),
-                 "values": _reference(values, "values parser"), "binary": binary}
-    args = ["stream", "--mapper", _child_command(role="map", **functions), "--reducer",
-            _child_command(role="reduce", **functions) if callable(reducer) else reducer]
+                 "values": _reference(values, "values parser"), "binary": "1" if binary else ""}
+    args = ["stream", "--mapper", _child_command("map", **functions), "--reducer",
+            _child_command("reduce", **functions) if callable(reducer) else reducer]
     if combiner is not None:
-        args += ["--combiner", _child_command(role="combine", **functions)]
+        args += ["--combiner", _child_command("combine", **functions)]
     paths = [os.fspath(i) for i in ([inputs] if isinstance(inputs, (str, os.PathLike))
                                     else inputs)]
     path = _result_path(out)
@@ -616,7 +619,7 @@ def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
     ["--max-failures", "10", "--retries", "2"]): its result is then None.
     np, launcher, out, options: as for map_reduce()."""
     _not_in_child("farm")
-    spec = {"task": _reference(task, "task"), "binary": binary}
+    task_reference = _reference(task, "task")
     path = _result_path(out)
     listing = None
     if isinstance(items, range) and items.start == 0 and items.step == 1:
@@ -633,7 +636,8 @@ def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
                     raise ValueError(f"gridmr_stream: an item must be one line: {item!r}")
                 f.write(raw + b"\n")
         given = ["--items", listing]
-    worker = _child_command(role="worker", numeric=numeric, **spec)
+    worker = _child_command("worker", task=task_reference, int="1" if numeric else "",
+                            binary="1" if binary else "")
     try:
         _launch(["farm", "--worker", worker, *given], path, np, options, force, quiet, gridmr,
                 launcher)
@@ -646,3 +650,9 @@ def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
             os.unlink(listing)
         if out is None and os.path.exists(path):
             os.unlink(path)
+
+
+if __name__ == "__main__":  # python3 -m gridmr_stream ROLE ...: a child of map_reduce() or farm()
+    import gridmr_stream  # the module the script imports, not this __main__ copy of it
+
+    gridmr_stream._child(sys.argv[1:])
