@@ -54,6 +54,7 @@ if __name__ == "__main__":
     out["counts"] = gridmr_stream.map_reduce(mapper, [folder], reducer, np=np)
     out["sum"] = gridmr_stream.map_reduce(mapper, folder, np=np, options=["--threads", "2"])
     out["collect"] = gridmr_stream.map_reduce(lengths, folder, "collect", np=np)
+    out["mean"] = gridmr_stream.map_reduce(lengths, folder, "mean", np=np)
     out["squares"] = gridmr_stream.farm(square, range(50), np=np)
     out["texts"] = gridmr_stream.farm(describe, ["a b", "é", "42x", ""], np=np,
                                       results=json.loads)
@@ -135,6 +136,8 @@ def main():
             check(f"np {np}: map_reduce with collect: {{key: [[value, count], ...]}}",
                   out["collect"] == {w: [[n, c] for n, c in sorted(v.items(), key=lambda x: str(x[0]))]
                                      for w, v in index.items()})
+            check(f"np {np}: map_reduce with mean: {{key: mean}}",
+                  out["mean"] == {w: float(len(w)) for w in index}, str(list(out["mean"].items())[:3]))
             check(f"np {np}: farm over range(50): the squares in item order",
                   out["squares"] == [i * i for i in range(50)])
             check(f"np {np}: farm over text items: the task gets the text; results=json.loads",

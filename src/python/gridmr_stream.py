@@ -590,14 +590,14 @@ def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=Non
     paths = [os.fspath(i) for i in ([inputs] if isinstance(inputs, (str, os.PathLike))
                                     else inputs)]
     path = _result_path(out)
-    try:
-        _launch(args, path, np, options, force, quiet, gridmr, launcher, paths)
+    try:  # a file of our own name may be replaced
+        _launch(args, path, np, options, force or out is None, quiet, gridmr, launcher, paths)
+        if reducer != "collect":  # key, value (and mean's count)
+            return {row[0]: row[1] for row in rows(path, values=values, binary=binary,
+                                                   gridmr=gridmr)}
         result = {}
-        for row in rows(path, values=values, binary=binary, gridmr=gridmr):
-            if len(row) == 2:
-                result[row[0]] = row[1]
-            else:
-                result.setdefault(row[0], []).append(row[1:])
+        for key, value, count in rows(path, values=values, binary=binary, gridmr=gridmr):
+            result.setdefault(key, []).append((value, count))
         return result
     finally:
         if out is None and os.path.exists(path):
@@ -639,8 +639,8 @@ def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
     worker = _child_command("worker", task=task_reference, int="1" if numeric else "",
                             binary="1" if binary else "")
     try:
-        _launch(["farm", "--worker", worker, *given], path, np, options, force, quiet, gridmr,
-                launcher)
+        _launch(["farm", "--worker", worker, *given], path, np, options, force or out is None,
+                quiet, gridmr, launcher)
         parse = _value_parser(_Codec(binary), results)
         return [parse(stdout) if exit_code == b"0" else None
                 for _, stdout, exit_code, *_ in rows(path, values=bytes, binary=True,
