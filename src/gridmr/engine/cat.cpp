@@ -34,18 +34,6 @@ constexpr std::uint64_t kRowsPerRead = std::uint64_t{1} << 16;
 constexpr std::uint64_t kBytesPerRead = std::uint64_t{16} << 20;
 constexpr std::size_t kFlushBytes = std::size_t{1} << 20;
 
-// Elements [begin, begin + count) of a 1-D dataset, as `memory_type`.
-void read_range(hid_t dataset, hid_t memory_type, std::uint64_t begin, std::uint64_t count,
-                void* out, const std::string& what) {
-  if (count == 0) return;
-  h5::Handle file_space = h5::space(H5Dget_space(dataset), what);
-  const hsize_t start[1] = {begin}, size[1] = {count};
-  h5::check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, size, nullptr),
-                   what);
-  h5::Handle memory_space = h5::space(H5Screate_simple(1, size, nullptr), what);
-  h5::check_status(H5Dread(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, out), what);
-}
-
 // Elements of a dataset, and how many dimensions it has.
 std::uint64_t extent(hid_t dataset, const std::string& what, int& dimensions) {
   h5::Handle space = h5::space(H5Dget_space(dataset), what);
@@ -247,12 +235,12 @@ class Column {
     std::uint64_t count = std::min(kRowsPerRead, length_ - row);
     if (!key_list_) {
       elements_.resize(count * element_bytes_);
-      read_range(dataset_, native_, row, count, elements_.data(), what_);
+      h5::read_range(dataset_, native_, row, count, elements_.data(), what_);
       first_ = row, end_ = row + count;
       return;
     }
     bounds_.resize(count + 1);
-    read_range(offsets_, H5T_NATIVE_UINT64, row, count + 1, bounds_.data(), what_);
+    h5::read_range(offsets_, H5T_NATIVE_UINT64, row, count + 1, bounds_.data(), what_);
     for (std::uint64_t i = 0; i < count; ++i) {
       if (bounds_[i] > bounds_[i + 1]) {
         throw RunError(fmt::format("{}: its offsets fall at entry {}", what_, row + i + 1));
@@ -267,7 +255,7 @@ class Column {
     count = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(last - bounds_.begin()) - 1);
     bounds_.resize(count + 1);
     bytes_.resize(bounds_[count] - bounds_[0]);
-    read_range(data_, H5T_NATIVE_UINT8, bounds_[0], bytes_.size(), bytes_.data(), what_);
+    h5::read_range(data_, H5T_NATIVE_UINT8, bounds_[0], bytes_.size(), bytes_.data(), what_);
     first_ = row, end_ = row + count;
   }
 

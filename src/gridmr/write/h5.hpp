@@ -3,6 +3,7 @@
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -59,6 +60,19 @@ inline Handle type(hid_t id, const std::string& what) { return {check(id, what),
 inline Handle plist(hid_t id, const std::string& what) { return {check(id, what), H5Pclose}; }
 inline Handle attribute(hid_t id, const std::string& what) { return {check(id, what), H5Aclose}; }
 inline Handle object(hid_t id, const std::string& what) { return {check(id, what), H5Oclose}; }
+
+// Reads elements [begin, begin + count) of the 1-D `dataset` as `memory_type` into `out`
+// (nothing when count is 0); throws RunError("<what>: ...") on failure.
+inline void read_range(hid_t dataset, hid_t memory_type, std::uint64_t begin, std::uint64_t count,
+                       void* out, const std::string& what) {
+  if (count == 0) return;
+  Handle file_space = space(H5Dget_space(dataset), what);
+  const hsize_t start[1] = {begin}, size[1] = {count};
+  check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, size, nullptr),
+               what);
+  Handle memory_space = space(H5Screate_simple(1, size, nullptr), what);
+  check_status(H5Dread(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, out), what);
+}
 
 // A variable-length UTF-8 string type.
 Handle string_type();

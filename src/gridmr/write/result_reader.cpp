@@ -177,14 +177,7 @@ std::string ResultReader::read_bytes(const std::string& path, std::uint64_t begi
   std::string bytes(end - begin, '\0');
   if (bytes.empty()) return bytes;
   h5::Handle dataset = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), what);
-  h5::Handle file_space = h5::space(H5Dget_space(dataset), what);
-  const hsize_t start[1] = {begin}, count[1] = {end - begin};
-  h5::check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr),
-                   what);
-  h5::Handle memory_space = h5::space(H5Screate_simple(1, count, nullptr), what);
-  h5::check_status(
-      H5Dread(dataset, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT, bytes.data()),
-      what);
+  h5::read_range(dataset, H5T_NATIVE_UINT8, begin, end - begin, bytes.data(), what);
   return bytes;
 }
 
