@@ -55,6 +55,17 @@ void silence_default_error_printing() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullp
 
 }  // namespace h5
 
+namespace {
+// A creation list (of the file, or of a group) under which groups keep the
+// order their members were written in: `gridmr cat` prints columns in it.
+h5::Handle keeping_link_order(hid_t list_class) {
+  h5::Handle list = h5::plist(H5Pcreate(list_class), "creation property list");
+  h5::check_status(H5Pset_link_creation_order(list, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+                   "link creation order");
+  return list;
+}
+}  // namespace
+
 template <class F>
 auto ResultWriter::together(F&& step) {
   using Value = decltype(step());
@@ -146,11 +157,7 @@ ResultWriter::ResultWriter(MPI_Comm comm, std::string path) : comm_(comm), path_
       h5::check_status(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "MPI-IO driver");
       h5::check_status(H5Pset_all_coll_metadata_ops(fapl, true), "collective metadata");
       h5::check_status(H5Pset_coll_metadata_write(fapl, true), "collective metadata");
-      // Groups keep the order their members were written in (`gridmr cat` prints them so).
-      h5::Handle fcpl = h5::plist(H5Pcreate(H5P_FILE_CREATE), "file creation list");
-      h5::check_status(
-          H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
-          "link creation order");
+      h5::Handle fcpl = keeping_link_order(H5P_FILE_CREATE);
       return h5::file(H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, fcpl, fapl),
                       fmt::format("cannot create {}", quote_path(partial_)));
     });
@@ -183,10 +190,7 @@ void ResultWriter::ensure_parent_groups(const std::string& path) {
     const std::string group = path.substr(0, slash);
     if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
     together([&] {
-      h5::Handle gcpl = h5::plist(H5Pcreate(H5P_GROUP_CREATE), "group creation list");
-      h5::check_status(
-          H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
-          "link creation order");
+      h5::Handle gcpl = keeping_link_order(H5P_GROUP_CREATE);
       h5::group(H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
                 fmt::format("cannot create group '{}' in {}", group, quote_path(path_)));
     });
