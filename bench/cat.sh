@@ -34,13 +34,15 @@ with h5py.File(sys.argv[1]) as f:
     vals = f['stream/values'][:]
     sys.stdout.buffer.write(b''.join(data[off[i]:off[i + 1]] + b'\t%d\n' % vals[i]
                                      for i in range(len(vals))))"
-# peak_of COMMAND...: runs it (output to $work/out), sets $wall and $rss (peak MiB).
+# peak_of COMMAND...: runs it (output to $work/out), sets $wall and $rss (its peak MiB, from
+# getrusage: no /usr/bin/time on a minimal Debian).
 peak_of() {
   local start
   start=$(date +%s.%N)
-  rss=$(/usr/bin/time -f %M "$@" 2>&1 >"$work/out" | tail -n 1)
+  rss=$($py -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], "wb"), check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$work/out" "$@")
   wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  rss=$((rss / 1024))
 }
 cat_best="" rows_best="" h5py_best="" text_best=""
 for ((r = 1; r <= repeats; r++)); do
