@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -274,6 +275,25 @@ int rank_from_environment() {
   return 0;
 }
 
+// A job's name is its subcommand: it must be a word of its own, unlike
+// gridmr's own commands and the program's other jobs.
+void check_job_name(std::string_view name, const std::vector<JobEntry>& jobs) {
+  if (name.empty() || name.front() == '-' ||
+      name.find_first_of(" \t\n/") != std::string_view::npos) {
+    throw std::invalid_argument(
+        "a job's name must be a word that does not start with '-' (no spaces or '/')");
+  }
+  for (std::string_view command : {"show", "cat", "plot"}) {
+    if (name == command) {
+      throw std::invalid_argument("'" + std::string(name) +
+                                  "' is gridmr's own command (show, cat, plot); rename the job");
+    }
+  }
+  std::size_t same = 0;
+  for (const JobEntry& job : jobs) same += name == job.name;
+  if (same > 1) throw std::invalid_argument("two of its jobs have this name");
+}
+
 }  // namespace
 
 int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
@@ -324,14 +344,24 @@ int run_command_line(int argc, char** argv, std::vector<JobEntry> jobs) {
   options.command_line = quoted_command_line(argc, argv);
   for (int i = 1; i < argc; ++i) options.arguments.emplace_back(argv[i]);
 
+  // A job whose name or options clash is a defect of this program, not of the
+  // command line: one line naming the job, before any parsing, on every rank.
   std::vector<CLI::App*> commands;
   std::vector<std::unique_ptr<CliJobOptions>> job_options;
   for (JobEntry& job : jobs) {
-    CLI::App* command = app.add_subcommand(job.name, job.description);
-    add_engine_options(*command, job.input, options, option_text);
-    job_options.push_back(std::make_unique<CliJobOptions>(*command));
-    job.declare_options(*job_options.back());
-    commands.push_back(command);
+    try {
+      check_job_name(job.name, jobs);
+      CLI::App* command = app.add_subcommand(job.name, job.description);
+      add_engine_options(*command, job.input, options, option_text);
+      job_options.push_back(std::make_unique<CliJobOptions>(*command));
+      job.declare_options(*job_options.back());
+      commands.push_back(command);
+    } catch (const std::exception& e) {
+      if (master) {
+        print_error("this program's job '" + std::string(job.name) + "' cannot be run: " + e.what());
+      }
+      return kRunFailure;
+    }
   }
 
   std::string show_path;
