@@ -74,6 +74,17 @@ if __name__ == "__main__":
     except RuntimeError as e:
         out["exists"] = str(e)
     out["forced"] = gridmr_stream.farm(square, range(4), np=np, out=kept, force=True)
+    out["empty"] = [gridmr_stream.farm(square, range(0), np=np),
+                    gridmr_stream.farm(describe, [], np=np, out=kept + ".none")]
+    with open(kept + ".other.items", "w") as f:
+        f.write("not the farm's\n")
+    try:
+        gridmr_stream.farm(describe, ["x"], np=np, out=kept + ".other")
+        out["listing"] = "no error"
+    except FileExistsError as e:
+        out["listing"] = "FileExistsError"
+    with open(kept + ".other.items") as f:
+        out["listing"] += " " + f.read()
     print(json.dumps(out))
 '''
 
@@ -153,6 +164,12 @@ def main():
             check(f"np {np}: out= keeps the file; an existing one is refused, force replaces it",
                   kept.is_file() and "exists" in out["exists"] and out["forced"] == [0, 1, 4, 9],
                   out["exists"])
+            check(f"np {np}: no items: [] and no job (Pool.map's answer; out= not written)",
+                  out["empty"] == [[], []] and not (work / f"kept-{np}.h5.none").exists(),
+                  str(out["empty"]))
+            check(f"np {np}: an items file already beside out= is refused and kept",
+                  out["listing"] == "FileExistsError not the farm's\n", out["listing"])
+            (work / f"kept-{np}.h5.other.items").unlink()
             left = sorted(p.name for p in work.iterdir()
                           if p.name.startswith(".gridmr-") or p.name.endswith(".items"))
             check(f"np {np}: no temporary result or items file is left", left == [], str(left))

@@ -553,8 +553,14 @@ def _launch(args, out, np, options, force, quiet, gridmr, launcher, inputs=()):
         sys.stderr.write(line + "\n")
 
 
+_temporary_results = itertools.count()
+
+
 def _result_path(out):
-    return out if out is not None else os.path.abspath(f".gridmr-{os.getpid()}.h5")
+    """out, or a name of this process's own for a result read and removed."""
+    if out is not None:
+        return out
+    return os.path.abspath(f".gridmr-{os.getpid()}-{next(_temporary_results)}.h5")
 
 
 def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=None,
@@ -574,7 +580,7 @@ def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=Non
 
     np: ranks under `mpirun -np` (default 1; a rank runs a mapper per
     thread); launcher: the command instead (["srun"] in a Slurm job). out:
-    the result file to keep (default: .gridmr-<pid>.h5 in the current folder,
+    the result file to keep (default: .gridmr-<pid>-<n>.h5 in the current folder,
     which all ranks must share, removed after reading). options: more `gridmr
     stream` options (["--threads", "4", "--values", "float"]). values, binary:
     as for run(). A failure raises RuntimeError with gridmr's line."""
@@ -617,28 +623,36 @@ def farm(task, items, *, out=None, np=None, options=(), force=False, quiet=True,
     sits under `if __name__ == "__main__":`. A failed item fails the job
     (RuntimeError with gridmr's line) unless options allow failures (say
     ["--max-failures", "10", "--retries", "2"]): its result is then None.
-    np, launcher, out, options: as for map_reduce()."""
+    np, launcher, out, options: as for map_reduce(). No items: [], and no
+    job runs (Pool.map's answer; `out` is not written)."""
     _not_in_child("farm")
     task_reference = _reference(task, "task")
+    if not isinstance(items, range):
+        items = list(items)
+    if len(items) == 0:
+        return []
     path = _result_path(out)
     listing = None
-    if isinstance(items, range) and items.start == 0 and items.step == 1:
-        numeric, given = True, ["--range", str(len(items))]
-    else:
-        items = list(items)
-        numeric = all(isinstance(i, int) and not isinstance(i, bool) for i in items)
-        codec = _Codec(binary)
-        listing = os.fspath(path) + ".items"
-        with open(listing, "wb") as f:
+    try:
+        if isinstance(items, range) and items.start == 0 and items.step == 1:
+            numeric, given = True, ["--range", str(len(items))]
+        else:
+            numeric = all(isinstance(i, int) and not isinstance(i, bool) for i in items)
+            codec = _Codec(binary)
+            lines = []
             for item in items:
                 raw = codec.raw(item, "item")
                 if b"\n" in raw:
                     raise ValueError(f"gridmr_stream: an item must be one line: {item!r}")
-                f.write(raw + b"\n")
-        given = ["--items", listing]
-    worker = _child_command("worker", task=task_reference, int="1" if numeric else "",
-                            binary="1" if binary else "")
-    try:
+                lines.append(raw + b"\n")
+            # Beside the result (rank 0 reads it), never over a file already there.
+            name = os.fspath(path) + ".items"
+            with open(name, "xb") as f:
+                listing = name
+                f.writelines(lines)
+            given = ["--items", listing]
+        worker = _child_command("worker", task=task_reference, int="1" if numeric else "",
+                                binary="1" if binary else "")
         _launch(["farm", "--worker", worker, *given], path, np, options, force or out is None,
                 quiet, gridmr, launcher)
         parse = _value_parser(_Codec(binary), results)

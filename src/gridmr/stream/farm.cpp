@@ -978,7 +978,7 @@ JobEntry farm_command() {
                   "one per line, and prints one line per item, flushed (Python: "
                   "gridmr_stream.serve(function), docs/streaming.md)")
             .input_file("--items", config->items, "File with one item per line")
-            .count("--range", config->range, "The items are 0 .. N-1", true)
+            .count("--range", config->range, "The items are 0 .. N-1")
             .integer("--retries", config->retries, "Attempts after the first for a failed item")
             .number("--timeout", config->timeout,
                     "Seconds an attempt may run before it is killed (and counts as failed; "
