@@ -29,7 +29,8 @@ struct Plan {
 
 // Expands `inputs` (files, and directories walked recursively; entries of a
 // directory in byte order of their paths, symlinks to directories not followed)
-// and cuts every file into units of at most `unit_size` bytes. An empty file is
+// and cuts every file into units of at most `unit_size` bytes (a compressed one,
+// `.gz` or `.zst`, is one unit, read front to back). An empty file is
 // listed but has no unit. Throws UsageError for a missing or unreadable input,
 // a directory without files, or a special file.
 Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,8 @@
 
 namespace gridmr {
 
+class Decompressor;
+
 // A word belongs to the unit where it starts: the reader skips a word that
 // began before `begin`, and reads past `end` to finish the last word that
 // began before it. So units may cut anywhere and every word is seen once.
@@ -21,7 +25,8 @@ namespace gridmr {
 // scanned in chunks of 64 KiB, which keep the chunk, its edge list and the
 // table's hot slots in the core's caches (1 MiB chunks made the word-count map
 // 11% slower), but read kReadChunks chunks per system call: a read costs more
-// than its copy on a paravirtualised VM.
+// than its copy on a paravirtualised VM. A compressed file (`.gz`, `.zst`) is
+// read as the text it holds, front to back: it is one unit, [0, its size).
 class TextReader {
  public:
   static constexpr std::size_t kReadChunks = 4;
@@ -60,8 +65,16 @@ class TextReader {
   };
   LineRange line_range(const std::string& path, const WorkUnit& unit);
 
-  // All bytes [begin, end) of the unit, as they are; valid until the next call.
+  // All bytes [begin, end) of the unit, as they are (a compressed file's
+  // text); valid until the next call.
   std::string_view read_all(const std::string& path, const WorkUnit& unit);
+
+  // Whether `path` is read decompressed: its name ends in `.gz` or `.zst`.
+  static bool compressed(const std::string& path);
+  // Calls f(bytes) for a compressed unit's text, piece by piece (each valid
+  // during the call).
+  void read_through(const std::string& path, const WorkUnit& unit,
+                    const std::function<void(std::string_view)>& f);
 
  private:
   // The unit's file, open for the scope of one read (closed on any exit).
@@ -71,8 +84,12 @@ class TextReader {
     TextReader& reader;
   };
 
-  // Reads up to `want` bytes at `offset` into buffer_[at..]; returns bytes read (0 at end of file).
+  // Reads up to `want` bytes at `offset` into buffer_[at..]; returns bytes read
+  // (0 at end of file). A compressed file's text is read in order only.
   std::size_t read_at(std::size_t at, std::size_t want, std::uint64_t offset);
+  // Where the unit's reading stops: its end, or for a compressed file the
+  // end of its text (then the unit must start at 0).
+  std::uint64_t reading_end(const WorkUnit& unit) const;
   void open(const std::string& path);
   void close();
   bool starts_inside_word(std::uint64_t offset);
@@ -104,6 +121,7 @@ class TextReader {
   std::vector<char> pending_;          // the part of a word read in earlier chunks
   std::string path_;
   int fd_ = -1;
+  std::shared_ptr<Decompressor> decompressor_;  // for a compressed file
 };
 
 template <class F, class Run>
@@ -117,13 +135,17 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
   pending_.clear();
   std::uint64_t offset = unit.begin;  // file offset of the next chunk
   std::size_t read = 0, scanned = 0;  // bytes in buffer_, and how many of them were scanned
-  while (offset < unit.end) {
+  const std::uint64_t end = reading_end(unit);
+  while (offset < end) {
     if (scanned == read) {
-      read = read_at(0,
-                     static_cast<std::size_t>(
-                         std::min<std::uint64_t>(kReadChunks * chunk_size_, unit.end - offset)),
-                     offset);
-      if (read == 0) throw_shrunk(offset);
+      read = read_at(
+          0,
+          static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunks * chunk_size_, end - offset)),
+          offset);
+      if (read == 0) {
+        if (decompressor_) break;  // the end of the compressed file's text
+        throw_shrunk(offset);
+      }
       scanned = 0;
     }
     char* const b = buffer_.data() + scanned;  // the chunk
@@ -172,16 +194,17 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
   bool in_line = false;  // a line of ours goes on from the last chunk (its head in pending_)
   pending_.clear();
   std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
-  while (in_line || skipping || offset < unit.end) {
+  const std::uint64_t end = reading_end(unit);
+  while (in_line || skipping || offset < end) {
     // Up to kReadChunks chunks inside the unit; one chunk at a time past its
     // end, where only the rest of its last line is wanted.
-    const std::size_t want = offset < unit.end
+    const std::size_t want = offset < end
                                  ? static_cast<std::size_t>(std::clamp<std::uint64_t>(
-                                       unit.end - offset, chunk_size_, kReadChunks * chunk_size_))
+                                       end - offset, chunk_size_, kReadChunks * chunk_size_))
                                  : chunk_size_;
     const std::size_t got = read_at(0, want, offset);
     if (got == 0) {
-      if (offset < unit.end) throw_shrunk(offset);
+      if (offset < end && !decompressor_) throw_shrunk(offset);
       break;  // the end of the file ends the last line
     }
     const char* b = buffer_.data();
@@ -196,7 +219,7 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
       skipping = false;
     }
     while (i < got) {
-      if (!in_line && offset + i >= unit.end) break;  // the next line is the next unit's
+      if (!in_line && offset + i >= end) break;  // the next line is the next unit's
       const void* newline = std::memchr(b + i, '\n', got - i);
       if (newline == nullptr) {  // the line runs on into the next chunk
         pending_.insert(pending_.end(), b + i, b + got);
@@ -216,7 +239,7 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
       i = stop + 1;
     }
     offset += got;
-    if (!in_line && offset >= unit.end) break;
+    if (!in_line && offset >= end) break;
   }
   if (in_line) f(std::string_view(pending_.data(), pending_.size()));
 }

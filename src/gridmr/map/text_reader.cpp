@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "gridmr/errors.hpp"
+#include "gridmr/map/decompress.hpp"
 #include "gridmr/map/tokenizer.hpp"
 #include "gridmr/simd/kernels.hpp"
 
@@ -22,14 +23,39 @@ void TextReader::open(const std::string& path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw RunError(errno_message("cannot open", path, errno));
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (const Compression format = compression_of(path); format != Compression::kNone) {
+    decompressor_ = std::make_shared<Decompressor>(fd_, format, path);
+  }
 }
 
 void TextReader::close() {
+  decompressor_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
+bool TextReader::compressed(const std::string& path) {
+  return compression_of(path) != Compression::kNone;
+}
+
+std::uint64_t TextReader::reading_end(const WorkUnit& unit) const {
+  if (!decompressor_) return unit.end;
+  if (unit.begin != 0) {
+    throw RunError(fmt::format("{} is compressed and cannot be read from byte {}: plan it as one "
+                               "unit",
+                               quote_path(path_), unit.begin));
+  }
+  return UINT64_MAX;
+}
+
 std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t offset) {
+  if (decompressor_) {
+    if (offset != decompressor_->position()) {
+      throw RunError(fmt::format("{} is compressed: byte {} read out of order",
+                                 quote_path(path_), offset));
+    }
+    return decompressor_->read(buffer_.data() + at, want);
+  }
   for (;;) {
     const ssize_t got = ::pread(fd_, buffer_.data() + at, want, static_cast<off_t>(offset));
     if (got >= 0) return static_cast<std::size_t>(got);
@@ -131,6 +157,18 @@ std::size_t TextReader::scan_words(char* chunk, std::size_t size, bool in_word) 
 
 std::string_view TextReader::read_all(const std::string& path, const WorkUnit& unit) {
   const OpenFile file(*this, path);
+  if (decompressor_) {
+    reading_end(unit);
+    std::size_t size = 0;
+    for (;;) {
+      if (buffer_.size() < size + chunk_size_ + kViewPadding) {
+        buffer_.resize(std::max(2 * buffer_.size(), size + chunk_size_ + kViewPadding));
+      }
+      const std::size_t got = read_at(size, buffer_.size() - kViewPadding - size, size);
+      if (got == 0) return {buffer_.data(), size};
+      size += got;
+    }
+  }
   const std::size_t size = unit.end - unit.begin;
   if (buffer_.size() < size + kViewPadding) buffer_.resize(size + kViewPadding);
   for (std::size_t at = 0; at < size;) {
@@ -139,6 +177,24 @@ std::string_view TextReader::read_all(const std::string& path, const WorkUnit& u
     at += got;
   }
   return {buffer_.data(), size};
+}
+
+void TextReader::read_through(const std::string& path, const WorkUnit& unit,
+                              const std::function<void(std::string_view)>& f) {
+  const OpenFile file(*this, path);
+  ensure_buffers();
+  const std::uint64_t end = reading_end(unit);
+  for (std::uint64_t offset = unit.begin; offset < end;) {
+    const std::size_t got = read_at(
+        0, static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunks * chunk_size_, end - offset)),
+        offset);
+    if (got == 0) {
+      if (!decompressor_) throw_shrunk(offset);
+      break;
+    }
+    f(std::string_view(buffer_.data(), got));
+    offset += got;
+  }
 }
 
 }  // namespace gridmr

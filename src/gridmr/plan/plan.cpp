@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "gridmr/errors.hpp"
+#include "gridmr/map/decompress.hpp"
 
 namespace gridmr {
 namespace fs = std::filesystem;
@@ -157,8 +158,14 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
   // Refuse a plan whose units alone would not fit in rank 0's memory (24 bytes
   // each), before making any: --unit-size 7 on 5 GiB once grew rank 0 to 12.6 GB.
   constexpr std::uint64_t kMaxUnits = 100'000'000;
+  // A compressed file is one unit: its text can only be read front to back.
+  const auto unit_bytes = [unit_size](const FoundFile& file) {
+    return compression_of(file.path) == Compression::kNone ? unit_size : file.size;
+  };
   std::uint64_t units = 0;
-  for (const FoundFile& file : files) units += (file.size + unit_size - 1) / unit_size;
+  for (const FoundFile& file : files) {
+    if (file.size > 0) units += (file.size + unit_bytes(file) - 1) / unit_bytes(file);
+  }
   if (units > kMaxUnits) {
     throw UsageError(
         fmt::format("--unit-size {} cuts the input into {} units, more than {}; raise "
@@ -168,7 +175,7 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
   Plan plan;
   plan.sources.reserve(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {
-    cut_into_units(i, files[i].size, unit_size, plan.units);
+    if (files[i].size > 0) cut_into_units(i, files[i].size, unit_bytes(files[i]), plan.units);
     plan.total_bytes += files[i].size;
     plan.sources.push_back(std::move(files[i].path));
   }

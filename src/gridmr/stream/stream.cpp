@@ -446,6 +446,10 @@ class MapperSession {
       feed_with_path(path, unit, record);
       return;
     }
+    if (TextReader::compressed(path)) {
+      feed_decompressed(path, unit, record);
+      return;
+    }
     // The unit's lines go straight from the file to the mapper's stdin.
     const TextReader::LineRange lines = reader_.line_range(path, unit);
     if (lines.begin < lines.end &&
@@ -458,6 +462,16 @@ class MapperSession {
   }
 
   std::uint64_t starts() const { return starts_; }
+
+  // A compressed file's text, as it is decompressed, ending with a newline.
+  void feed_decompressed(const std::string& path, const WorkUnit& unit, const Record& record) {
+    char last = '\n';
+    reader_.read_through(path, unit, [&](std::string_view bytes) {
+      if (!child_->write(bytes, output_handler(record))) stopped_reading(record);
+      last = bytes.back();
+    });
+    if (last != '\n' && !child_->write("\n", output_handler(record))) stopped_reading(record);
+  }
 
   // --include-path: each line of the unit as PATH<TAB>line, written in batches.
   void feed_with_path(const std::string& path, const WorkUnit& unit, const Record& record) {
