@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Compressed inputs: a folder mixing plain, gzip (Python's gzip module, several members) and
+zstd (the zstd tool, several frames) files counts as its text does, by Python's re over the
+decompressed bytes, at several rank, thread and unit-size counts with identical datasets; a
+streaming mapper and --include-path see the same lines; a damaged file is one error line, exit
+code 1, no output file and no process left."""
+import argparse
+import collections
+import gzip
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+
+from gridmr_testlib import (LOWER, WORD, check, finish, launcher_lines, mpirun, partials,
+                            read_result, same_datasets, words_of)
+
+
+def zstd(data, level=3):
+    return subprocess.run(["zstd", "-q", "-c", f"-{level}"], input=data, capture_output=True,
+                          check=True).stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gridmr", required=True)
+    parser.add_argument("--inputs", required=True)
+    args = parser.parse_args()
+    books = sorted(p for p in (pathlib.Path(args.inputs) / "kjv").rglob("*") if p.is_file())
+    with tempfile.TemporaryDirectory(prefix="gridmr-compressed-") as work:
+        work = pathlib.Path(work)
+        corpus = work / "corpus"
+        (corpus / "sub").mkdir(parents=True)
+        texts = {}  # file name -> the text it holds
+        for i, book in enumerate(books):
+            text = book.read_bytes()
+            kind = i % 4
+            if kind == 0:
+                name, data = book.name + ".gz", gzip.compress(text)
+            elif kind == 1:  # three members, as `cat a.gz b.gz c.gz`
+                third = len(text) // 3
+                name = book.name + ".gz"
+                data = b"".join(gzip.compress(part) for part in
+                                (text[:third], text[third:2 * third], text[2 * third:]))
+            elif kind == 2:  # two frames
+                name, data = book.name + ".zst", zstd(text[:1000]) + zstd(text[1000:], 19)
+            else:
+                name, data = book.name, text
+            (corpus / name).write_bytes(data)
+            texts[name] = text
+        # All the books in one file (more than the reader's chunks and buffers), no final newline,
+        # with non-ASCII words.
+        big = b"".join(texts.values()) + "caf\u00e9 na\u00efve END".encode()
+        (corpus / "sub" / "all.txt.zst").write_bytes(zstd(big))
+        texts["sub/all.txt.zst"] = big
+        (corpus / "sub" / "all.txt.gz").write_bytes(gzip.compress(big))
+        texts["sub/all.txt.gz"] = big
+        (corpus / "empty.gz").write_bytes(b"")
+        texts["empty.gz"] = b""
+        want = collections.Counter()
+        for text in texts.values():
+            want.update(w.translate(LOWER) for w in WORD.findall(text))
+        disk_bytes = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
+
+        first = None
+        for np, threads, unit in ((1, 1, "16MiB"), (2, 1, "4KiB"), (3, 1, "64KiB"),
+                                  (1, 2, "1KiB")):
+            out = work / f"words-{np}-{threads}.h5"
+            r = mpirun(args.gridmr, np, ["wordcount", "--threads", str(threads), "--unit-size", unit,
+                                         "--quiet", "-o", str(out), str(corpus)])
+            label = f"wordcount np {np} x {threads} threads, units of {unit}"
+            check(f"{label}: exit 0", r.returncode == 0, r.stderr[-500:])
+            if r.returncode != 0:
+                continue
+            datasets, attributes = read_result(out)
+            _, got = words_of(datasets)
+            check(f"{label}: every count is Python's over the decompressed text", got == want,
+                  f"{len(got)} words vs {len(want)}")
+            check(f"{label}: input_files counts every file, input_bytes their size on disk",
+                  attributes["wordcount"]["input_files"] == len(texts)
+                  and attributes["wordcount"]["input_bytes"] == disk_bytes,
+                  str(attributes["wordcount"]))
+            if first is None:
+                first = datasets
+            else:
+                check(f"{label}: datasets identical to np 1", same_datasets(first, datasets) == [])
+
+        # A mapper gets the decompressed lines on stdin, each ending with a newline (a file's last
+        # line too, so that --combine-files never joins two files' lines).
+        mapper = work / "mapper.py"
+        mapper.write_text("import sys\n"
+                          "for line in sys.stdin.buffer:\n"
+                          "    tag = b'lines' if line.endswith(b'\\n') else b'unterminated'\n"
+                          "    sys.stdout.buffer.write(tag + b'\\t1\\n')\n"
+                          "    for w in line.split():\n"
+                          "        sys.stdout.buffer.write(w + b'\\t1\\n')\n")
+        lines = sum(text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
+                    for text in texts.values())
+        want_stream = collections.Counter(w for text in texts.values() for w in text.split())
+        want_stream[b"lines"] += lines
+        for np in (1, 2):
+            out = work / f"stream-{np}.h5"
+            r = mpirun(args.gridmr, np, ["stream", "--mapper", f"/usr/bin/python3 {mapper}",
+                                         *(["--combine-files"] if np == 2 else []),
+                                         "--quiet", "-o", str(out), str(corpus)])
+            check(f"stream np {np}: exit 0", r.returncode == 0, r.stderr[-500:])
+            if r.returncode != 0:
+                continue
+            datasets, _ = read_result(out)
+            offsets, data = datasets["stream/keys/offsets"], datasets["stream/keys/data"].tobytes()
+            got = {data[offsets[i]:offsets[i + 1]]: int(v)
+                   for i, v in enumerate(datasets["stream/values"])}
+            check(f"stream np {np}{' --combine-files' if np == 2 else ''}: the mapper's words "
+                  "and newline-ended lines are Python's over the text",
+                  got == dict(want_stream), f"lines {got.get(b'lines')} vs {lines}")
+        # --include-path: every line tagged with its file's path.
+        tagger = work / "tagger.py"
+        tagger.write_text("import sys\n"
+                          "for line in sys.stdin.buffer:\n"
+                          "    sys.stdout.buffer.write(line.split(b'\\t', 1)[0] + b'\\t1\\n')\n")
+        out = work / "paths.h5"
+        r = mpirun(args.gridmr, 2, ["stream", "--mapper", f"/usr/bin/python3 {tagger}",
+                                    "--include-path", "--quiet", "-o", str(out), str(corpus)])
+        check("stream --include-path: exit 0", r.returncode == 0, r.stderr[-500:])
+        if r.returncode == 0:
+            datasets, _ = read_result(out)
+            offsets, data = datasets["stream/keys/offsets"], datasets["stream/keys/data"].tobytes()
+            got = {data[offsets[i]:offsets[i + 1]].decode(): int(v)
+                   for i, v in enumerate(datasets["stream/values"])}
+            want_paths = {str(corpus / name): len(text.split(b"\n")) - (text.endswith(b"\n"))
+                          for name, text in texts.items() if text}
+            check("stream --include-path: each compressed file's lines under its own path",
+                  got == want_paths, str(sorted(got.items())[:3]))
+
+        # Damaged files: one line naming the file, exit 1, nothing left behind.
+        good = gzip.compress(big)
+        damaged = {
+            "cut.gz": good[:len(good) // 2],
+            "cut.zst": zstd(big)[:5000],
+            "plain-text.gz": big[:5000],
+            "crc.gz": good[:-6] + bytes([good[-6] ^ 1]) + good[-5:],
+            "random.zst": bytes(range(256)) * 4,
+        }
+        for name, data in damaged.items():
+            folder = work / f"bad-{name}"
+            shutil.copytree(corpus, folder)
+            (folder / name).write_bytes(data)
+            out = work / f"bad-{name}.h5"
+            r = mpirun(args.gridmr, 2, ["wordcount", "--quiet", "--unit-size", "64KiB", "-o",
+                                        str(out), str(folder)])
+            lines = launcher_lines(r.stderr)
+            check(f"damaged {name}: exit 1, one line naming the file and the format",
+                  r.returncode == 1 and len(lines) == 1
+                  and re.match(rf"gridmr: error: (rank \d: )?cannot decompress "
+                               rf"'{re.escape(str(folder / name))}' \((gzip|zstd)\): ", lines[0])
+                  and ("cut short" in lines[0]) == name.startswith("cut"),
+                  f"{r.returncode} {r.stderr[-400:]}")
+            check(f"damaged {name}: no output file, no partial file",
+                  not out.exists() and partials(out) == [])
+        orphans = subprocess.run(["pgrep", "-f", "gridmr wordcount"], capture_output=True,
+                                 text=True).stdout.strip()
+        check("no gridmr process is left", orphans == "", orphans)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
