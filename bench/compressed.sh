@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Word count over compressed inputs: MiB of text (inputs/' words) in FILES files, plain, gzip
-# (-6) and zstd (-3). gridmr at 2 ranks x 1 thread on each form, against what a user would do
-# without it: `zcat | wordcount_baseline` and `zstdcat | wordcount_baseline` (the one-thread
+# (-6), zstd (-3), bzip2 (-9) and xz (-3). gridmr at 2 ranks x 1 thread on each form, against
+# what a user would do without it: `zcat | wordcount_baseline` and the like (the one-thread
 # std::unordered_map count, bench/wordcount_baseline.cpp, reading the decompressed stream), and
-# the decompressors alone (`gzip -dc`, `zstd -dc` into /dev/null, one thread: what one core
-# decompresses at best). Rounds interleave every run; each figure is the best of REPEATS.
+# the decompressors alone (`gzip -dc` ... into /dev/null, one thread: what one core decompresses
+# at best). Rounds interleave every run; each figure is the best of REPEATS.
 # Rates are MB of text per second (wall time, mpirun start-up included). Checks that the three
 # forms give the same counts.
 # Usage: bench/compressed.sh [MiB] [FILES] [REPEATS]   (default 512 16 3)
@@ -14,7 +14,7 @@ files=${2:-16}
 repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 echo "machine: $(machine); $mib MiB of text in $files files; best of $repeats"
-mkdir -p "$work/plain" "$work/gz" "$work/zst"
+mkdir -p "$work/plain" "$work/gz" "$work/zst" "$work/bz2" "$work/xz"
 # Not inputs/ repeated: zstd's window would find each 0.9 MB repeat and shrink the files 16x
 # (gzip's 32 KiB window cannot). Words drawn at random by their frequency in inputs/, in lines
 # of 1-19 words, compress as text does (gzip about 3x).
@@ -38,31 +38,53 @@ for i in range(files):
             f.write(chunk)
             written += len(chunk)
 PY
-for f in "$work"/plain/*; do
-  gzip -6 -c "$f" >"$work/gz/$(basename "$f").gz"
-  zstd -q -3 -c "$f" >"$work/zst/$(basename "$f").zst"
-done
-text_bytes=$(cat "$work"/plain/* | wc -c)
-gz_bytes=$(cat "$work"/gz/* | wc -c)
-zst_bytes=$(cat "$work"/zst/* | wc -c)
-cat "$work"/plain/* "$work"/gz/* "$work"/zst/* >/dev/null  # warm the page cache
-echo "text $text_bytes bytes; gzip $gz_bytes; zstd $zst_bytes"
-
-labels=("gzip -dc (1 thread, no count)" "zstd -dc (1 thread, no count)"
-        "zcat | baseline" "zstdcat | baseline"
-        "gridmr 2r x 1t, plain" "gridmr 2r x 1t, .gz" "gridmr 2r x 1t, .zst")
-run() {
+compress() {  # compress FORM FILE: FILE compressed into $work/FORM/
   case $1 in
-    0) gzip -dc "$work"/gz/* >/dev/null ;;
-    1) zstd -q -dc "$work"/zst/* >/dev/null ;;
-    2) gzip -dc "$work"/gz/* | build/wordcount_baseline /dev/stdin >/dev/null ;;
-    3) zstd -q -dc "$work"/zst/* | build/wordcount_baseline /dev/stdin >/dev/null ;;
-    *)
-      local form=(plain gz zst)
-      OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to none build/gridmr wordcount --threads 1 --quiet \
-        --force -o "$work/r$1.h5" "$work/${form[$1 - 4]}"
-      ;;
+    gz) gzip -6 -c "$2" >"$work/gz/$(basename "$2").gz" ;;
+    zst) zstd -q -3 -c "$2" >"$work/zst/$(basename "$2").zst" ;;
+    bz2) bzip2 -9 -c "$2" >"$work/bz2/$(basename "$2").bz2" ;;
+    xz) xz -3 -T1 -c "$2" >"$work/xz/$(basename "$2").xz" ;;
   esac
+}
+forms=(gz zst bz2 xz)
+for form in "${forms[@]}"; do
+  for f in "$work"/plain/*; do compress "$form" "$f" & done  # the files at once: bzip2, xz are slow
+  wait
+done
+sizes="text $(cat "$work"/plain/* | wc -c) bytes"
+for form in "${forms[@]}"; do sizes+="; $form $(cat "$work/$form"/* | wc -c)"; done
+text_bytes=$(cat "$work"/plain/* | wc -c)
+cat "$work"/*/* >/dev/null  # warm the page cache
+echo "$sizes"
+
+# decompress FORM: the files of FORM decompressed to stdout by the program users have for it.
+decompress() {
+  case $1 in
+    gz) gzip -dc "$work"/gz/* ;;
+    zst) zstd -q -dc "$work"/zst/* ;;
+    bz2) bzip2 -dc "$work"/bz2/* ;;
+    xz) xz -dc -T1 "$work"/xz/* ;;
+  esac
+}
+# Configurations 0-3: each decompressor alone; 4-7: piped into the baseline; 8: gridmr on the
+# plain text; 9-12: gridmr on each form.
+labels=()
+for form in "${forms[@]}"; do labels+=("$form: decompressor alone, 1 thread"); done
+for form in "${forms[@]}"; do labels+=("$form: decompressor | baseline"); done
+labels+=("plain: gridmr 2r x 1t")
+for form in "${forms[@]}"; do labels+=("$form: gridmr 2r x 1t"); done
+run() {
+  local i=$1
+  if ((i < 4)); then
+    decompress "${forms[i]}" >/dev/null
+  elif ((i < 8)); then
+    decompress "${forms[i - 4]}" | build/wordcount_baseline /dev/stdin >/dev/null
+  else
+    local folder=plain
+    ((i > 8)) && folder=${forms[i - 9]}
+    OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to none build/gridmr wordcount --threads 1 --quiet \
+      --force -o "$work/r$i.h5" "$work/$folder"
+  fi
 }
 bests=()
 for ((r = 1; r <= repeats; r++)); do
@@ -71,20 +93,22 @@ for ((r = 1; r <= repeats; r++)); do
     bests[i]=$(best "${bests[i]:-}" "$wall")
   done
 done
-build/gridmr cat "$work/r4.h5" >"$work/plain.txt"
-for i in 5 6; do
+build/gridmr cat "$work/r8.h5" >"$work/plain.txt"
+for i in 9 10 11 12; do
   build/gridmr cat "$work/r$i.h5" | cmp -s - "$work/plain.txt" ||
     { echo "${labels[i]}: counts differ from the plain text's" >&2; exit 1; }
 done
-echo "checked: the .gz and .zst runs count exactly what the plain run counts"
+echo "checked: every compressed form counts exactly what the plain text counts"
 rate() { awk -v b="$text_bytes" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 csv="$out_dir/compressed.csv"
 echo "config,seconds,text_MB_per_s" >"$csv"
 for i in "${!labels[@]}"; do
-  printf '%-32s %7.2f s %6s MB/s of text\n' "${labels[i]}" "${bests[i]}" "$(rate "${bests[i]}")"
+  printf '%-38s %7.2f s %6s MB/s of text\n' "${labels[i]}" "${bests[i]}" "$(rate "${bests[i]}")"
   echo "${labels[i]},${bests[i]},$(rate "${bests[i]}")" >>"$csv"
 done
-echo "gridmr .gz:  $(ratio "${bests[2]}" "${bests[5]}")x zcat | baseline, $(ratio "${bests[0]}" "${bests[5]}")x gzip -dc alone"
-echo "gridmr .zst: $(ratio "${bests[3]}" "${bests[6]}")x zstdcat | baseline, $(ratio "${bests[1]}" "${bests[6]}")x zstd -dc alone"
+for k in "${!forms[@]}"; do
+  echo "gridmr .${forms[k]}: $(ratio "${bests[k + 4]}" "${bests[k + 9]}")x decompressor | baseline," \
+    "$(ratio "${bests[k]}" "${bests[k + 9]}")x the decompressor alone"
+done
 echo "wrote $csv"

@@ -13,11 +13,11 @@ packages=(
   libcli11-dev                                 # command line
   libfmt-dev                                   # formatting
   libhwy-dev                                   # Google Highway: SIMD kernels chosen at run time
-  zlib1g-dev libzstd-dev                       # reading .gz and .zst inputs
+  zlib1g-dev libzstd-dev libbz2-dev liblzma-dev  # reading .gz, .zst, .bz2 and .xz inputs
   doctest-dev python3-h5py python3-numpy       # tests
   librandom123-dev                             # tests: Random123's own Philox and ARS, the references for ours
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
-  zstd                                         # tests: .zst inputs made by the zstd tool
+  zstd bzip2 xz-utils                          # tests, bench: the compressors' own programs
   iproute2                                     # tests: three hosts in network namespaces (multihost)
   libbenchmark-dev gnuplot-nox                 # benchmarks (bench/) and `gridmr plot`: micro-benchmarks, plots
 )

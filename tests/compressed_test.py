@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""Compressed inputs: a folder mixing plain, gzip (Python's gzip module, several members) and
-zstd (the zstd tool, several frames) files counts as its text does, by Python's re over the
+"""Compressed inputs: a folder mixing plain, gzip (Python's gzip module, several members), zstd
+(the zstd tool, several frames), bzip2 and xz (Python's bz2 and lzma, two streams each) files
+counts as its text does, by Python's re over the
 decompressed bytes, at several rank, thread and unit-size counts with identical datasets; a
 streaming mapper and --include-path see the same lines; a damaged file is one error line, exit
 code 1, no output file and no process left."""
 import argparse
+import bz2
 import collections
 import gzip
+import lzma
 import pathlib
 import re
 import shutil
@@ -35,7 +38,7 @@ def main():
         texts = {}  # file name -> the text it holds
         for i, book in enumerate(books):
             text = book.read_bytes()
-            kind = i % 4
+            kind = i % 6
             if kind == 0:
                 name, data = book.name + ".gz", gzip.compress(text)
             elif kind == 1:  # three members, as `cat a.gz b.gz c.gz`
@@ -45,8 +48,14 @@ def main():
                                 (text[:third], text[third:2 * third], text[2 * third:]))
             elif kind == 2:  # two frames
                 name, data = book.name + ".zst", zstd(text[:1000]) + zstd(text[1000:], 19)
-            else:
+            elif kind == 3:
                 name, data = book.name, text
+            elif kind == 4:
+                name = book.name + ".bz2"
+                data = bz2.compress(text[:5000]) + bz2.compress(text[5000:])
+            else:
+                name = book.name + ".xz"
+                data = lzma.compress(text[:5000]) + lzma.compress(text[5000:])
             (corpus / name).write_bytes(data)
             texts[name] = text
         # All the books in one file (more than the reader's chunks and buffers), no final newline,
@@ -141,6 +150,9 @@ def main():
             "plain-text.gz": big[:5000],
             "crc.gz": good[:-6] + bytes([good[-6] ^ 1]) + good[-5:],
             "random.zst": bytes(range(256)) * 4,
+            "cut.bz2": bz2.compress(big)[:30000],
+            "cut.xz": lzma.compress(big)[:30000],
+            "plain-text.xz": big[:5000],
         }
         for name, data in damaged.items():
             folder = work / f"bad-{name}"
@@ -153,7 +165,8 @@ def main():
             check(f"damaged {name}: exit 1, one line naming the file and the format",
                   r.returncode == 1 and len(lines) == 1
                   and re.match(rf"gridmr: error: (rank \d: )?cannot decompress "
-                               rf"'{re.escape(str(folder / name))}' \((gzip|zstd)\): ", lines[0])
+                               rf"'{re.escape(str(folder / name))}' "
+                               r"\((gzip|zstd|bzip2|xz)\): ", lines[0])
                   and ("cut short" in lines[0]) == name.startswith("cut"),
                   f"{r.returncode} {r.stderr[-400:]}")
             check(f"damaged {name}: no output file, no partial file",

@@ -1,7 +1,9 @@
-// Compressed inputs: gzip and zstd files read as the text they hold, by words,
-// lines, whole and piece by piece; damaged files are errors naming the file.
-// The files are made here with zlib's and libzstd's own compressors.
+// Compressed inputs: gzip, zstd, bzip2 and xz files read as the text they
+// hold, by words, lines, whole and piece by piece; damaged files are errors
+// naming the file. The files are made here with each library's own compressor.
+#include <bzlib.h>
 #include <doctest/doctest.h>
+#include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -41,6 +43,26 @@ std::string zstd_frame(const std::string& text) {
   return out;
 }
 
+std::string bzip2_stream(const std::string& text) {
+  std::string out(text.size() + text.size() / 100 + 700, '\0');
+  auto size = static_cast<unsigned>(out.size());
+  REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &size, const_cast<char*>(text.data()),
+                                   static_cast<unsigned>(text.size()), 9, 0, 0) == BZ_OK);
+  out.resize(size);
+  return out;
+}
+
+std::string xz_stream(const std::string& text) {
+  std::string out(lzma_stream_buffer_bound(text.size()), '\0');
+  std::size_t size = 0;
+  REQUIRE(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr,
+                                  reinterpret_cast<const std::uint8_t*>(text.data()), text.size(),
+                                  reinterpret_cast<std::uint8_t*>(out.data()), &size,
+                                  out.size()) == LZMA_OK);
+  out.resize(size);
+  return out;
+}
+
 // Text with words, long words, bytes >= 0x80, blank and long lines: `bytes` of it.
 std::string sample_text(std::size_t bytes, unsigned seed) {
   std::mt19937 rng(seed);
@@ -69,7 +91,7 @@ std::vector<std::string> lines_of(TextReader& reader, const std::string& path, W
 
 }  // namespace
 
-TEST_CASE("a .gz or .zst file reads as the text it holds: words, lines, whole, in pieces") {
+TEST_CASE("a .gz, .zst, .bz2 or .xz file reads as the text it holds: words, lines, whole, in pieces") {
   TempDir dir;
   for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{5000},
                                  std::size_t{300000}, std::size_t{1100000}}) {
@@ -82,6 +104,10 @@ TEST_CASE("a .gz or .zst file reads as the text it holds: words, lines, whole, i
         dir.write("two.gz", gzip_member(third) + gzip_member("") + gzip_member(rest)),
         dir.write("one.zst", zstd_frame(text)),
         dir.write("two.zst", zstd_frame(third) + zstd_frame(rest)),
+        dir.write("one.bz2", bzip2_stream(text)),
+        dir.write("two.bz2", bzip2_stream(third) + bzip2_stream(rest)),
+        dir.write("one.xz", xz_stream(text)),
+        dir.write("two.xz", xz_stream(third) + xz_stream(rest)),
     };
     for (const std::size_t chunk : {std::size_t{64}, std::size_t{1} << 16}) {
       TextReader reader(chunk), plain_reader(chunk);
@@ -105,6 +131,7 @@ TEST_CASE("a .gz or .zst file reads as the text it holds: words, lines, whole, i
     }
   }
   CHECK_FALSE(TextReader::compressed("a.txt"));
+  CHECK_FALSE(TextReader::compressed("a.bz"));
   CHECK_FALSE(TextReader::compressed("a.gz.txt"));
   CHECK_FALSE(TextReader::compressed("gz"));
 }
@@ -112,7 +139,8 @@ TEST_CASE("a .gz or .zst file reads as the text it holds: words, lines, whole, i
 TEST_CASE("a damaged compressed file is an error naming it, never a short text") {
   TempDir dir;
   const std::string text = sample_text(200000, 7);
-  const std::string gz = gzip_member(text), zst = zstd_frame(text);
+  const std::string gz = gzip_member(text), zst = zstd_frame(text), bz2 = bzip2_stream(text),
+                    xz = xz_stream(text);
   TextReader reader(1 << 12);
   const auto fails = [&](const std::string& name, const std::string& bytes, const char* why) {
     const std::string path = dir.write(name, bytes);
@@ -132,8 +160,21 @@ TEST_CASE("a damaged compressed file is an error naming it, never a short text")
   for (const std::size_t keep : {std::size_t{3}, zst.size() / 2, zst.size() - 1}) {
     fails("cut.zst", zst.substr(0, keep), "cut short");
   }
+  for (const std::size_t keep : {std::size_t{2}, bz2.size() / 2, bz2.size() - 1}) {
+    fails("cut.bz2", bz2.substr(0, keep), "cut short");
+  }
+  for (const std::size_t keep : {std::size_t{4}, xz.size() / 2, xz.size() - 1}) {
+    fails("cut.xz", xz.substr(0, keep), "cut short");
+  }
   fails("text.gz", text, "(gzip)");
   fails("text.zst", text, "(zstd)");
+  fails("text.bz2", text, "(bzip2): not bzip2 data");
+  fails("text.xz", text, "(xz): not xz data");
+  std::string bz2_flipped = bz2, xz_flipped = xz;
+  bz2_flipped[bz2.size() / 2] ^= 0x20;
+  xz_flipped[xz.size() / 2] ^= 0x20;
+  fails("flipped.bz2", bz2_flipped, "(bzip2)");
+  fails("flipped.xz", xz_flipped, "(xz)");
   std::string flipped = gz;
   flipped[gz.size() - 6] ^= 0x20;  // the CRC no longer matches the text
   fails("crc.gz", flipped, "(gzip)");

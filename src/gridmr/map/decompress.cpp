@@ -1,7 +1,10 @@
-// Compressed input files: zlib for gzip, libzstd for zstd, both as streams.
+// Compressed input files as streams: zlib for gzip, libzstd, libbz2 and liblzma,
+// behind one loop (Decompressor::read) and a small decoder per format.
 #include "gridmr/map/decompress.hpp"
 
+#include <bzlib.h>
 #include <fmt/format.h>
+#include <lzma.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -15,50 +18,243 @@ namespace gridmr {
 
 namespace {
 
-bool ends_with(std::string_view text, std::string_view tail) {
-  return text.size() >= tail.size() && text.substr(text.size() - tail.size()) == tail;
-}
-
 // Compressed bytes read per system call.
 constexpr std::size_t kInputBytes = std::size_t{256} << 10;
+
+// Why a file cannot be decoded; Decompressor::read names the file and format.
+struct Broken {
+  std::string why;
+};
+
+constexpr const char* kCutShort = "the file ends inside compressed data (cut short?)";
 
 }  // namespace
 
 Compression compression_of(std::string_view path) {
-  if (ends_with(path, ".gz")) return Compression::kGzip;
-  if (ends_with(path, ".zst")) return Compression::kZstd;
+  if (path.ends_with(".gz")) return Compression::kGzip;
+  if (path.ends_with(".zst")) return Compression::kZstd;
+  if (path.ends_with(".bz2")) return Compression::kBzip2;
+  if (path.ends_with(".xz")) return Compression::kXz;
   return Compression::kNone;
 }
 
-struct Decompressor::Gzip {
-  z_stream stream{};
-  bool in_member = false;  // inside a gzip member: its end is still to come
-  ~Gzip() { inflateEnd(&stream); }
+// Decodes what it is given of `in` into `out` (both advance). Called with
+// input_ended once the file has no more input: then a decoder either gives
+// more text, says the data ended where it may (`done`), or throws Broken,
+// so the loop around it always moves on. Every format holds streams one
+// after another, read as one text.
+class Decompressor::Codec {
+ public:
+  struct Step {
+    std::size_t produced = 0;
+    bool done = false;
+  };
+  virtual ~Codec() = default;
+  virtual Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
+                      bool input_ended) = 0;
 };
 
-struct Decompressor::Zstd {
-  ZSTD_DStream* stream = ZSTD_createDStream();
-  std::size_t frame_left = 0;  // ZSTD_decompressStream's hint: 0 once a frame is complete
-  ~Zstd() { ZSTD_freeDStream(stream); }
+namespace {
+
+// zlib caps a call's sizes at 32 bits.
+constexpr std::size_t kMaxCall = std::size_t{1} << 30;
+
+class GzipCodec final : public Decompressor::Codec {
+ public:
+  GzipCodec() {
+    if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) throw Broken{"zlib cannot start"};
+  }
+  ~GzipCodec() override { inflateEnd(&z_); }
+
+  Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
+              bool input_ended) override {
+    if (input_ended && !in_member_) return {0, true};  // the last member ended with the file
+    room = std::min(room, kMaxCall);
+    z_.next_in = const_cast<Bytef*>(in);
+    z_.avail_in = static_cast<uInt>(std::min(in_left, kMaxCall));
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = static_cast<uInt>(room);
+    const uInt given = z_.avail_in;
+    const int status = inflate(&z_, Z_NO_FLUSH);
+    const std::size_t used = given - z_.avail_in;
+    in += used, in_left -= used;
+    const std::size_t produced = room - z_.avail_out;
+    if (used > 0) in_member_ = true;
+    if (status == Z_STREAM_END) {  // the next member, if any, starts afresh
+      if (inflateReset(&z_) != Z_OK) throw Broken{"zlib cannot go on to the next member"};
+      in_member_ = false;
+    } else if (status != Z_OK && status != Z_BUF_ERROR) {
+      throw Broken{z_.msg != nullptr ? z_.msg : "not gzip data"};
+    } else if (input_ended && produced == 0) {
+      throw Broken{kCutShort};
+    }
+    return {produced, false};
+  }
+
+ private:
+  z_stream z_{};
+  bool in_member_ = false;  // a member has begun and not ended
 };
+
+class ZstdCodec final : public Decompressor::Codec {
+ public:
+  ZstdCodec() : stream_(ZSTD_createDStream()) {
+    if (stream_ == nullptr) throw Broken{"libzstd cannot start"};
+  }
+  ~ZstdCodec() override { ZSTD_freeDStream(stream_); }
+
+  Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
+              bool input_ended) override {
+    // 0 from ZSTD_decompressStream: a frame is decoded and flushed whole.
+    if (input_ended && frame_left_ == 0) return {0, true};
+    ZSTD_inBuffer input{in, in_left, 0};
+    ZSTD_outBuffer output{out, room, 0};
+    const std::size_t hint = ZSTD_decompressStream(stream_, &output, &input);
+    if (ZSTD_isError(hint)) throw Broken{ZSTD_getErrorName(hint)};
+    in += input.pos, in_left -= input.pos;
+    if (input_ended && output.pos == 0) throw Broken{kCutShort};
+    frame_left_ = hint;
+    return {output.pos, false};
+  }
+
+ private:
+  ZSTD_DStream* stream_;
+  std::size_t frame_left_ = 0;
+};
+
+class Bzip2Codec final : public Decompressor::Codec {
+ public:
+  Bzip2Codec() { start(); }
+  ~Bzip2Codec() override { BZ2_bzDecompressEnd(&bz_); }
+
+  Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
+              bool input_ended) override {
+    if (input_ended && !in_stream_) return {0, true};
+    room = std::min(room, kMaxCall);
+    bz_.next_in = reinterpret_cast<char*>(const_cast<unsigned char*>(in));
+    bz_.avail_in = static_cast<unsigned>(std::min(in_left, kMaxCall));
+    bz_.next_out = out;
+    bz_.avail_out = static_cast<unsigned>(room);
+    const unsigned given = bz_.avail_in;
+    const int status = BZ2_bzDecompress(&bz_);
+    const std::size_t used = given - bz_.avail_in;
+    in += used, in_left -= used;
+    const std::size_t produced = room - bz_.avail_out;
+    if (used > 0) in_stream_ = true;
+    if (status == BZ_STREAM_END) {  // the next stream, if any, starts afresh
+      BZ2_bzDecompressEnd(&bz_);
+      start();
+    } else if (status == BZ_DATA_ERROR_MAGIC) {
+      throw Broken{"not bzip2 data"};
+    } else if (status == BZ_DATA_ERROR) {
+      throw Broken{"damaged data (a failed check)"};
+    } else if (status != BZ_OK) {
+      throw Broken{fmt::format("libbz2 error {}", status)};
+    } else if (input_ended && produced == 0) {
+      throw Broken{kCutShort};
+    }
+    return {produced, false};
+  }
+
+ private:
+  void start() {
+    bz_ = bz_stream{};
+    in_stream_ = false;
+    if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) throw Broken{"libbz2 cannot start"};
+  }
+  bz_stream bz_{};
+  bool in_stream_ = false;
+};
+
+class XzCodec final : public Decompressor::Codec {
+ public:
+  XzCodec() {
+    if (lzma_stream_decoder(&xz_, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+      throw Broken{"liblzma cannot start"};
+    }
+  }
+  ~XzCodec() override { lzma_end(&xz_); }
+
+  Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
+              bool input_ended) override {
+    if (input_ended && !started_) return {0, true};  // an empty file holds no text
+    xz_.next_in = in;
+    xz_.avail_in = in_left;
+    xz_.next_out = reinterpret_cast<std::uint8_t*>(out);
+    xz_.avail_out = room;
+    // LZMA_FINISH tells the decoder of concatenated streams that no more follow.
+    const lzma_ret status = lzma_code(&xz_, input_ended ? LZMA_FINISH : LZMA_RUN);
+    const std::size_t used = in_left - xz_.avail_in;
+    in += used, in_left -= used;
+    const std::size_t produced = room - xz_.avail_out;
+    if (used > 0) started_ = true;
+    switch (status) {
+      case LZMA_STREAM_END:
+        return {produced, true};
+      case LZMA_OK:
+        if (input_ended && produced == 0) throw Broken{kCutShort};
+        return {produced, false};
+      case LZMA_BUF_ERROR:
+        throw Broken{kCutShort};
+      case LZMA_FORMAT_ERROR:
+        throw Broken{"not xz data"};
+      case LZMA_DATA_ERROR:
+        throw Broken{"damaged data"};
+      default:
+        throw Broken{fmt::format("liblzma error {}", static_cast<int>(status))};
+    }
+  }
+
+ private:
+  lzma_stream xz_ = LZMA_STREAM_INIT;
+  bool started_ = false;
+};
+
+const char* format_name(Compression format) {
+  switch (format) {
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kBzip2:
+      return "bzip2";
+    case Compression::kXz:
+      return "xz";
+    case Compression::kNone:
+      break;
+  }
+  return "plain";
+}
+
+std::unique_ptr<Decompressor::Codec> codec_for(Compression format) {
+  switch (format) {
+    case Compression::kGzip:
+      return std::make_unique<GzipCodec>();
+    case Compression::kZstd:
+      return std::make_unique<ZstdCodec>();
+    case Compression::kBzip2:
+      return std::make_unique<Bzip2Codec>();
+    case Compression::kXz:
+      return std::make_unique<XzCodec>();
+    case Compression::kNone:
+      break;
+  }
+  throw Broken{"not a compression format"};
+}
+
+}  // namespace
 
 Decompressor::Decompressor(int fd, Compression format, std::string path)
     : fd_(fd), format_(format), path_(std::move(path)), input_(kInputBytes) {
-  if (format_ == Compression::kGzip) {
-    gzip_ = std::make_unique<Gzip>();
-    if (inflateInit2(&gzip_->stream, 16 + MAX_WBITS) != Z_OK) fail("zlib cannot start");
-  } else {
-    zstd_ = std::make_unique<Zstd>();
-    if (zstd_->stream == nullptr) fail("libzstd cannot start");
+  try {
+    codec_ = codec_for(format);
+  } catch (const Broken& broken) {
+    throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
+                               format_name(format_), broken.why));
   }
 }
 
 Decompressor::~Decompressor() = default;
-
-void Decompressor::fail(const std::string& why) const {
-  throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
-                             format_ == Compression::kGzip ? "gzip" : "zstd", why));
-}
 
 bool Decompressor::fill() {
   if (input_ended_) return false;
@@ -78,66 +274,22 @@ bool Decompressor::fill() {
 }
 
 std::size_t Decompressor::read(char* out, std::size_t want) {
-  const std::size_t got =
-      format_ == Compression::kGzip ? read_gzip(out, want) : read_zstd(out, want);
-  position_ += got;
-  return got;
-}
-
-// Member after member (`cat a.gz b.gz` is a gzip file of both texts). A
-// decoder may still hold output when its input is used up, so it runs once
-// more with no input before the end is believed.
-std::size_t Decompressor::read_gzip(char* out, std::size_t want) {
-  z_stream& z = gzip_->stream;
   std::size_t done = 0;
-  while (done < want && !ended_) {
-    const bool have_input = input_at_ < input_size_ || fill();
-    z.next_in = input_.data() + input_at_;
-    z.avail_in = static_cast<uInt>(input_size_ - input_at_);
-    const std::size_t room = std::min<std::size_t>(want - done, 1u << 30);
-    z.next_out = reinterpret_cast<Bytef*>(out + done);
-    z.avail_out = static_cast<uInt>(room);
-    const int status = have_input || gzip_->in_member ? inflate(&z, Z_NO_FLUSH) : Z_BUF_ERROR;
-    const std::size_t produced = room - z.avail_out;
-    done += produced;
-    input_at_ = input_size_ - z.avail_in;
-    if (status == Z_STREAM_END) {
-      gzip_->in_member = false;
-      if (inflateReset(&z) != Z_OK) fail("zlib cannot go on to the next member");
-      continue;
+  try {
+    while (done < want && !ended_) {
+      const bool input_ended = input_at_ == input_size_ && !fill();
+      const unsigned char* in = input_.data() + input_at_;
+      std::size_t in_left = input_size_ - input_at_;
+      const Codec::Step step = codec_->decode(in, in_left, out + done, want - done, input_ended);
+      input_at_ = input_size_ - in_left;
+      done += step.produced;
+      ended_ = step.done;
     }
-    if (status != Z_OK && status != Z_BUF_ERROR) {
-      fail(z.msg != nullptr ? z.msg : "not gzip data");
-    }
-    if (have_input) {
-      gzip_->in_member = true;
-    } else if (produced == 0) {
-      if (gzip_->in_member) fail("the file ends inside compressed data (cut short?)");
-      ended_ = true;
-    }
+  } catch (const Broken& broken) {
+    throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
+                               format_name(format_), broken.why));
   }
-  return done;
-}
-
-// Frame after frame; ZSTD_decompressStream says when a frame is complete.
-std::size_t Decompressor::read_zstd(char* out, std::size_t want) {
-  std::size_t done = 0;
-  while (done < want && !ended_) {
-    const bool have_input = input_at_ < input_size_ || fill();
-    ZSTD_inBuffer in{input_.data(), input_size_, input_at_};
-    ZSTD_outBuffer output{out, want, done};
-    const std::size_t hint = ZSTD_decompressStream(zstd_->stream, &output, &in);
-    if (ZSTD_isError(hint)) fail(ZSTD_getErrorName(hint));
-    const std::size_t produced = output.pos - done;
-    done = output.pos;
-    input_at_ = in.pos;
-    if (!have_input && produced == 0) {
-      if (zstd_->frame_left != 0) fail("the file ends inside compressed data (cut short?)");
-      ended_ = true;
-    } else {
-      zstd_->frame_left = hint;
-    }
-  }
+  position_ += done;
   return done;
 }
 

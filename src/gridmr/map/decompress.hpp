@@ -1,4 +1,4 @@
-// Compressed input files (gzip, zstd), read as the text they hold.
+// Compressed input files (gzip, zstd, bzip2, xz), read as the text they hold.
 #pragma once
 
 #include <cstddef>
@@ -10,14 +10,15 @@
 
 namespace gridmr {
 
-// What a file's name says it holds: `.gz` gzip (zlib's multi-member gzip, as
-// `gzip`, `pigz` and `bgzip` write it), `.zst` zstd (any number of frames).
-enum class Compression { kNone, kGzip, kZstd };
+// What a file's name says it holds: `.gz` gzip, `.zst` zstd, `.bz2` bzip2,
+// `.xz` xz; each may hold several streams one after another (`cat a.gz b.gz`,
+// pigz, bgzip, pbzip2, Wikipedia's multistream dumps), read as one text.
+enum class Compression { kNone, kGzip, kZstd, kBzip2, kXz };
 Compression compression_of(std::string_view path);
 
 // Streams the decompressed bytes of an open file, front to back. Errors (data
-// that is not of the format, a file that ends inside a stream) are RunErrors
-// naming the file.
+// that is not of the format, a failed check, a file that ends inside a
+// stream) are RunErrors naming the file.
 class Decompressor {
  public:
   // Reads `fd` (not owned) from its current position.
@@ -31,25 +32,22 @@ class Decompressor {
   // Decompressed bytes given so far.
   std::uint64_t position() const { return position_; }
 
+  // One format's decoder (decompress.cpp).
+  class Codec;
+
  private:
   // Refills the input buffer; false at the end of the file.
   bool fill();
-  std::size_t read_gzip(char* out, std::size_t want);
-  std::size_t read_zstd(char* out, std::size_t want);
-  [[noreturn]] void fail(const std::string& why) const;
 
-  struct Gzip;
-  struct Zstd;
   int fd_;
   Compression format_;
   std::string path_;
+  std::unique_ptr<Codec> codec_;
   std::vector<unsigned char> input_;
   std::size_t input_at_ = 0, input_size_ = 0;  // unread input: input_[at, size)
-  bool input_ended_ = false;
   bool ended_ = false;
+  bool input_ended_ = false;
   std::uint64_t position_ = 0;
-  std::unique_ptr<Gzip> gzip_;
-  std::unique_ptr<Zstd> zstd_;
 };
 
 }  // namespace gridmr
