@@ -6,6 +6,8 @@ leaving nothing, requests Slurm can never satisfy failing at once, and a checkpo
 finishes over requeues near its time limit; then --nodes=2 on a Slurm of two nodes (slurm/local/nodes.sh).
 Starts and stops the local clusters."""
 import argparse
+import collections
+import json
 import math
 import os
 import pathlib
@@ -17,6 +19,28 @@ import time
 from gridmr_testlib import (check, expected_counts, finish, mpirun, named_netns_possible, read_result,
                             same_datasets, words_of)
 
+
+
+DRIVER = r'''
+import json, sys
+import gridmr_stream
+
+
+def mapper(line):
+    for word in line.split():
+        yield word.lower(), 1
+
+
+def square(i):
+    return i * i
+
+
+if __name__ == "__main__":
+    prefix, inputs = sys.argv[1], sys.argv[2]
+    counts = gridmr_stream.map_reduce(mapper, inputs, out=prefix + ".stream.h5")
+    squares = gridmr_stream.farm(square, range(30), out=prefix + ".farm.h5")
+    print(json.dumps({"counts": counts, "squares": squares}))
+'''
 
 
 def sh(*command, timeout=300, env=None, check_rc=True):
@@ -100,6 +124,36 @@ def main():
                     check(f"{script}: datasets identical to mpirun's at 1 rank x 2 threads", not differ,
                           str(differ))
                     check(f"{script}: 2 ranks x 1 thread", attrs["/"]["ranks"] == 2)
+
+            # A Python script run by sbatch: map_reduce() and farm() without np or launcher
+            # take the job's tasks and CPUs (srun), as the sbatch scripts do.
+            driver = work / "driver.py"
+            driver.write_text(DRIVER)
+            batch = work / "driver.sbatch"
+            module = pathlib.Path(binary).parent / "share/gridmr/python"
+            batch.write_text("#!/bin/sh\n"
+                             f"export PYTHONPATH={module} GRIDMR={binary}\n"
+                             f"exec {py} {driver} {work}/py {repo / 'inputs'} > {work}/py.json\n")
+            proc = sh(*sbatch, "--ntasks=2", "--cpus-per-task=1", str(batch), env=env,
+                      check_rc=False)
+            job_out = work / f"{proc.stdout.split()[-1]}.out" if proc.stdout.split() else work
+            check("a Python script under sbatch runs map_reduce() and farm()", proc.returncode == 0,
+                  proc.stderr.strip() + (job_out.read_text()[-800:] if job_out.is_file() else ""))
+            if proc.returncode == 0:
+                got = json.loads((work / "py.json").read_text())
+                want = collections.Counter()
+                for f in sorted(p for p in (repo / "inputs").rglob("*") if p.is_file()):
+                    want.update(w.lower() for w in f.read_bytes().decode().split())
+                check("Python under sbatch: map_reduce() gives Python's own counts",
+                      got["counts"] == dict(want))
+                check("Python under sbatch: farm() gives the squares in item order",
+                      got["squares"] == [i * i for i in range(30)])
+                for name in ("stream", "farm"):
+                    attrs = read_result(work / f"py.{name}.h5")[1]["/"]
+                    check(f"Python under sbatch: {name} ran a rank per task (2), "
+                          "--cpus-per-task threads (1)",
+                          attrs["ranks"] == 2 and attrs["threads_per_rank"] == 1,
+                          f"{attrs['ranks']} x {attrs['threads_per_rank']}")
 
             # Job array: one result file per input.
             books = [str(repo / "inputs/kjv" / b) for b in ("genesis.txt", "john.txt", "revelation.txt")]

@@ -536,10 +536,12 @@ def _launch(args, out, np, options, force, quiet, gridmr, launcher, inputs=()):
     with gridmr's last stderr line if it fails."""
     import shlex
     import subprocess
+    if launcher is not None and np is not None:
+        raise ValueError("gridmr_stream: give np or launcher, not both")
+    if launcher is None and np is None and os.environ.get("SLURM_JOB_ID"):
+        launcher, options = _slurm_launch(options)
     if launcher is None:
         launcher = ["mpirun", "-np", str(np or 1)]
-    elif np is not None:
-        raise ValueError("gridmr_stream: give np or launcher, not both")
     command = [*launcher, _gridmr_program(gridmr), *args, *options,
                *(["--quiet"] if quiet else []), *(["--force"] if force else []),
                "-o", os.fspath(out), *(["--", *inputs] if inputs else [])]
@@ -551,6 +553,20 @@ def _launch(args, out, np, options, force, quiet, gridmr, launcher, inputs=()):
                            f"{shlex.join(command)} exited with status {proc.returncode}")
     for line in lines:  # warnings and notes of a run that succeeded
         sys.stderr.write(line + "\n")
+
+
+def _slurm_launch(options):
+    """Inside a Slurm job: srun over all its tasks, a rank each, with the
+    job's --cpus-per-task as gridmr's --threads (as slurm/job-common.sh does;
+    srun of Slurm 22.05 does not inherit --cpus-per-task). Debian's Open MPI
+    speaks PMIx only, hence --mpi=pmix."""
+    launcher = ["srun", "--mpi=pmix", "--kill-on-bad-exit=1"]
+    threads = os.environ.get("SLURM_CPUS_PER_TASK")
+    if threads:
+        launcher.append(f"--cpus-per-task={threads}")
+        if "--threads" not in options:
+            options = [*options, "--threads", threads]
+    return launcher, options
 
 
 _temporary_results = itertools.count()
@@ -579,7 +595,8 @@ def map_reduce(mapper, inputs, reducer="sum", *, combiner=None, out=None, np=Non
     block runs in each of them and must print nothing on stdout.
 
     np: ranks under `mpirun -np` (default 1; a rank runs a mapper per
-    thread); launcher: the command instead (["srun"] in a Slurm job). out:
+    thread; inside a Slurm job, srun over all its tasks instead); launcher:
+    the command instead (["srun", ...], ["mpirun", "--hostfile", ...]). out:
     the result file to keep (default: .gridmr-<pid>-<n>.h5 in the current folder,
     which all ranks must share, removed after reading). options: more `gridmr
     stream` options (["--threads", "4", "--values", "float"]). values, binary:
