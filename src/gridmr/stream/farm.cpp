@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <climits>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -50,34 +51,41 @@ struct FarmConfig {
   double timeout = 0;  // seconds per attempt
 };
 
-// One item's outcome, and (folded over all items by the engine's totals) how
-// many failed and the first that did. Small on purpose: every item has a slot
-// of this plus 32 bytes in the key table, and a table zeroes its slots as it
-// grows (with a 120-byte stderr line in here, 200,000 items through `cat`
-// took twice as long). The first failure's stderr line is kept aside (Farm::first_failure_).
+// One item's outcome. Small on purpose: every item has a slot of this plus 32
+// bytes in the key table, and a table zeroes its slots as it grows (with a
+// 120-byte stderr line in here, 200,000 items through `cat` took twice as
+// long; with the failure counts folded in here too, 48 bytes, 2 M items
+// peaked at 610 MB on one rank). Failures are counted from these values after
+// the reduce (Farm::count_failures); the first failure's stderr line is kept
+// aside (Farm::first_failure_).
 struct ItemValue {
   std::int32_t exit_code = 0;  // the last attempt's: its status, or 128 + signal
   std::uint32_t attempts = 0;
   double seconds = 0;  // all attempts
   std::uint32_t rank = 0;
   std::uint32_t timed_out = 0;
-  std::uint64_t failed = 0;                 // folded: items that failed
-  std::uint64_t first_failed = UINT64_MAX;  // folded: the lowest such item
+
+  bool failed() const { return exit_code != 0 || timed_out != 0; }
+};
+static_assert(sizeof(ItemValue) == 24);
+
+// The failed items over all ranks, and the first of them.
+struct Failures {
+  std::uint64_t count = 0;
+  std::uint64_t first = UINT64_MAX;
   std::int32_t first_exit_code = 0;
   std::uint32_t first_timed_out = 0;
-};
-static_assert(sizeof(ItemValue) == 48);
 
-ItemValue fold(ItemValue a, const ItemValue& b) {
-  const bool b_first = b.first_failed < a.first_failed;
-  a.failed += b.failed;
-  if (b_first) {
-    a.first_failed = b.first_failed;
-    a.first_exit_code = b.first_exit_code;
-    a.first_timed_out = b.first_timed_out;
+  void add(std::uint64_t index, const ItemValue& value) {
+    if (!value.failed()) return;
+    ++count;
+    if (index < first) {
+      first = index;
+      first_exit_code = value.exit_code;
+      first_timed_out = value.timed_out;
+    }
   }
-  return a;
-}
+};
 
 int world_rank() {
   int rank = 0;
@@ -349,9 +357,10 @@ struct Worker {
   std::string reply;
 };
 
-// fold() as the tables want it.
+// An item's key is its index and its output, so no two values ever meet
+// under one key; the engine's fold of all values is not used (Failures is).
 struct FoldItems {
-  ItemValue operator()(const ItemValue& a, const ItemValue& b) const { return fold(a, b); }
+  ItemValue operator()(const ItemValue& a, const ItemValue&) const { return a; }
 };
 
 // A rank's sorted result in memory, read as the engine's spilled pairs are:
@@ -536,8 +545,46 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     if (error) std::rethrow_exception(error);
   }
   // Too many failures: the job fails, naming the first failed item.
-  void finish_reduce(std::span<const std::string_view>, std::span<const std::byte* const>,
-                     const std::byte* total, int) override {
+  void finish_reduce(std::span<const std::string_view> keys,
+                     std::span<const std::byte* const> values, const std::byte*, int) override {
+    Failures mine;
+    for (std::size_t i = 0; i < keys.size(); ++i) mine.add(index_of(keys[i]), value_of(values[i]));
+    judge_failures(mine);
+  }
+
+  void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
+    Failures mine;
+    const auto cursor = pairs.open();
+    std::string_view key;
+    const std::byte* value;
+    while (cursor->next(key, value)) mine.add(index_of(key), value_of(value));
+    judge_failures(mine);
+  }
+
+  void write(Output& out, std::span<const std::string_view> keys,
+             std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
+             const std::byte*, const Plan&) const override {
+    write_items(out, PairsInMemory(keys, values), total_keys);
+  }
+  bool writes_spilled() const override { return true; }
+  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
+                     const std::byte*, const Plan&) const override {
+    write_items(out, pairs, total_keys);
+  }
+
+ private:
+  static std::uint64_t index_of(std::string_view key) {
+    return detail::decode_ordered<std::uint64_t>(key.data());
+  }
+  static ItemValue value_of(const std::byte* bytes) {
+    ItemValue value;
+    std::memcpy(&value, bytes, sizeof value);
+    return value;
+  }
+
+  // Every rank (collective), with this rank's failures: all of them, and the
+  // job fails if they are more than --max-failures, naming the first.
+  void judge_failures(const Failures& mine) {
     if (!config_.items.empty()) {  // every rank: rank 0 says whether the items changed
       int changed = item_file_ && !item_file_->unchanged() ? 1 : 0;
       MPI_Bcast(&changed, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -546,13 +593,21 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
                                    quote_path(config_.items)));
       }
     }
-    if (total == nullptr) return;
-    ItemValue all;
-    std::memcpy(&all, total, sizeof all);
-    if (all.failed == 0) return;
-    std::string first = fmt::format("item {}", all.first_failed);
+    Failures all;
+    MPI_Allreduce(&mine.count, &all.count, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    failed_ = all.count;
+    if (all.count == 0) return;
+    // The first failed item, and how it ended, from the rank that holds it.
+    MPI_Allreduce(&mine.first, &all.first, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    std::int32_t how[2] = {mine.first_exit_code, static_cast<std::int32_t>(mine.first_timed_out)};
+    int holder = mine.first == all.first ? world_rank() : INT_MAX, first_holder = 0;
+    MPI_Allreduce(&holder, &first_holder, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Bcast(how, 2, MPI_INT32_T, first_holder, MPI_COMM_WORLD);
+    all.first_exit_code = how[0];
+    all.first_timed_out = static_cast<std::uint32_t>(how[1]);
+    std::string first = fmt::format("item {}", all.first);
     if (!config_.items.empty()) {  // a long item is cut: the message stays one readable line
-      const std::string item = item_of(all.first_failed);
+      const std::string item = item_of(all.first);
       first += " (" + quote_path(item.substr(0, kStderrLineBytes));
       if (item.size() > kStderrLineBytes) first += fmt::format("..., {} bytes", item.size());
       first += ")";
@@ -560,46 +615,29 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     std::string why =
         fmt::format("{} {}", first,
                     describe_item(all.first_exit_code, all.first_timed_out != 0, config_.timeout));
-    if (const std::string line = stderr_line_of(all.first_failed); !line.empty()) {
+    if (const std::string line = stderr_line_of(all.first); !line.empty()) {
       why += fmt::format("; its last stderr line: \"{}\"", line);
     }
-    if (static_cast<std::int64_t>(all.failed) > config_.max_failures) {
+    if (static_cast<std::int64_t>(all.count) > config_.max_failures) {
       throw RunError(
           fmt::format("farm: {} of the items failed (more than --max-failures {}); "
                       "first: {} {} for {}; no output written",
-                      all.failed, config_.max_failures,
+                      all.count, config_.max_failures,
                       config_.worker.empty() ? "command" : "worker", quote_path(program_), why));
     }
     if (world_rank() == 0) {
       std::fputs(fmt::format("gridmr: warning: {} item{} failed and {} recorded as such "
                              "(--max-failures {}); first: {}\n",
-                             all.failed, all.failed == 1 ? "" : "s", all.failed == 1 ? "is" : "are",
+                             all.count, all.count == 1 ? "" : "s", all.count == 1 ? "is" : "are",
                              config_.max_failures, why)
                      .c_str(),
                  stderr);
     }
   }
 
-  void finish_spilled(const PairSource&, const std::byte* total, int threads) override {
-    finish_reduce({}, {}, total, threads);
-  }
-
-  void write(Output& out, std::span<const std::string_view> keys,
-             std::span<const std::byte* const> values, std::uint64_t total_keys, std::uint64_t,
-             const std::byte* total, const Plan&) const override {
-    write_items(out, PairsInMemory(keys, values), total_keys, total);
-  }
-  bool writes_spilled() const override { return true; }
-  void write_spilled(Output& out, const PairSource& pairs, std::uint64_t total_keys, std::uint64_t,
-                     const std::byte* total, const Plan&) const override {
-    write_items(out, pairs, total_keys, total);
-  }
-
- private:
   // Every item's text, stdout and how it ended, read a piece at a time from
   // this rank's pairs (in item order: a key is the item's index, then its stdout).
-  void write_items(Output& out, const PairSource& pairs, std::uint64_t total_keys,
-                   const std::byte* total) const {
+  void write_items(Output& out, const PairSource& pairs, std::uint64_t total_keys) const {
     const std::uint64_t n = pairs.size();
     if (config_.items.empty()) {
       const auto item = [](std::string_view key, const std::byte*) {
@@ -628,9 +666,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     out.attribute("farm", "command", program_);
     out.attribute("farm", "worker", std::uint64_t{config_.worker.empty() ? 0u : 1u});
     out.attribute("farm", "items", total_keys);
-    ItemValue all;
-    if (total != nullptr) std::memcpy(&all, total, sizeof all);
-    out.attribute("farm", "failed", total != nullptr ? all.failed : std::uint64_t{0});
+    out.attribute("farm", "failed", failed_);
   }
 
   // --items: every item, read from the file on rank 0 (which writes them all,
@@ -696,10 +732,6 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
     value.exit_code = status.exit_code;
     value.timed_out = status.timed_out ? 1 : 0;
     if (status.ok()) return;
-    value.failed = 1;
-    value.first_failed = index;
-    value.first_exit_code = status.exit_code;
-    value.first_timed_out = value.timed_out;
     const std::lock_guard lock(first_failure_mutex_);
     if (index < first_failure_.index) {
       first_failure_.index = index;
@@ -895,6 +927,7 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   FarmConfig config_;
   std::mutex first_failure_mutex_;
   FirstFailure first_failure_;
+  std::uint64_t failed_ = 0;  // items that failed, on all ranks (judge_failures)
   bool on_stdin_;
   std::atomic<bool> per_unit_workers_{false};  // see holds_answers()
   std::string program_;                          // --command or --worker
