@@ -195,9 +195,11 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
   job.add_flag("--stats", options.stats, "Print a table of per-rank statistics at the end");
   if (input != Input::kGenerated) {
     job.add_option("INPUT", options.inputs,
-                   input == Input::kText ? "Files or directories (walked recursively)"
-                                         : "Files or directories (walked recursively); one work "
-                                           "unit per file")
+                   input == Input::kText
+                       ? "Files or directories (walked recursively); *.gz, *.zst, *.bz2 and *.xz "
+                         "are read decompressed, one work unit each"
+                       : "Files or directories (walked recursively); one work unit per file; "
+                         "*.gz, *.zst, *.bz2 and *.xz are read decompressed")
         ->required()
         ->type_name("INPUT...");
   }
