@@ -66,8 +66,8 @@ std::string xz_stream(const std::string& text) {
 // Text with words, long words, bytes >= 0x80, blank and long lines: `bytes` of it.
 std::string sample_text(std::size_t bytes, unsigned seed) {
   std::mt19937 rng(seed);
-  const std::vector<std::string> pieces = {"And ", "the ",  "LORD ",  "said\n", "\n",   "caf\xc3\xa9 ",
-                                           "x",    "42, ",  "--- ",   "\t",     "wORd "};
+  const std::vector<std::string> pieces = {
+      "And ", "the ", "LORD ", "said\n", "\n", "caf\xc3\xa9 ", "x", "42, ", "--- ", "\t", "wORd "};
   std::string text;
   while (text.size() < bytes) {
     if (rng() % 500 == 0) text.append(70000, 'q');  // a word longer than any chunk
@@ -91,7 +91,8 @@ std::vector<std::string> lines_of(TextReader& reader, const std::string& path, W
 
 }  // namespace
 
-TEST_CASE("a .gz, .zst, .bz2 or .xz file reads as the text it holds: words, lines, whole, in pieces") {
+TEST_CASE(
+    "a .gz, .zst, .bz2 or .xz file reads as the text it holds: words, lines, whole, in pieces") {
   TempDir dir;
   for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{5000},
                                  std::size_t{300000}, std::size_t{1100000}}) {

@@ -138,10 +138,10 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
   const std::uint64_t end = reading_end(unit);
   while (offset < end) {
     if (scanned == read) {
-      read = read_at(
-          0,
-          static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunks * chunk_size_, end - offset)),
-          offset);
+      read = read_at(0,
+                     static_cast<std::size_t>(
+                         std::min<std::uint64_t>(kReadChunks * chunk_size_, end - offset)),
+                     offset);
       if (read == 0) {
         if (decompressor_) break;  // the end of the compressed file's text
         throw_shrunk(offset);

@@ -41,8 +41,7 @@ bool TextReader::compressed(const std::string& path) {
 std::uint64_t TextReader::reading_end(const WorkUnit& unit) const {
   if (!decompressor_) return unit.end;
   if (unit.begin != 0) {
-    throw RunError(fmt::format("{} is compressed and cannot be read from byte {}: plan it as one "
-                               "unit",
+    throw RunError(fmt::format("{} is compressed and cannot be read from byte {}",
                                quote_path(path_), unit.begin));
   }
   return UINT64_MAX;
@@ -51,8 +50,8 @@ std::uint64_t TextReader::reading_end(const WorkUnit& unit) const {
 std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t offset) {
   if (decompressor_) {
     if (offset != decompressor_->position()) {
-      throw RunError(fmt::format("{} is compressed: byte {} read out of order",
-                                 quote_path(path_), offset));
+      throw RunError(
+          fmt::format("{} is compressed: byte {} read out of order", quote_path(path_), offset));
     }
     return decompressor_->read(buffer_.data() + at, want);
   }
