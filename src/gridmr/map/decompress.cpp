@@ -249,9 +249,13 @@ Decompressor::Decompressor(int fd, Compression format, std::string path)
   try {
     codec_ = codec_for(format);
   } catch (const Broken& broken) {
-    throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
-                               format_name(format_), broken.why));
+    fail(broken.why);
   }
+}
+
+void Decompressor::fail(const std::string& why) const {
+  throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
+                             format_name(format_), why));
 }
 
 Decompressor::~Decompressor() = default;
@@ -286,8 +290,7 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
       ended_ = step.done;
     }
   } catch (const Broken& broken) {
-    throw RunError(fmt::format("cannot decompress {} ({}): {}", quote_path(path_),
-                               format_name(format_), broken.why));
+    fail(broken.why);
   }
   position_ += done;
   return done;

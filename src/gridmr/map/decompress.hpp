@@ -38,6 +38,8 @@ class Decompressor {
  private:
   // Refills the input buffer; false at the end of the file.
   bool fill();
+  // A RunError naming the file and its format.
+  [[noreturn]] void fail(const std::string& why) const;
 
   int fd_;
   Compression format_;

@@ -69,6 +69,13 @@ struct ItemValue {
 };
 static_assert(sizeof(ItemValue) == 24);
 
+// An item's value as a table or a spilled run holds it (bytes, maybe unaligned).
+ItemValue item_value(const std::byte* bytes) {
+  ItemValue value;
+  std::memcpy(&value, bytes, sizeof value);
+  return value;
+}
+
 // The failed items over all ranks, and the first of them.
 struct Failures {
   std::uint64_t count = 0;
@@ -432,11 +439,7 @@ Column<T> column(const PairSource& pairs, F element, std::uint64_t bytes = 0) {
 // A field of each pair's ItemValue.
 template <class T>
 auto field(T ItemValue::*member) {
-  return [member](std::string_view, const std::byte* bytes) {
-    ItemValue value;
-    std::memcpy(&value, bytes, sizeof value);
-    return value.*member;
-  };
+  return [member](std::string_view, const std::byte* bytes) { return item_value(bytes).*member; };
 }
 
 class Farm final : public TableRuntime<ItemValue, FoldItems> {
@@ -547,18 +550,11 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   // Too many failures: the job fails, naming the first failed item.
   void finish_reduce(std::span<const std::string_view> keys,
                      std::span<const std::byte* const> values, const std::byte*, int) override {
-    Failures mine;
-    for (std::size_t i = 0; i < keys.size(); ++i) mine.add(index_of(keys[i]), value_of(values[i]));
-    judge_failures(mine);
+    judge_failures(count_failures(PairsInMemory(keys, values)));
   }
 
   void finish_spilled(const PairSource& pairs, const std::byte*, int) override {
-    Failures mine;
-    const auto cursor = pairs.open();
-    std::string_view key;
-    const std::byte* value;
-    while (cursor->next(key, value)) mine.add(index_of(key), value_of(value));
-    judge_failures(mine);
+    judge_failures(count_failures(pairs));
   }
 
   void write(Output& out, std::span<const std::string_view> keys,
@@ -573,13 +569,16 @@ class Farm final : public TableRuntime<ItemValue, FoldItems> {
   }
 
  private:
-  static std::uint64_t index_of(std::string_view key) {
-    return detail::decode_ordered<std::uint64_t>(key.data());
-  }
-  static ItemValue value_of(const std::byte* bytes) {
-    ItemValue value;
-    std::memcpy(&value, bytes, sizeof value);
-    return value;
+  // This rank's failed items (a key is the item's index, then its stdout).
+  static Failures count_failures(const PairSource& pairs) {
+    Failures mine;
+    const auto cursor = pairs.open();
+    std::string_view key;
+    const std::byte* value;
+    while (cursor->next(key, value)) {
+      mine.add(detail::decode_ordered<std::uint64_t>(key.data()), item_value(value));
+    }
+    return mine;
   }
 
   // Every rank (collective), with this rank's failures: all of them, and the
