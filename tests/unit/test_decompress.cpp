@@ -13,6 +13,8 @@
 
 #include "gridmr/detail/text_reader.hpp"
 #include "gridmr/errors.hpp"
+#include "gridmr/map/decompress.hpp"
+#include "gridmr/map/stream_starts.hpp"
 #include "temp_dir.hpp"
 
 using gridmr::TextReader;
@@ -33,6 +35,33 @@ std::string gzip_member(const std::string& text) {
   out.resize(z.total_out);
   deflateEnd(&z);
   return out;
+}
+
+// A BGZF member (bgzip's layout): raw deflate in a gzip member whose `BC`
+// extra field holds the member's size less one.
+std::string bgzf_member(const std::string& text) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string data(deflateBound(&z, text.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(data.data());
+  z.avail_out = static_cast<uInt>(data.size());
+  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+  data.resize(z.total_out);
+  deflateEnd(&z);
+  const auto le = [](std::uint32_t v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+    return out;
+  };
+  const std::size_t size = 18 + data.size() + 8;
+  REQUIRE(size <= 65536);
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+  return std::string("\x1f\x8b\x08\x04\0\0\0\0\0\xff\x06\0BC\x02\0", 16) +
+         le(static_cast<std::uint32_t>(size - 1), 2) + data + le(crc, 4) +
+         le(static_cast<std::uint32_t>(text.size()), 4);
 }
 
 std::string zstd_frame(const std::string& text) {
@@ -180,9 +209,98 @@ TEST_CASE("a damaged compressed file is an error naming it, never a short text")
   flipped[gz.size() - 6] ^= 0x20;  // the CRC no longer matches the text
   fails("crc.gz", flipped, "(gzip)");
   fails("after.gz", gz + "not gzip", "(gzip)");
-  // A unit that starts inside a compressed file cannot be read: one unit per file.
-  const std::string path = dir.write("whole.gz", gz);
-  CHECK_THROWS_WITH_AS(words_of(reader, path, WorkUnit{0, 10, gz.size()}),
-                       doctest::Contains("is compressed and cannot be read from byte 10"),
-                       gridmr::RunError);
+}
+
+TEST_CASE("a BGZF, multistream bzip2 or multi-frame zstd file cut anywhere reads each record once") {
+  TempDir dir;
+  const std::string text = sample_text(400000, 11);
+  const std::string plain = dir.write("plain.txt", text);
+  // Streams cut at random points (inside words and lines), right after a
+  // newline, and empty ones; the 70,000-byte words span several streams.
+  std::mt19937 rng(5);
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t size = rng() % 24000;
+    if (rng() % 4 == 0) {
+      const std::size_t newline = text.find('\n', at + size);
+      size = newline == std::string::npos ? size : newline + 1 - at;
+    }
+    if (rng() % 10 == 0) size = 0;
+    size = std::min({size, text.size() - at, std::size_t{60000}});
+    pieces.push_back(text.substr(at, size));
+    at += size;
+  }
+  const auto joined = [&](auto stream, const std::string& between) {
+    std::string out;
+    for (const std::string& piece : pieces) out += stream(piece) + between;
+    return out;
+  };
+  std::string skippable("\x50\x2a\x4d\x18\x04\0\0\0\x01\x02\x03\x04", 12);
+  // A plain gzip member inside a BGZF file: its start cannot be found, so the
+  // member after it looks back to the file's start for the text before it.
+  std::string mixed;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    mixed += i == pieces.size() / 2 ? gzip_member(pieces[i]) : bgzf_member(pieces[i]);
+  }
+  const std::vector<std::string> files = {
+      dir.write("bgzf.gz", joined(bgzf_member, "") + bgzf_member("")),
+      dir.write("mixed.gz", mixed),
+      dir.write("multi.bz2", joined(bzip2_stream, "")),
+      dir.write("multi.zst", joined(zstd_frame, "")),
+      dir.write("pzstd.zst", skippable + joined(zstd_frame, skippable)),
+  };
+  TextReader plain_reader(1 << 12);
+  const WorkUnit whole_plain{0, 0, text.size()};
+  const auto want_words = words_of(plain_reader, plain, whole_plain);
+  const auto want_lines = lines_of(plain_reader, plain, whole_plain);
+  for (const std::string& file : files) {
+    const std::uint64_t size = std::filesystem::file_size(file);
+    for (const std::uint64_t unit_size : {std::uint64_t{97}, std::uint64_t{4096},
+                                          std::uint64_t{50000}, size - 1, size}) {
+      CAPTURE(file);
+      CAPTURE(unit_size);
+      TextReader reader(unit_size % 2 == 0 ? 1 << 12 : 64);
+      std::vector<std::string> words, lines;
+      std::string through;
+      for (std::uint64_t begin = 0; begin < size; begin += unit_size) {
+        const WorkUnit unit{0, begin, std::min(size, begin + unit_size)};
+        for (std::string& w : words_of(reader, file, unit)) words.push_back(std::move(w));
+        for (std::string& l : lines_of(reader, file, unit)) lines.push_back(std::move(l));
+        reader.read_through(file, unit, [&](std::string_view bytes) { through += bytes; });
+      }
+      CHECK(words == want_words);
+      CHECK(lines == want_lines);
+      CHECK(through == text);
+    }
+  }
+  // xz, and gzip that is not BGZF: a unit that starts past the first byte
+  // finds no stream start, so the first unit reads the whole text.
+  for (const auto& [name, bytes] : {std::pair{"plain.gz", gzip_member(text)},
+                                    std::pair{"cat.gz", gzip_member(pieces[0]) + gzip_member(text)},
+                                    std::pair{"plain.xz", xz_stream(text)}}) {
+    CAPTURE(name);
+    const std::string path = dir.write(name, bytes);
+    TextReader reader(1 << 12);
+    CHECK(words_of(reader, path, WorkUnit{0, 10, bytes.size()}).empty());
+    CHECK(reader.read_all(path, WorkUnit{0, 0, bytes.size()}).size() == text.size() + (name == std::string("cat.gz") ? pieces[0].size() : 0));
+  }
+}
+
+TEST_CASE("only files whose streams can be found are cut by the plan") {
+  TempDir dir;
+  const std::string text = sample_text(300000, 3), half = text.substr(0, 150000);
+  const auto splittable = [&](const std::string& name, const std::string& bytes) {
+    const std::string path = dir.write(name, bytes);
+    return gridmr::splittable_compressed(path, gridmr::compression_of(path));
+  };
+  CHECK(splittable("a.gz", bgzf_member(half) + bgzf_member(text.substr(150000))));
+  CHECK(splittable("b.bz2", bzip2_stream(half) + bzip2_stream(half)));
+  CHECK(splittable("c.zst", zstd_frame(half) + zstd_frame(half)));
+  CHECK_FALSE(splittable("d.gz", gzip_member(half) + gzip_member(half)));  // pigz, cat
+  CHECK_FALSE(splittable("e.gz", bgzf_member(half)));                      // one member
+  CHECK_FALSE(splittable("f.bz2", bzip2_stream(text)));
+  CHECK_FALSE(splittable("g.zst", zstd_frame(text)));
+  CHECK_FALSE(splittable("h.xz", xz_stream(half) + xz_stream(half)));
+  CHECK_FALSE(splittable("i.gz", ""));
+  CHECK_FALSE(splittable("j.bz2", text));  // text named .bz2: reading it reports that
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,8 +26,12 @@ class Decompressor;
 // scanned in chunks of 64 KiB, which keep the chunk, its edge list and the
 // table's hot slots in the core's caches (1 MiB chunks made the word-count map
 // 11% slower), but read kReadChunks chunks per system call: a read costs more
-// than its copy on a paravirtualised VM. A compressed file (`.gz`, `.zst`) is
-// read as the text it holds, front to back: it is one unit, [0, its size).
+// than its copy on a paravirtualised VM. A compressed file (`.gz`, `.zst`,
+// `.bz2`, `.xz`) is read as the text it holds. A unit of one, [begin, end) in
+// its compressed bytes, reads the streams that start in it (all of them, for
+// the whole file), with the same rule for records that cross from stream to
+// stream: it skips one begun in the stream before and reads on into the next
+// stream to finish its last.
 class TextReader {
  public:
   static constexpr std::size_t kReadChunks = 4;
@@ -69,17 +74,20 @@ class TextReader {
   // text); valid until the next call.
   std::string_view read_all(const std::string& path, const WorkUnit& unit);
 
-  // Whether `path` is read decompressed: its name ends in `.gz` or `.zst`.
+  // Whether `path` is read decompressed: its name ends in `.gz`, `.zst`,
+  // `.bz2` or `.xz`.
   static bool compressed(const std::string& path);
   // Calls f(bytes) for a compressed unit's text, piece by piece (each valid
-  // during the call).
+  // during the call): its whole lines.
   void read_through(const std::string& path, const WorkUnit& unit,
                     const std::function<void(std::string_view)>& f);
 
  private:
   // The unit's file, open for the scope of one read (closed on any exit).
   struct OpenFile {
-    OpenFile(TextReader& reader, const std::string& path) : reader(reader) { reader.open(path); }
+    OpenFile(TextReader& reader, const std::string& path, const WorkUnit& unit) : reader(reader) {
+      reader.open(path, unit);
+    }
     ~OpenFile() { reader.close(); }
     TextReader& reader;
   };
@@ -87,10 +95,21 @@ class TextReader {
   // Reads up to `want` bytes at `offset` into buffer_[at..]; returns bytes read
   // (0 at end of file). A compressed file's text is read in order only.
   std::size_t read_at(std::size_t at, std::size_t want, std::uint64_t offset);
-  // Where the unit's reading stops: its end, or for a compressed file the
-  // end of its text (then the unit must start at 0).
-  std::uint64_t reading_end(const WorkUnit& unit) const;
-  void open(const std::string& path);
+  // Where the unit's reading starts and stops: its bytes, or for a compressed
+  // file its text from 0 to the stop after its last stream (read_at gives 0).
+  std::uint64_t reading_begin(const WorkUnit& unit) const {
+    return decompressor_ ? 0 : unit.begin;
+  }
+  std::uint64_t reading_end(const WorkUnit& unit) const {
+    return decompressor_ ? UINT64_MAX : unit.end;
+  }
+  // Whether the unit starts inside a word or line that began before it.
+  bool skips_first_word(const WorkUnit& unit);
+  bool skips_first_line(const WorkUnit& unit);
+  // Past a compressed unit's stop, to finish its last record; false at the end of the text.
+  bool read_past_end();
+  void open(const std::string& path, const WorkUnit& unit);
+  void open_compressed(const WorkUnit& unit);
   void close();
   bool starts_inside_word(std::uint64_t offset);
   // Whether byte offset-1 of the open file is a newline.
@@ -122,18 +141,19 @@ class TextReader {
   std::string path_;
   int fd_ = -1;
   std::shared_ptr<Decompressor> decompressor_;  // for a compressed file
+  std::optional<char> text_before_;             // its text's last byte before the unit's
 };
 
 template <class F, class Run>
 void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&& f, Run&& run) {
-  const OpenFile file(*this, path);
+  const OpenFile file(*this, path, unit);
   ensure_buffers();
 
   // A word that began before the unit is the previous unit's: skip its rest.
-  bool skipping = unit.begin > 0 && starts_inside_word(unit.begin);
+  bool skipping = skips_first_word(unit);
   bool in_word = false;  // a word of ours goes on from the last chunk (its head in pending_)
   pending_.clear();
-  std::uint64_t offset = unit.begin;  // file offset of the next chunk
+  std::uint64_t offset = reading_begin(unit);  // file (or text) offset of the next chunk
   std::size_t read = 0, scanned = 0;  // bytes in buffer_, and how many of them were scanned
   const std::uint64_t end = reading_end(unit);
   while (offset < end) {
@@ -187,14 +207,14 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
 
 template <class F>
 void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&& f) {
-  const OpenFile file(*this, path);
+  const OpenFile file(*this, path, unit);
   ensure_buffers();
   // A line that began before the unit is the previous unit's: skip its rest.
-  bool skipping = unit.begin > 0 && !follows_newline(unit.begin);
+  bool skipping = skips_first_line(unit);
   bool in_line = false;  // a line of ours goes on from the last chunk (its head in pending_)
   pending_.clear();
-  std::uint64_t offset = unit.begin;  // file offset of buffer_[0]
-  const std::uint64_t end = reading_end(unit);
+  std::uint64_t offset = reading_begin(unit);  // file (or text) offset of buffer_[0]
+  std::uint64_t end = reading_end(unit);
   while (in_line || skipping || offset < end) {
     // Up to kReadChunks chunks inside the unit; one chunk at a time past its
     // end, where only the rest of its last line is wanted.
@@ -204,6 +224,10 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
                                  : chunk_size_;
     const std::size_t got = read_at(0, want, offset);
     if (got == 0) {
+      if (decompressor_ && read_past_end()) {  // a compressed unit's streams are read
+        end = offset;
+        continue;
+      }
       if (offset < end && !decompressor_) throw_shrunk(offset);
       break;  // the end of the file ends the last line
     }

@@ -48,6 +48,7 @@ class Decompressor::Codec {
   struct Step {
     std::size_t produced = 0;
     bool done = false;
+    bool stream_ended = false;  // a stream (member, frame) ended with this step's input
   };
   virtual ~Codec() = default;
   virtual Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
@@ -83,6 +84,7 @@ class GzipCodec final : public Decompressor::Codec {
     if (status == Z_STREAM_END) {  // the next member, if any, starts afresh
       if (inflateReset(&z_) != Z_OK) throw Broken{"zlib cannot go on to the next member"};
       in_member_ = false;
+      return {produced, false, true};
     } else if (status != Z_OK && status != Z_BUF_ERROR) {
       throw Broken{z_.msg != nullptr ? z_.msg : "not gzip data"};
     } else if (input_ended && produced == 0) {
@@ -114,7 +116,7 @@ class ZstdCodec final : public Decompressor::Codec {
     in += input.pos, in_left -= input.pos;
     if (input_ended && output.pos == 0) throw Broken{kCutShort};
     frame_left_ = hint;
-    return {output.pos, false};
+    return {output.pos, false, hint == 0};
   }
 
  private:
@@ -144,6 +146,7 @@ class Bzip2Codec final : public Decompressor::Codec {
     if (status == BZ_STREAM_END) {  // the next stream, if any, starts afresh
       BZ2_bzDecompressEnd(&bz_);
       start();
+      return {produced, false, true};
     } else if (status == BZ_DATA_ERROR_MAGIC) {
       throw Broken{"not bzip2 data"};
     } else if (status == BZ_DATA_ERROR) {
@@ -244,8 +247,14 @@ std::unique_ptr<Decompressor::Codec> codec_for(Compression format) {
 
 }  // namespace
 
-Decompressor::Decompressor(int fd, Compression format, std::string path)
-    : fd_(fd), format_(format), path_(std::move(path)), input_(kInputBytes) {
+Decompressor::Decompressor(int fd, Compression format, std::string path, std::uint64_t begin,
+                           std::uint64_t end)
+    : fd_(fd),
+      format_(format),
+      path_(std::move(path)),
+      input_(kInputBytes),
+      input_offset_(begin),
+      input_end_(end) {
   try {
     codec_ = codec_for(format);
   } catch (const Broken& broken) {
@@ -260,11 +269,27 @@ void Decompressor::fail(const std::string& why) const {
 
 Decompressor::~Decompressor() = default;
 
+void Decompressor::stop_at(std::uint64_t offset, std::function<bool(std::uint64_t)> may_stop) {
+  stop_ = offset;
+  may_stop_ = std::move(may_stop);
+}
+
+bool Decompressor::pass_stop() {
+  if (!stopped_) return false;
+  stopped_ = false;
+  stop_ = UINT64_MAX;
+  return true;
+}
+
 bool Decompressor::fill() {
   if (input_ended_) return false;
+  const std::uint64_t offset = input_offset_ + input_size_;
+  const std::size_t want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(input_.size(), input_end_ - offset));
   for (;;) {
-    const ssize_t got = ::read(fd_, input_.data(), input_.size());
+    const ssize_t got = want == 0 ? 0 : ::pread(fd_, input_.data(), want, static_cast<off_t>(offset));
     if (got > 0) {
+      input_offset_ = offset;
       input_at_ = 0;
       input_size_ = static_cast<std::size_t>(got);
       return true;
@@ -280,7 +305,7 @@ bool Decompressor::fill() {
 std::size_t Decompressor::read(char* out, std::size_t want) {
   std::size_t done = 0;
   try {
-    while (done < want && !ended_) {
+    while (done < want && !ended_ && !stopped_) {
       const bool input_ended = input_at_ == input_size_ && !fill();
       const unsigned char* in = input_.data() + input_at_;
       std::size_t in_left = input_size_ - input_at_;
@@ -288,6 +313,10 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
       input_at_ = input_size_ - in_left;
       done += step.produced;
       ended_ = step.done;
+      if (step.stream_ended) {
+        const std::uint64_t at = input_offset_ + input_at_;  // where the next stream starts
+        stopped_ = at >= stop_ && may_stop_(at);
+      }
     }
   } catch (const Broken& broken) {
     fail(broken.why);

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,16 +22,26 @@ Compression compression_of(std::string_view path);
 // stream) are RunErrors naming the file.
 class Decompressor {
  public:
-  // Reads `fd` (not owned) from its current position.
-  Decompressor(int fd, Compression format, std::string path);
+  // Reads the compressed bytes [begin, end) of `fd` (not owned; fewer if the
+  // file ends first), which must start with a stream and, for a whole text,
+  // end with one.
+  Decompressor(int fd, Compression format, std::string path, std::uint64_t begin = 0,
+               std::uint64_t end = UINT64_MAX);
   ~Decompressor();
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
 
-  // Up to `want` bytes into `out` (fewer only at the end); 0 at the end.
+  // Up to `want` bytes into `out` (fewer only at the end or a stop); 0 at the end.
   std::size_t read(char* out, std::size_t want);
   // Decompressed bytes given so far.
   std::uint64_t position() const { return position_; }
+
+  // Stops the text (read() gives 0) where a stream ends at a compressed byte
+  // x >= offset for which may_stop(x) holds: the end of a work unit's streams.
+  void stop_at(std::uint64_t offset, std::function<bool(std::uint64_t)> may_stop);
+  // Reads on past the stop (to finish a unit's last record); false if the
+  // text had not stopped there, but ended.
+  bool pass_stop();
 
   // One format's decoder (decompress.cpp).
   class Codec;
@@ -47,9 +58,14 @@ class Decompressor {
   std::unique_ptr<Codec> codec_;
   std::vector<unsigned char> input_;
   std::size_t input_at_ = 0, input_size_ = 0;  // unread input: input_[at, size)
+  std::uint64_t input_offset_;                 // the file offset of input_[0]
+  std::uint64_t input_end_;                    // read no further than this file offset
   bool ended_ = false;
   bool input_ended_ = false;
   std::uint64_t position_ = 0;
+  std::uint64_t stop_ = UINT64_MAX;
+  std::function<bool(std::uint64_t)> may_stop_;
+  bool stopped_ = false;
 };
 
 }  // namespace gridmr

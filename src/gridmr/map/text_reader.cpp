@@ -13,19 +13,65 @@
 
 #include "gridmr/errors.hpp"
 #include "gridmr/map/decompress.hpp"
+#include "gridmr/map/stream_starts.hpp"
 #include "gridmr/map/tokenizer.hpp"
 #include "gridmr/simd/kernels.hpp"
 
 namespace gridmr {
 
-void TextReader::open(const std::string& path) {
+void TextReader::open(const std::string& path, const WorkUnit& unit) {
   path_ = path;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw RunError(errno_message("cannot open", path, errno));
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  if (const Compression format = compression_of(path); format != Compression::kNone) {
-    decompressor_ = std::make_shared<Decompressor>(fd_, format, path);
+  text_before_.reset();
+  if (compression_of(path) != Compression::kNone) open_compressed(unit);
+}
+
+namespace {
+
+// The last byte of text in the compressed bytes before the stream at `at`
+// (nothing if there is none): it tells whether the unit starting at that
+// stream begins inside a record. Decodes the stream before (back to the
+// file's start if its start cannot be found, as after a plain gzip member).
+std::optional<char> text_before(int fd, Compression format, const std::string& path,
+                                const StreamStarts& starts, std::uint64_t at) {
+  std::vector<char> text(std::size_t{1} << 16);
+  while (at > 0) {
+    const std::uint64_t from = starts.last_before(at).value_or(0);
+    Decompressor before(fd, format, path, from, at);
+    std::optional<char> last;
+    while (const std::size_t got = before.read(text.data(), text.size())) last = text[got - 1];
+    if (last) return last;
+    at = from;  // those streams hold no text: look further back
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void TextReader::open_compressed(const WorkUnit& unit) {
+  const Compression format = compression_of(path_);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw RunError(errno_message("cannot read", path_, errno));
+  if (unit.begin == 0 && unit.end >= static_cast<std::uint64_t>(st.st_size)) {
+    decompressor_ = std::make_shared<Decompressor>(fd_, format, path_);  // the whole file
+    return;
+  }
+  // A unit reads the streams that start in it: from the first, up to where one
+  // ends at or past the unit's end and the next can be found as a unit's first.
+  auto starts = std::make_shared<const StreamStarts>(fd_, format, path_);
+  const std::optional<std::uint64_t> first =
+      unit.begin == 0 ? std::optional<std::uint64_t>(0) : starts->first_in(unit.begin, unit.end);
+  if (!first) {  // no stream starts in the unit: no text
+    decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, 0, 0);
+    return;
+  }
+  text_before_ = text_before(fd_, format, path_, *starts, *first);
+  decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, *first);
+  decompressor_->stop_at(unit.end, [starts](std::uint64_t at) {
+    return at >= starts->size() || starts->starts_at(at);
+  });
 }
 
 void TextReader::close() {
@@ -38,14 +84,17 @@ bool TextReader::compressed(const std::string& path) {
   return compression_of(path) != Compression::kNone;
 }
 
-std::uint64_t TextReader::reading_end(const WorkUnit& unit) const {
-  if (!decompressor_) return unit.end;
-  if (unit.begin != 0) {
-    throw RunError(fmt::format("{} is compressed and cannot be read from byte {}",
-                               quote_path(path_), unit.begin));
-  }
-  return UINT64_MAX;
+bool TextReader::skips_first_word(const WorkUnit& unit) {
+  if (decompressor_) return text_before_ && is_word_byte(*text_before_);
+  return unit.begin > 0 && starts_inside_word(unit.begin);
 }
+
+bool TextReader::skips_first_line(const WorkUnit& unit) {
+  if (decompressor_) return text_before_ && *text_before_ != '\n';
+  return unit.begin > 0 && !follows_newline(unit.begin);
+}
+
+bool TextReader::read_past_end() { return decompressor_->pass_stop(); }
 
 std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t offset) {
   if (decompressor_) {
@@ -63,6 +112,7 @@ std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t 
 }
 
 void TextReader::finish_pending(std::uint64_t offset) {
+  if (decompressor_) read_past_end();
   for (;;) {
     const std::size_t got = read_at(0, std::min<std::size_t>(chunk_size_, 4096), offset);
     if (got == 0) return;  // the end of the file ends the word
@@ -127,7 +177,7 @@ std::uint64_t TextReader::past_newline(std::uint64_t offset, bool& found) {
 }
 
 TextReader::LineRange TextReader::line_range(const std::string& path, const WorkUnit& unit) {
-  const OpenFile file(*this, path);
+  const OpenFile file(*this, path, unit);
   ensure_buffers();
   bool found = true;
   // A line that began before the unit is the previous unit's.
@@ -155,9 +205,8 @@ std::size_t TextReader::scan_words(char* chunk, std::size_t size, bool in_word) 
 }
 
 std::string_view TextReader::read_all(const std::string& path, const WorkUnit& unit) {
-  const OpenFile file(*this, path);
+  const OpenFile file(*this, path, unit);
   if (decompressor_) {
-    reading_end(unit);
     std::size_t size = 0;
     for (;;) {
       if (buffer_.size() < size + chunk_size_ + kViewPadding) {
@@ -180,19 +229,48 @@ std::string_view TextReader::read_all(const std::string& path, const WorkUnit& u
 
 void TextReader::read_through(const std::string& path, const WorkUnit& unit,
                               const std::function<void(std::string_view)>& f) {
-  const OpenFile file(*this, path);
+  const OpenFile file(*this, path, unit);
   ensure_buffers();
-  const std::uint64_t end = reading_end(unit);
-  for (std::uint64_t offset = unit.begin; offset < end;) {
-    const std::size_t got = read_at(
-        0, static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunks * chunk_size_, end - offset)),
-        offset);
-    if (got == 0) {
-      if (!decompressor_) throw_shrunk(offset);
-      break;
+  if (!decompressor_) {
+    for (std::uint64_t offset = unit.begin; offset < unit.end;) {
+      const std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(kReadChunks * chunk_size_, unit.end - offset));
+      const std::size_t got = read_at(0, want, offset);
+      if (got == 0) throw_shrunk(offset);
+      f(std::string_view(buffer_.data(), got));
+      offset += got;
     }
-    f(std::string_view(buffer_.data(), got));
+    return;
+  }
+  // The whole lines that start in the unit's streams.
+  bool skipping = skips_first_line(unit);  // the rest of a line begun before
+  bool past_end = false;                   // reading on to finish the last line
+  char last = '\n';                        // the last byte given
+  for (std::uint64_t offset = 0;;) {
+    std::size_t got = read_at(0, past_end ? chunk_size_ : kReadChunks * chunk_size_, offset);
     offset += got;
+    if (got == 0) {
+      if (past_end || skipping || last == '\n' || !read_past_end()) return;
+      past_end = true;
+      continue;
+    }
+    std::string_view piece(buffer_.data(), got);
+    if (skipping) {
+      const std::size_t newline = piece.find('\n');
+      if (newline == std::string_view::npos) continue;
+      piece.remove_prefix(newline + 1);
+      skipping = false;
+      if (piece.empty()) continue;
+    }
+    if (past_end) {
+      const std::size_t newline = piece.find('\n');
+      if (newline != std::string_view::npos) {
+        f(piece.substr(0, newline + 1));
+        return;
+      }
+    }
+    f(piece);
+    last = piece.back();
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "gridmr/errors.hpp"
 #include "gridmr/map/decompress.hpp"
+#include "gridmr/map/stream_starts.hpp"
 
 namespace gridmr {
 namespace fs = std::filesystem;
@@ -158,13 +159,19 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
   // Refuse a plan whose units alone would not fit in rank 0's memory (24 bytes
   // each), before making any: --unit-size 7 on 5 GiB once grew rank 0 to 12.6 GB.
   constexpr std::uint64_t kMaxUnits = 100'000'000;
-  // A compressed file is one unit: its text can only be read front to back.
-  const auto unit_bytes = [unit_size](const FoundFile& file) {
-    return compression_of(file.path) == Compression::kNone ? unit_size : file.size;
-  };
+  // A compressed file is one unit, read front to back, unless its streams can
+  // be found in its bytes (BGZF, multistream bzip2, multi-frame zstd): then
+  // it is cut like a plain file, and each unit reads the streams that start in it.
+  std::vector<std::uint64_t> unit_bytes(files.size(), unit_size);
   std::uint64_t units = 0;
-  for (const FoundFile& file : files) {
-    if (file.size > 0) units += (file.size + unit_bytes(file) - 1) / unit_bytes(file);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const FoundFile& file = files[i];
+    const Compression format = compression_of(file.path);
+    if (format != Compression::kNone && file.size > unit_size &&
+        !splittable_compressed(file.path, format)) {
+      unit_bytes[i] = file.size;
+    }
+    if (file.size > 0) units += (file.size + unit_bytes[i] - 1) / unit_bytes[i];
   }
   if (units > kMaxUnits) {
     throw UsageError(
@@ -175,7 +182,7 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
   Plan plan;
   plan.sources.reserve(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {
-    if (files[i].size > 0) cut_into_units(i, files[i].size, unit_bytes(files[i]), plan.units);
+    if (files[i].size > 0) cut_into_units(i, files[i].size, unit_bytes[i], plan.units);
     plan.total_bytes += files[i].size;
     plan.sources.push_back(std::move(files[i].path));
   }
