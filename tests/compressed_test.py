@@ -2,9 +2,10 @@
 """Compressed inputs: a folder mixing plain, gzip (Python's gzip module, several members), zstd
 (the zstd tool, several frames), bzip2 and xz (Python's bz2 and lzma, two streams each) files
 counts as its text does, by Python's re over the
-decompressed bytes, at several rank, thread and unit-size counts with identical datasets; a
-streaming mapper and --include-path see the same lines; a damaged file is one error line, exit
-code 1, no output file and no process left."""
+decompressed bytes, at several rank, thread and unit-size counts with identical datasets; one
+big BGZF .gz, multistream .bz2 and multi-frame .zst file (streams cut inside words and lines)
+are cut into many units and count the same; a streaming mapper and --include-path see the same
+lines; a damaged file is one error line, exit code 1, no output file and no process left."""
 import argparse
 import bz2
 import collections
@@ -13,8 +14,10 @@ import lzma
 import pathlib
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
 
 from gridmr_testlib import (LOWER, WORD, check, finish, launcher_lines, mpirun, partials,
                             read_result, same_datasets, words_of)
@@ -23,6 +26,33 @@ from gridmr_testlib import (LOWER, WORD, check, finish, launcher_lines, mpirun, 
 def zstd(data, level=3):
     return subprocess.run(["zstd", "-q", "-c", f"-{level}"], input=data, capture_output=True,
                           check=True).stdout
+
+
+def bgzf(data, block=20000):
+    """bgzip's layout: gzip members of raw deflate, each with its size in a BC extra field, and
+    the empty member bgzip ends a file with."""
+    out = bytearray()
+    for at in [*range(0, len(data), block), len(data)]:
+        chunk = data[at:at + block]
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        deflated = packer.compress(chunk) + packer.flush()
+        out += (b"\x1f\x8b\x08\x04\0\0\0\0\0\xff\x06\0BC\x02\0"
+                + struct.pack("<H", 18 + len(deflated) + 8 - 1) + deflated
+                + struct.pack("<II", zlib.crc32(chunk), len(chunk)))
+    return bytes(out)
+
+
+def split_files(text):
+    """One text as the three layouts whose streams gridmr finds: BGZF, multistream bzip2 (as
+    pbzip2 and Wikipedia's dumps), and zstd frames with skippable frames between (as pzstd)."""
+    skippable = struct.pack("<III", 0x184D2A50, 4, 7)
+    return {
+        "big.bgzf.gz": bgzf(text),
+        "big.multi.bz2": b"".join(bz2.compress(text[at:at + 30011])
+                                  for at in range(0, len(text), 30011)),
+        "big.frames.zst": b"".join(skippable + zstd(text[at:at + 25013])
+                                   for at in range(0, len(text), 25013)),
+    }
 
 
 def main():
@@ -67,6 +97,9 @@ def main():
         texts["sub/all.txt.gz"] = big
         (corpus / "empty.gz").write_bytes(b"")
         texts["empty.gz"] = b""
+        for name, data in split_files(big).items():
+            (corpus / "sub" / name).write_bytes(data)
+            texts["sub/" + name] = big
         want = collections.Counter()
         for text in texts.values():
             want.update(w.translate(LOWER) for w in WORD.findall(text))
@@ -94,6 +127,23 @@ def main():
                 first = datasets
             else:
                 check(f"{label}: datasets identical to np 1", same_datasets(first, datasets) == [])
+
+        # Each big file alone is cut into units that ranks share, and counts as its text does.
+        want_big = collections.Counter(w.translate(LOWER) for w in WORD.findall(big))
+        for name in split_files(b""):
+            out = work / f"split-{name}.h5"
+            r = mpirun(args.gridmr, 2, ["wordcount", "--threads", "1", "--unit-size", "16KiB",
+                                        "--quiet", "-o", str(out), str(corpus / "sub" / name)])
+            check(f"{name} alone, np 2, 16 KiB units: exit 0", r.returncode == 0,
+                  r.stderr[-500:])
+            if r.returncode != 0:
+                continue
+            datasets, _ = read_result(out)
+            units = datasets["stats/ranks"]["units"]
+            size = (corpus / "sub" / name).stat().st_size
+            check(f"{name}: cut into one unit per 16 KiB, both ranks given some",
+                  sum(units) == -(-size // 16384) and min(units) > 0, str(list(units)))
+            check(f"{name}: every count is Python's", words_of(datasets)[1] == want_big)
 
         # A mapper gets the decompressed lines on stdin, each ending with a newline (a file's last
         # line too, so that --combine-files never joins two files' lines).
