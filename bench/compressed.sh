@@ -5,8 +5,11 @@
 # std::unordered_map count, bench/wordcount_baseline.cpp, reading the decompressed stream), and
 # the decompressors alone (`gzip -dc` ... into /dev/null, one thread: what one core decompresses
 # at best). Rounds interleave every run; each figure is the best of REPEATS.
-# Rates are MB of text per second (wall time, mpirun start-up included). Checks that the three
-# forms give the same counts.
+# Then the same text as ONE file in each layout gridmr cuts into units (BGZF .gz as bgzip writes
+# it, 64 KiB blocks; multistream .bz2, a stream per 900 kB as pbzip2 writes it; .zst frames of
+# 4 MiB), against the same file read as one unit (--unit-size 1TiB: what any reader that cannot
+# find the streams does). Rates are MB of text per second (wall time, mpirun start-up
+# included). Checks that every form gives the same counts.
 # Usage: bench/compressed.sh [MiB] [FILES] [REPEATS]   (default 512 16 3)
 set -euo pipefail
 mib=${1:-512}
@@ -14,7 +17,7 @@ files=${2:-16}
 repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 echo "machine: $(machine); $mib MiB of text in $files files; best of $repeats"
-mkdir -p "$work/plain" "$work/gz" "$work/zst" "$work/bz2" "$work/xz"
+mkdir -p "$work/plain" "$work/gz" "$work/zst" "$work/bz2" "$work/xz" "$work/one"
 # Not inputs/ repeated: zstd's window would find each 0.9 MB repeat and shrink the files 16x
 # (gzip's 32 KiB window cannot). Words drawn at random by their frequency in inputs/, in lines
 # of 1-19 words, compress as text does (gzip about 3x).
@@ -51,6 +54,32 @@ for form in "${forms[@]}"; do
   for f in "$work"/plain/*; do compress "$form" "$f" & done  # the files at once: bzip2, xz are slow
   wait
 done
+# One file per splittable layout, its parts made at once and joined (joined files of a layout
+# are a file of that layout).
+bgzf() {  # bgzf FILE: FILE as BGZF (bgzip's layout) on stdout
+  /usr/bin/python3 - "$1" <<'PY'
+import struct, sys, zlib
+data, out = open(sys.argv[1], "rb").read(), sys.stdout.buffer
+for at in [*range(0, len(data), 65280), len(data)]:
+    chunk = data[at:at + 65280]
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    deflated = packer.compress(chunk) + packer.flush()
+    out.write(b"\x1f\x8b\x08\x04\0\0\0\0\0\xff\x06\0BC\x02\0" +
+              struct.pack("<H", 25 + len(deflated)) + deflated +
+              struct.pack("<II", zlib.crc32(chunk), len(chunk)))
+PY
+}
+for f in "$work"/plain/*; do
+  b=$(basename "$f")
+  bgzf "$f" >"$work/one/$b.gz" &
+  split -b 900000 --filter 'bzip2 -9' "$f" >"$work/one/$b.bz2" &
+  split -b 4M --filter 'zstd -q -3' "$f" >"$work/one/$b.zst" &
+  wait
+done
+for form in gz bz2 zst; do
+  cat "$work"/one/*."$form" >"$work/one-$form.$form"
+  rm "$work"/one/*."$form"
+done
 sizes="text $(cat "$work"/plain/* | wc -c) bytes"
 for form in "${forms[@]}"; do sizes+="; $form $(cat "$work/$form"/* | wc -c)"; done
 text_bytes=$(cat "$work"/plain/* | wc -c)
@@ -67,18 +96,27 @@ decompress() {
   esac
 }
 # Configurations 0-3: each decompressor alone; 4-7: piped into the baseline; 8: gridmr on the
-# plain text; 9-12: gridmr on each form.
+# plain text; 9-12: gridmr on each form; 13-15: gridmr on one file of each splittable layout;
+# 16-18: the same, as one unit.
 labels=()
 for form in "${forms[@]}"; do labels+=("$form: decompressor alone, 1 thread"); done
 for form in "${forms[@]}"; do labels+=("$form: decompressor | baseline"); done
 labels+=("plain: gridmr 2r x 1t")
 for form in "${forms[@]}"; do labels+=("$form: gridmr 2r x 1t"); done
+split_forms=(gz bz2 zst)
+for form in "${split_forms[@]}"; do labels+=("one .$form file: gridmr 2r x 1t"); done
+for form in "${split_forms[@]}"; do labels+=("one .$form file, one unit: 2r x 1t"); done
 run() {
   local i=$1
   if ((i < 4)); then
     decompress "${forms[i]}" >/dev/null
   elif ((i < 8)); then
     decompress "${forms[i - 4]}" | build/wordcount_baseline /dev/stdin >/dev/null
+  elif ((i >= 13)); then
+    local form=${split_forms[(i - 13) % 3]} unit=64MiB
+    ((i >= 16)) && unit=1TiB
+    OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to none build/gridmr wordcount --threads 1 --quiet \
+      --unit-size "$unit" --force -o "$work/r$i.h5" "$work/one-$form.$form"
   else
     local folder=plain
     ((i > 8)) && folder=${forms[i - 9]}
@@ -94,7 +132,7 @@ for ((r = 1; r <= repeats; r++)); do
   done
 done
 build/gridmr cat "$work/r8.h5" >"$work/plain.txt"
-for i in 9 10 11 12; do
+for ((i = 9; i < ${#labels[@]}; i++)); do
   build/gridmr cat "$work/r$i.h5" | cmp -s - "$work/plain.txt" ||
     { echo "${labels[i]}: counts differ from the plain text's" >&2; exit 1; }
 done
@@ -110,5 +148,9 @@ done
 for k in "${!forms[@]}"; do
   echo "gridmr .${forms[k]}: $(ratio "${bests[k + 4]}" "${bests[k + 9]}")x decompressor | baseline," \
     "$(ratio "${bests[k]}" "${bests[k + 9]}")x the decompressor alone"
+done
+for k in "${!split_forms[@]}"; do
+  echo "one .${split_forms[k]} file: $(ratio "${bests[k + 16]}" "${bests[k + 13]}")x the same file as" \
+    "one unit"
 done
 echo "wrote $csv"
