@@ -161,7 +161,8 @@ def main():
         for np in (1, 2):
             out = work / f"stream-{np}.h5"
             r = mpirun(args.gridmr, np, ["stream", "--mapper", f"/usr/bin/python3 {mapper}",
-                                         *(["--combine-files"] if np == 2 else []),
+                                         *(["--combine-files", "--unit-size", "16KiB"]
+                                           if np == 2 else []),
                                          "--quiet", "-o", str(out), str(corpus)])
             check(f"stream np {np}: exit 0", r.returncode == 0, r.stderr[-500:])
             if r.returncode != 0:
@@ -170,7 +171,8 @@ def main():
             offsets, data = datasets["stream/keys/offsets"], datasets["stream/keys/data"].tobytes()
             got = {data[offsets[i]:offsets[i + 1]]: int(v)
                    for i, v in enumerate(datasets["stream/values"])}
-            check(f"stream np {np}{' --combine-files' if np == 2 else ''}: the mapper's words "
+            check(f"stream np {np}{' --combine-files, 16 KiB units' if np == 2 else ''}: the "
+                  "mapper's words "
                   "and newline-ended lines are Python's over the text",
                   got == dict(want_stream), f"lines {got.get(b'lines')} vs {lines}")
         # --include-path: every line tagged with its file's path.
@@ -180,7 +182,8 @@ def main():
                           "    sys.stdout.buffer.write(line.split(b'\\t', 1)[0] + b'\\t1\\n')\n")
         out = work / "paths.h5"
         r = mpirun(args.gridmr, 2, ["stream", "--mapper", f"/usr/bin/python3 {tagger}",
-                                    "--include-path", "--quiet", "-o", str(out), str(corpus)])
+                                    "--include-path", "--unit-size", "16KiB", "--quiet", "-o",
+                                    str(out), str(corpus)])
         check("stream --include-path: exit 0", r.returncode == 0, r.stderr[-500:])
         if r.returncode == 0:
             datasets, _ = read_result(out)

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +27,12 @@ class Decompressor;
 // 11% slower), but read kReadChunks chunks per system call: a read costs more
 // than its copy on a paravirtualised VM. A compressed file (`.gz`, `.zst`,
 // `.bz2`, `.xz`) is read as the text it holds. A unit of one, [begin, end) in
-// its compressed bytes, reads the streams that start in it (all of them, for
-// the whole file), with the same rule for records that cross from stream to
-// stream: it skips one begun in the stream before and reads on into the next
-// stream to finish its last.
+// its compressed bytes, reads the text of the streams that start in it (all of
+// them, for the whole file). Where a unit's text follows another's, the record
+// at that point (whether it began before or starts right there) is the earlier
+// unit's: the later one skips its first record, the earlier one reads on past
+// its last stream through the first record after it. So no unit needs to
+// decode the stream before its own.
 class TextReader {
  public:
   static constexpr std::size_t kReadChunks = 4;
@@ -141,7 +142,7 @@ class TextReader {
   std::string path_;
   int fd_ = -1;
   std::shared_ptr<Decompressor> decompressor_;  // for a compressed file
-  std::optional<char> text_before_;             // its text's last byte before the unit's
+  bool skip_first_ = false;                     // its unit's first record is the one's before
 };
 
 template <class F, class Run>
@@ -199,9 +200,12 @@ void TextReader::for_each_word(const std::string& path, const WorkUnit& unit, F&
     }
     offset += got;
   }
-  if (in_word) {
-    finish_pending(offset);  // the last word started in the unit: read on to its end
-    f(pending_word());
+  // Read on to finish the unit's last word, or, past a compressed unit's last
+  // stream, to take the word that the next unit's text starts with.
+  const bool past_stop = decompressor_ && !skipping && read_past_end();
+  if (in_word || past_stop) {
+    finish_pending(offset);
+    if (!pending_.empty()) f(pending_word());
   }
 }
 
@@ -224,8 +228,11 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
                                  : chunk_size_;
     const std::size_t got = read_at(0, want, offset);
     if (got == 0) {
-      if (decompressor_ && read_past_end()) {  // a compressed unit's streams are read
+      // A compressed unit's streams are read: read on through the next unit's
+      // first line, which is this unit's.
+      if (decompressor_ && !skipping && read_past_end()) {
         end = offset;
+        in_line = true;
         continue;
       }
       if (offset < end && !decompressor_) throw_shrunk(offset);
@@ -265,7 +272,8 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
     offset += got;
     if (!in_line && offset >= end) break;
   }
-  if (in_line) f(std::string_view(pending_.data(), pending_.size()));
+  // (Nothing after a compressed unit's stop is no line.)
+  if (in_line && !pending_.empty()) f(std::string_view(pending_.data(), pending_.size()));
 }
 
 }  // namespace gridmr

@@ -143,41 +143,13 @@ std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uin
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> StreamStarts::last_before(std::uint64_t at) const {
-  const std::string_view sig = signature(format_);
-  if (sig.empty()) return std::nullopt;
-  // Whether the stream at `from`, and any zstd skippable frames after it, end at `at`.
-  const auto reaches = [&](std::uint64_t from) {
-    if (format_ == Compression::kBzip2) return true;  // no sizes: the header must do
-    std::optional<std::uint64_t> end = stream_end(from);
-    while (end && *end < at && format_ == Compression::kZstd && size_ - *end >= 4 &&
-           zstd_skippable(bytes_ + *end)) {
-      end = stream_end(*end);
-    }
-    return end == at;
-  };
-  for (std::uint64_t before = std::min(at, size_); before > 0;) {
-    const void* hit = ::memrchr(bytes_, sig[0], before);
-    if (hit == nullptr) return std::nullopt;
-    const auto candidate =
-        static_cast<std::uint64_t>(static_cast<const unsigned char*>(hit) - bytes_);
-    if (size_ - candidate >= sig.size() &&
-        std::memcmp(bytes_ + candidate, sig.data(), sig.size()) == 0 && starts_at(candidate) &&
-        reaches(candidate)) {
-      return candidate;
-    }
-    before = candidate;
-  }
-  return std::nullopt;
-}
-
 bool splittable_compressed(const std::string& path, Compression format) {
   if (signature(format).empty()) return false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   bool result = false;
   try {
-    result = StreamStarts(fd, format, path).splittable(std::uint64_t{32} << 20);
+    result = StreamStarts(fd, format, path).splittable(std::uint64_t{8} << 20);
   } catch (const RunError&) {
     result = false;
   }

@@ -34,8 +34,6 @@ class StreamStarts {
   bool splittable(std::uint64_t probe) const;
   // The first stream that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
-  // The start of the stream just before the one at `at` (itself a start).
-  std::optional<std::uint64_t> last_before(std::uint64_t at) const;
   // Whether a stream starts at `at`, followed by another stream (for zstd, or
   // a skippable frame) or by the end of the file.
   bool starts_at(std::uint64_t at) const;
@@ -53,7 +51,7 @@ class StreamStarts {
 };
 
 // Whether the plan may cut `path` (compressed as `format`) into units:
-// StreamStarts::splittable over its first 32 MiB. False for a file it cannot
+// StreamStarts::splittable over its first 8 MiB. False for a file it cannot
 // open or map (reading it reports that).
 bool splittable_compressed(const std::string& path, Compression format);
 

@@ -24,31 +24,9 @@ void TextReader::open(const std::string& path, const WorkUnit& unit) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw RunError(errno_message("cannot open", path, errno));
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  text_before_.reset();
+  skip_first_ = false;
   if (compression_of(path) != Compression::kNone) open_compressed(unit);
 }
-
-namespace {
-
-// The last byte of text in the compressed bytes before the stream at `at`
-// (nothing if there is none): it tells whether the unit starting at that
-// stream begins inside a record. Decodes the stream before (back to the
-// file's start if its start cannot be found, as after a plain gzip member).
-std::optional<char> text_before(int fd, Compression format, const std::string& path,
-                                const StreamStarts& starts, std::uint64_t at) {
-  std::vector<char> text(std::size_t{1} << 16);
-  while (at > 0) {
-    const std::uint64_t from = starts.last_before(at).value_or(0);
-    Decompressor before(fd, format, path, from, at);
-    std::optional<char> last;
-    while (const std::size_t got = before.read(text.data(), text.size())) last = text[got - 1];
-    if (last) return last;
-    at = from;  // those streams hold no text: look further back
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 void TextReader::open_compressed(const WorkUnit& unit) {
   const Compression format = compression_of(path_);
@@ -67,7 +45,8 @@ void TextReader::open_compressed(const WorkUnit& unit) {
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, 0, 0);
     return;
   }
-  text_before_ = text_before(fd_, format, path_, *starts, *first);
+  // Its first record is the unit's before it, which reads on to finish it.
+  skip_first_ = *first > 0;
   decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, *first);
   decompressor_->stop_at(unit.end, [starts](std::uint64_t at) {
     return at >= starts->size() || starts->starts_at(at);
@@ -85,12 +64,12 @@ bool TextReader::compressed(const std::string& path) {
 }
 
 bool TextReader::skips_first_word(const WorkUnit& unit) {
-  if (decompressor_) return text_before_ && is_word_byte(*text_before_);
+  if (decompressor_) return skip_first_;
   return unit.begin > 0 && starts_inside_word(unit.begin);
 }
 
 bool TextReader::skips_first_line(const WorkUnit& unit) {
-  if (decompressor_) return text_before_ && *text_before_ != '\n';
+  if (decompressor_) return skip_first_;
   return unit.begin > 0 && !follows_newline(unit.begin);
 }
 
@@ -112,7 +91,6 @@ std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t 
 }
 
 void TextReader::finish_pending(std::uint64_t offset) {
-  if (decompressor_) read_past_end();
   for (;;) {
     const std::size_t got = read_at(0, std::min<std::size_t>(chunk_size_, 4096), offset);
     if (got == 0) return;  // the end of the file ends the word
@@ -242,15 +220,15 @@ void TextReader::read_through(const std::string& path, const WorkUnit& unit,
     }
     return;
   }
-  // The whole lines that start in the unit's streams.
+  // The whole lines of the unit's streams' text: all but its first (the unit's
+  // before), and the next unit's first.
   bool skipping = skips_first_line(unit);  // the rest of a line begun before
-  bool past_end = false;                   // reading on to finish the last line
-  char last = '\n';                        // the last byte given
+  bool past_end = false;  // reading on, through the next unit's first line (ours)
   for (std::uint64_t offset = 0;;) {
     std::size_t got = read_at(0, past_end ? chunk_size_ : kReadChunks * chunk_size_, offset);
     offset += got;
     if (got == 0) {
-      if (past_end || skipping || last == '\n' || !read_past_end()) return;
+      if (past_end || skipping || !read_past_end()) return;
       past_end = true;
       continue;
     }
@@ -270,7 +248,6 @@ void TextReader::read_through(const std::string& path, const WorkUnit& unit,
       }
     }
     f(piece);
-    last = piece.back();
   }
 }
 
