@@ -211,7 +211,8 @@ TEST_CASE("a damaged compressed file is an error naming it, never a short text")
   fails("after.gz", gz + "not gzip", "(gzip)");
 }
 
-TEST_CASE("a BGZF, multistream bzip2 or multi-frame zstd file cut anywhere reads each record once") {
+TEST_CASE(
+    "a BGZF, multistream bzip2 or multi-frame zstd file cut anywhere reads each record once") {
   TempDir dir;
   const std::string text = sample_text(400000, 11);
   const std::string plain = dir.write("plain.txt", text);
@@ -286,7 +287,8 @@ TEST_CASE("a BGZF, multistream bzip2 or multi-frame zstd file cut anywhere reads
     const std::string path = dir.write(name, bytes);
     TextReader reader(1 << 12);
     CHECK(words_of(reader, path, WorkUnit{0, 10, bytes.size()}).empty());
-    CHECK(reader.read_all(path, WorkUnit{0, 0, bytes.size()}).size() == text.size() + (name == std::string("cat.gz") ? pieces[0].size() : 0));
+    CHECK(reader.read_all(path, WorkUnit{0, 0, bytes.size()}).size() ==
+          text.size() + (name == std::string("cat.gz") ? pieces[0].size() : 0));
   }
 }
 

@@ -98,9 +98,7 @@ class TextReader {
   std::size_t read_at(std::size_t at, std::size_t want, std::uint64_t offset);
   // Where the unit's reading starts and stops: its bytes, or for a compressed
   // file its text from 0 to the stop after its last stream (read_at gives 0).
-  std::uint64_t reading_begin(const WorkUnit& unit) const {
-    return decompressor_ ? 0 : unit.begin;
-  }
+  std::uint64_t reading_begin(const WorkUnit& unit) const { return decompressor_ ? 0 : unit.begin; }
   std::uint64_t reading_end(const WorkUnit& unit) const {
     return decompressor_ ? UINT64_MAX : unit.end;
   }

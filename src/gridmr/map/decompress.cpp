@@ -287,7 +287,8 @@ bool Decompressor::fill() {
   const std::size_t want =
       static_cast<std::size_t>(std::min<std::uint64_t>(input_.size(), input_end_ - offset));
   for (;;) {
-    const ssize_t got = want == 0 ? 0 : ::pread(fd_, input_.data(), want, static_cast<off_t>(offset));
+    const ssize_t got =
+        want == 0 ? 0 : ::pread(fd_, input_.data(), want, static_cast<off_t>(offset));
     if (got > 0) {
       input_offset_ = offset;
       input_at_ = 0;

@@ -2,15 +2,14 @@
 #include "gridmr/map/stream_starts.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "gridmr/errors.hpp"
 
@@ -34,62 +33,106 @@ std::string_view signature(Compression format) {
   }
 }
 
-std::uint32_t load_le32(const unsigned char* p) {
-  return p[0] | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
+std::uint32_t load_le(const unsigned char* p, int bytes) {
+  std::uint32_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) value = value << 8 | p[i];
+  return value;
 }
 
 // A zstd skippable frame: magic 0x184D2A50-0x184D2A5F.
-bool zstd_skippable(const unsigned char* p) { return (load_le32(p) & 0xFFFFFFF0u) == 0x184D2A50u; }
+bool zstd_skippable(const unsigned char* p) { return (load_le(p, 4) & 0xFFFFFFF0u) == 0x184D2A50u; }
 
 // A BGZF member header (the SAM specification's layout: XLEN 6, one `BC`
-// subfield of 2 bytes holding the member's size less one).
-constexpr std::uint64_t kBgzfHeader = 18;
-std::optional<std::uint64_t> bgzf_member_size(const unsigned char* p, std::uint64_t left) {
-  if (left < kBgzfHeader || std::memcmp(p, "\x1f\x8b\x08\x04", 4) != 0) return std::nullopt;
+// subfield of 2 bytes holding the member's size less one): the member's size.
+constexpr std::size_t kBgzfHeader = 18;
+std::optional<std::uint64_t> bgzf_member_size(const unsigned char* p) {
+  if (std::memcmp(p, "\x1f\x8b\x08\x04", 4) != 0) return std::nullopt;
   if (p[10] != 6 || p[11] != 0 || p[12] != 'B' || p[13] != 'C' || p[14] != 2 || p[15] != 0) {
     return std::nullopt;
   }
-  const std::uint64_t size = (p[16] | std::uint64_t{p[17]} << 8) + 1;
+  const std::uint64_t size = load_le(p + 16, 2) + 1;
   // The header, an empty deflate block and the 8-byte trailer at least.
-  if (size < kBgzfHeader + 2 + 8 || size > left) return std::nullopt;
+  if (size < kBgzfHeader + 2 + 8) return std::nullopt;
   return size;
 }
 
 // "BZh", a level digit, then the first block's magic (pi's digits in BCD).
-bool bzip2_stream_header(const unsigned char* p, std::uint64_t left) {
-  return left >= 10 && std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
+constexpr std::size_t kBzip2Header = 10;
+bool bzip2_stream_header(const unsigned char* p) {
+  return std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
          std::memcmp(p + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0;
 }
+
+// The size of a zstd frame header (RFC 8878 3.1.1.1) from its magic and
+// descriptor byte, or nothing if the reserved bit is set.
+std::optional<std::size_t> zstd_header_size(unsigned char descriptor) {
+  if (descriptor & 0x08) return std::nullopt;
+  const bool single_segment = descriptor & 0x20;
+  constexpr std::size_t kDictionaryId[] = {0, 1, 2, 4};
+  constexpr std::size_t kContentSize[] = {0, 2, 4, 8};
+  const std::size_t content_flag = descriptor >> 6;
+  const std::size_t content = content_flag == 0 && single_segment ? 1 : kContentSize[content_flag];
+  return 4 + 1 + (single_segment ? 0 : 1) + kDictionaryId[descriptor & 3] + content;
+}
+
+constexpr std::uint32_t kZstdMaxBlock = 128 << 10;     // a block's bytes at most
+constexpr std::size_t kWindow = std::size_t{1} << 20;  // bytes searched per read
 
 }  // namespace
 
 StreamStarts::StreamStarts(int fd, Compression format, const std::string& path)
-    : format_(format) {
+    : fd_(fd), format_(format), path_(path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw RunError(errno_message("cannot read", path, errno));
   size_ = static_cast<std::uint64_t>(st.st_size);
-  if (size_ == 0) return;
-  void* const mapped = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-  if (mapped == MAP_FAILED) throw RunError(errno_message("cannot map", path, errno));
-  bytes_ = static_cast<const unsigned char*>(mapped);
 }
 
-StreamStarts::~StreamStarts() {
-  if (bytes_ != nullptr) ::munmap(const_cast<unsigned char*>(bytes_), size_);
+std::size_t StreamStarts::read(std::uint64_t at, unsigned char* out, std::size_t bytes) const {
+  std::size_t done = 0;
+  while (done < bytes) {
+    const ssize_t got = ::pread(fd_, out + done, bytes - done, static_cast<off_t>(at + done));
+    if (got == 0) break;  // the end of the file (it may have shrunk: decoding reports that)
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw RunError(errno_message("cannot read", path_, errno));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
 }
 
 std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at) const {
-  const unsigned char* p = bytes_ + at;
-  const std::uint64_t left = size_ - at;
+  unsigned char head[kBgzfHeader] = {};
   switch (format_) {
-    case Compression::kGzip:
-      if (const auto size = bgzf_member_size(p, left)) return at + *size;
-      return std::nullopt;
+    case Compression::kGzip: {
+      if (read(at, head, kBgzfHeader) < kBgzfHeader) return std::nullopt;
+      const auto size = bgzf_member_size(head);
+      if (!size || *size > size_ - at) return std::nullopt;
+      return at + *size;
+    }
     case Compression::kZstd: {
-      if (left < 4) return std::nullopt;
-      const std::size_t size = ZSTD_findFrameCompressedSize(p, left);
-      if (ZSTD_isError(size)) return std::nullopt;
-      return at + size;
+      if (read(at, head, 8) < 8) return std::nullopt;
+      if (zstd_skippable(head)) {
+        const std::uint64_t end = at + 8 + load_le(head + 4, 4);
+        return end <= size_ ? std::optional(end) : std::nullopt;
+      }
+      if (std::memcmp(head, signature(format_).data(), 4) != 0) return std::nullopt;
+      const auto header = zstd_header_size(head[4]);
+      if (!header) return std::nullopt;
+      // Walk the block headers (3 bytes: last-block bit, type, size) to the last block.
+      std::uint64_t block = at + *header;
+      for (;;) {
+        unsigned char bytes[3];
+        if (read(block, bytes, 3) < 3) return std::nullopt;
+        const std::uint32_t word = load_le(bytes, 3);
+        const std::uint32_t type = word >> 1 & 3, size = word >> 3;
+        if (type == 3 || size > kZstdMaxBlock) return std::nullopt;  // reserved, or too big
+        block += 3 + (type == 1 ? 1 : size);                         // RLE: one byte
+        if (block > size_) return std::nullopt;
+        if (word & 1) break;
+      }
+      const std::uint64_t end = block + (head[4] & 0x04 ? 4 : 0);  // the content checksum
+      return end <= size_ ? std::optional(end) : std::nullopt;
     }
     default:
       return std::nullopt;  // a bzip2 stream's size is known only by decoding it
@@ -98,21 +141,22 @@ std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at) const {
 
 bool StreamStarts::starts_at(std::uint64_t at) const {
   if (at >= size_) return false;
-  const unsigned char* p = bytes_ + at;
-  const std::uint64_t left = size_ - at;
   switch (format_) {
-    case Compression::kBzip2:
-      return bzip2_stream_header(p, left);
+    case Compression::kBzip2: {
+      unsigned char head[kBzip2Header];
+      return read(at, head, kBzip2Header) == kBzip2Header && bzip2_stream_header(head);
+    }
     case Compression::kGzip:
     case Compression::kZstd: {
-      if (format_ == Compression::kZstd && (left < 4 || zstd_skippable(p))) return false;
+      unsigned char magic[4];
+      if (read(at, magic, 4) < 4 || std::memcmp(magic, signature(format_).data(), 4) != 0) {
+        return false;
+      }
       const auto end = stream_end(at);
       if (!end) return false;
       if (*end == size_) return true;
       // What follows must be another stream (for zstd, or a skippable frame).
-      return stream_end(*end).has_value() &&
-             (format_ == Compression::kGzip || zstd_skippable(bytes_ + *end) ||
-              std::memcmp(bytes_ + *end, signature(format_).data(), 4) == 0);
+      return stream_end(*end).has_value();
     }
     default:
       return false;
@@ -120,9 +164,8 @@ bool StreamStarts::starts_at(std::uint64_t at) const {
 }
 
 bool StreamStarts::splittable(std::uint64_t probe) const {
-  if (size_ == 0) return false;
-  if (format_ == Compression::kGzip && !bgzf_member_size(bytes_, size_)) return false;
-  if (format_ == Compression::kBzip2 && !bzip2_stream_header(bytes_, size_)) return false;
+  if (signature(format_).empty() || size_ == 0) return false;
+  if (format_ != Compression::kZstd && !starts_at(0)) return false;  // not BGZF / not bzip2
   return first_in(1, std::min(probe, size_)).has_value();
 }
 
@@ -130,15 +173,24 @@ std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uin
   const std::string_view sig = signature(format_);
   if (sig.empty()) return std::nullopt;
   to = std::min(to, size_);
-  // Search up to where a start before `to` could still end its signature.
+  // Search up to where a start before `to` could still end its signature, a
+  // window at a time; windows overlap by the signature less a byte.
   const std::uint64_t limit = std::min(size_, to + sig.size() - 1);
-  for (std::uint64_t at = from; at < to;) {
-    const void* hit = ::memmem(bytes_ + at, limit - at, sig.data(), sig.size());
-    if (hit == nullptr) return std::nullopt;
-    at = static_cast<std::uint64_t>(static_cast<const unsigned char*>(hit) - bytes_);
-    if (at >= to) return std::nullopt;
-    if (starts_at(at)) return at;
-    ++at;
+  std::vector<unsigned char> window;
+  for (std::uint64_t base = from; base < to;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kWindow, limit - base));
+    window.resize(std::max(window.size(), want));
+    const std::size_t got = read(base, window.data(), want);
+    for (std::size_t at = 0; at + sig.size() <= got;) {
+      const void* hit = ::memmem(window.data() + at, got - at, sig.data(), sig.size());
+      if (hit == nullptr) break;
+      at = static_cast<std::size_t>(static_cast<const unsigned char*>(hit) - window.data());
+      if (base + at >= to) return std::nullopt;
+      if (starts_at(base + at)) return base + at;
+      ++at;
+    }
+    if (got < want || got < sig.size()) return std::nullopt;
+    base += got - (sig.size() - 1);
   }
   return std::nullopt;
 }

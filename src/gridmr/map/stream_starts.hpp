@@ -2,6 +2,7 @@
 // decoding: what lets the plan cut one big compressed file into many units.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,18 +20,17 @@ namespace gridmr {
 // - multi-frame `.zst` (pzstd, `zstd --long` files joined by cat): a frame's
 //   size is found by walking its block headers, and the next frame (or
 //   skippable frame, or the end of the file) must follow it.
+// A file that shrinks while it is searched only hides starts; decoding it
+// reports the damage.
 // Plain gzip (one member, or pigz's), single-stream bzip2 and xz cannot be cut.
 class StreamStarts {
  public:
-  // Maps the open file `fd` (not owned) for reading.
+  // Reads the open file `fd` (not owned) with pread, a window at a time.
   StreamStarts(int fd, Compression format, const std::string& path);
-  ~StreamStarts();
-  StreamStarts(const StreamStarts&) = delete;
-  StreamStarts& operator=(const StreamStarts&) = delete;
 
-  // Whether the file starts with a stream of a layout above and, for bzip2
-  // and zstd, a second stream starts within its first `probe` bytes (a
-  // single stream is read whole, by one unit).
+  // Whether the file starts with a stream of a layout above and a second
+  // stream starts within its first `probe` bytes (a single stream is read
+  // whole, by one unit).
   bool splittable(std::uint64_t probe) const;
   // The first stream that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
@@ -41,12 +41,15 @@ class StreamStarts {
   std::uint64_t size() const { return size_; }
 
  private:
-  // Where the stream (or zstd skippable frame) at `at` ends, if a stream of
-  // the file's layout starts at `at`.
+  // Where the stream (or zstd skippable frame) at `at` ends, if its header
+  // (and, for zstd, its block headers) say so within the file.
   std::optional<std::uint64_t> stream_end(std::uint64_t at) const;
+  // Up to `bytes` bytes at `at` (fewer at the end of the file).
+  std::size_t read(std::uint64_t at, unsigned char* out, std::size_t bytes) const;
 
+  int fd_;
   Compression format_;
-  const unsigned char* bytes_ = nullptr;
+  std::string path_;
   std::uint64_t size_ = 0;
 };
 

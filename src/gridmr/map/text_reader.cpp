@@ -223,7 +223,7 @@ void TextReader::read_through(const std::string& path, const WorkUnit& unit,
   // The whole lines of the unit's streams' text: all but its first (the unit's
   // before), and the next unit's first.
   bool skipping = skips_first_line(unit);  // the rest of a line begun before
-  bool past_end = false;  // reading on, through the next unit's first line (ours)
+  bool past_end = false;                   // reading on, through the next unit's first line (ours)
   for (std::uint64_t offset = 0;;) {
     std::size_t got = read_at(0, past_end ? chunk_size_ : kReadChunks * chunk_size_, offset);
     offset += got;
