@@ -113,7 +113,7 @@ run() {
   elif ((i < 8)); then
     decompress "${forms[i - 4]}" | build/wordcount_baseline /dev/stdin >/dev/null
   elif ((i >= 13)); then
-    local form=${split_forms[(i - 13) % 3]} unit=64MiB
+    local form=${split_forms[(i - 13) % 3]} unit=16MiB
     ((i >= 16)) && unit=1TiB
     OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to none build/gridmr wordcount --threads 1 --quiet \
       --unit-size "$unit" --force -o "$work/r$i.h5" "$work/one-$form.$form"

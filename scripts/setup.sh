@@ -13,7 +13,8 @@ packages=(
   libcli11-dev                                 # command line
   libfmt-dev                                   # formatting
   libhwy-dev                                   # Google Highway: SIMD kernels chosen at run time
-  zlib1g-dev libzstd-dev libbz2-dev liblzma-dev  # reading .gz, .zst, .bz2 and .xz inputs
+  libisal-dev libzstd-dev libbz2-dev liblzma-dev  # reading .gz (ISA-L), .zst, .bz2 and .xz inputs
+  zlib1g-dev                                   # HDF5's deflate; the tests' own .gz files
   doctest-dev python3-h5py python3-numpy       # tests
   librandom123-dev                             # tests: Random123's own Philox and ARS, the references for ours
   mount procps                                 # tests: a tmpfs for full-disk runs, pgrep for orphans
