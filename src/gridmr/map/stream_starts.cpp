@@ -77,6 +77,10 @@ std::optional<std::size_t> zstd_header_size(unsigned char descriptor) {
 
 constexpr std::uint32_t kZstdMaxBlock = 128 << 10;     // a block's bytes at most
 constexpr std::size_t kWindow = std::size_t{1} << 20;  // bytes searched per read
+// How far the plan looks for a second stream: rank 0 probes every big file
+// before the job starts, so a probe reads little.
+constexpr std::uint64_t kBzip2Probe = std::uint64_t{1} << 20;
+constexpr std::uint64_t kZstdProbe = std::uint64_t{32} << 20;  // of block headers walked
 
 }  // namespace
 
@@ -101,7 +105,7 @@ std::size_t StreamStarts::read(std::uint64_t at, unsigned char* out, std::size_t
   return done;
 }
 
-std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at) const {
+std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at, std::uint64_t limit) const {
   unsigned char head[kBgzfHeader] = {};
   switch (format_) {
     case Compression::kGzip: {
@@ -128,7 +132,7 @@ std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at) const {
         const std::uint32_t type = word >> 1 & 3, size = word >> 3;
         if (type == 3 || size > kZstdMaxBlock) return std::nullopt;  // reserved, or too big
         block += 3 + (type == 1 ? 1 : size);                         // RLE: one byte
-        if (block > size_) return std::nullopt;
+        if (block > size_ || block - at > limit) return std::nullopt;
         if (word & 1) break;
       }
       const std::uint64_t end = block + (head[4] & 0x04 ? 4 : 0);  // the content checksum
@@ -163,10 +167,26 @@ bool StreamStarts::starts_at(std::uint64_t at) const {
   }
 }
 
-bool StreamStarts::splittable(std::uint64_t probe) const {
-  if (signature(format_).empty() || size_ == 0) return false;
-  if (format_ != Compression::kZstd && !starts_at(0)) return false;  // not BGZF / not bzip2
-  return first_in(1, std::min(probe, size_)).has_value();
+bool StreamStarts::splittable() const {
+  if (size_ == 0) return false;
+  switch (format_) {
+    case Compression::kGzip: {  // a BGZF member at the start, and another after it
+      const auto end = stream_end(0);
+      return end && *end < size_ && stream_end(*end).has_value();
+    }
+    case Compression::kBzip2:  // a pbzip2 stream holds 900 kB of text at most
+      return starts_at(0) && first_in(1, kBzip2Probe).has_value();
+    case Compression::kZstd:  // past any skippable frames, a frame, and another after it
+      for (std::uint64_t at = 0;;) {
+        unsigned char magic[4];
+        const auto end = stream_end(at, kZstdProbe);
+        if (!end || *end >= size_ || read(at, magic, 4) < 4) return false;
+        if (!zstd_skippable(magic)) return stream_end(*end).has_value();
+        at = *end;
+      }
+    default:
+      return false;
+  }
 }
 
 std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uint64_t to) const {
@@ -201,7 +221,7 @@ bool splittable_compressed(const std::string& path, Compression format) {
   if (fd < 0) return false;
   bool result = false;
   try {
-    result = StreamStarts(fd, format, path).splittable(std::uint64_t{8} << 20);
+    result = StreamStarts(fd, format, path).splittable();
   } catch (const RunError&) {
     result = false;
   }

@@ -28,10 +28,11 @@ class StreamStarts {
   // Reads the open file `fd` (not owned) with pread, a window at a time.
   StreamStarts(int fd, Compression format, const std::string& path);
 
-  // Whether the file starts with a stream of a layout above and a second
-  // stream starts within its first `probe` bytes (a single stream is read
-  // whole, by one unit).
-  bool splittable(std::uint64_t probe) const;
+  // Whether the file is of a layout above, told from its first streams: two
+  // BGZF members; a bzip2 stream and another within 1 MiB; a zstd frame
+  // (after any skippable ones) that ends within 32 MiB, and another after it.
+  // A file of one stream is read whole, by one unit.
+  bool splittable() const;
   // The first stream that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
   // Whether a stream starts at `at`, followed by another stream (for zstd, or
@@ -43,7 +44,8 @@ class StreamStarts {
  private:
   // Where the stream (or zstd skippable frame) at `at` ends, if its header
   // (and, for zstd, its block headers) say so within the file.
-  std::optional<std::uint64_t> stream_end(std::uint64_t at) const;
+  // A zstd frame longer than `limit` is not walked to its end.
+  std::optional<std::uint64_t> stream_end(std::uint64_t at, std::uint64_t limit = UINT64_MAX) const;
   // Up to `bytes` bytes at `at` (fewer at the end of the file).
   std::size_t read(std::uint64_t at, unsigned char* out, std::size_t bytes) const;
 
@@ -54,7 +56,7 @@ class StreamStarts {
 };
 
 // Whether the plan may cut `path` (compressed as `format`) into units:
-// StreamStarts::splittable over its first 8 MiB. False for a file it cannot
+// StreamStarts::splittable. False for a file it cannot
 // open or map (reading it reports that).
 bool splittable_compressed(const std::string& path, Compression format);
 
