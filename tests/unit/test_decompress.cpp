@@ -22,10 +22,11 @@ using gridmr::WorkUnit;
 
 namespace {
 
-// One gzip member holding `text` (zlib's deflate with a gzip wrapper).
-std::string gzip_member(const std::string& text) {
+// `text` deflated by zlib: with a gzip wrapper (window_bits 16 + MAX_WBITS),
+// or raw (-MAX_WBITS).
+std::string deflated(const std::string& text, int window_bits) {
   z_stream z{};
-  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
   std::string out(deflateBound(&z, text.size()) + 64, '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
   z.avail_in = static_cast<uInt>(text.size());
@@ -37,19 +38,13 @@ std::string gzip_member(const std::string& text) {
   return out;
 }
 
+// One gzip member holding `text`.
+std::string gzip_member(const std::string& text) { return deflated(text, 16 + MAX_WBITS); }
+
 // A BGZF member (bgzip's layout): raw deflate in a gzip member whose `BC`
 // extra field holds the member's size less one.
 std::string bgzf_member(const std::string& text) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string data(deflateBound(&z, text.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(data.data());
-  z.avail_out = static_cast<uInt>(data.size());
-  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-  data.resize(z.total_out);
-  deflateEnd(&z);
+  const std::string data = deflated(text, -MAX_WBITS);
   const auto le = [](std::uint32_t v, int bytes) {
     std::string out;
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));

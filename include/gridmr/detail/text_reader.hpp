@@ -102,10 +102,12 @@ class TextReader {
   std::uint64_t reading_end(const WorkUnit& unit) const {
     return decompressor_ ? UINT64_MAX : unit.end;
   }
-  // Whether the unit starts inside a word or line that began before it.
+  // Whether the unit's first word or line is another unit's: it began before
+  // the unit; or, in a compressed file, the unit's text does not start the file.
   bool skips_first_word(const WorkUnit& unit);
   bool skips_first_line(const WorkUnit& unit);
-  // Past a compressed unit's stop, to finish its last record; false at the end of the text.
+  // Goes past a compressed unit's last stream, to read the record that ends
+  // or follows its text; false at the end of the file's text.
   bool read_past_end();
   void open(const std::string& path, const WorkUnit& unit);
   void open_compressed(const WorkUnit& unit);
@@ -140,7 +142,7 @@ class TextReader {
   std::string path_;
   int fd_ = -1;
   std::shared_ptr<Decompressor> decompressor_;  // for a compressed file
-  bool skip_first_ = false;                     // its unit's first record is the one's before
+  bool skip_first_ = false;                     // the unit's first record is the unit's before
 };
 
 template <class F, class Run>
@@ -270,7 +272,7 @@ void TextReader::for_each_line(const std::string& path, const WorkUnit& unit, F&
     offset += got;
     if (!in_line && offset >= end) break;
   }
-  // (Nothing after a compressed unit's stop is no line.)
+  // (A compressed unit's text followed by nothing leaves no line to finish.)
   if (in_line && !pending_.empty()) f(std::string_view(pending_.data(), pending_.size()));
 }
 

@@ -220,12 +220,13 @@ void TextReader::read_through(const std::string& path, const WorkUnit& unit,
     }
     return;
   }
-  // The whole lines of the unit's streams' text: all but its first (the unit's
-  // before), and the next unit's first.
-  bool skipping = skips_first_line(unit);  // the rest of a line begun before
-  bool past_end = false;                   // reading on, through the next unit's first line (ours)
+  // The unit's whole lines: its streams' text less a first line that is the
+  // unit's before, then on past its last stream through the line that ends
+  // or follows its text (the next unit skips that one).
+  bool skipping = skips_first_line(unit);  // the rest of the unit's before's line
+  bool past_end = false;                   // reading on past the unit's last stream
   for (std::uint64_t offset = 0;;) {
-    std::size_t got = read_at(0, past_end ? chunk_size_ : kReadChunks * chunk_size_, offset);
+    const std::size_t got = read_at(0, past_end ? chunk_size_ : kReadChunks * chunk_size_, offset);
     offset += got;
     if (got == 0) {
       if (past_end || skipping || !read_past_end()) return;
