@@ -63,8 +63,9 @@ bool bzip2_stream_header(const unsigned char* p) {
          std::memcmp(p + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0;
 }
 
-// The size of a zstd frame header (RFC 8878 3.1.1.1) from its magic and
-// descriptor byte, or nothing if the reserved bit is set.
+// The size of a zstd frame header (RFC 8878 3.1.1.1: the magic, the
+// descriptor byte and the fields it announces), or nothing if its reserved
+// bit is set.
 std::optional<std::size_t> zstd_header_size(unsigned char descriptor) {
   if (descriptor & 0x08) return std::nullopt;
   const bool single_segment = descriptor & 0x20;

@@ -30,15 +30,13 @@ void TextReader::open(const std::string& path, const WorkUnit& unit) {
 
 void TextReader::open_compressed(const WorkUnit& unit) {
   const Compression format = compression_of(path_);
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) throw RunError(errno_message("cannot read", path_, errno));
-  if (unit.begin == 0 && unit.end >= static_cast<std::uint64_t>(st.st_size)) {
+  auto starts = std::make_shared<const StreamStarts>(fd_, format, path_);
+  if (unit.begin == 0 && unit.end >= starts->size()) {
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_);  // the whole file
     return;
   }
   // A unit reads the streams that start in it: from the first, up to where one
   // ends at or past the unit's end and the next can be found as a unit's first.
-  auto starts = std::make_shared<const StreamStarts>(fd_, format, path_);
   const std::optional<std::uint64_t> first =
       unit.begin == 0 ? std::optional<std::uint64_t>(0) : starts->first_in(unit.begin, unit.end);
   if (!first) {  // no stream starts in the unit: no text
