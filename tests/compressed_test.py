@@ -3,8 +3,8 @@
 (the zstd tool, several frames), bzip2 and xz (Python's bz2 and lzma, two streams each) files
 counts as its text does, by Python's re over the
 decompressed bytes, at several rank, thread and unit-size counts with identical datasets; one
-big BGZF .gz, multistream .bz2 and multi-frame .zst file (streams cut inside words and lines)
-are cut into many units and count the same; a streaming mapper and --include-path see the same
+big BGZF .gz, multistream .bz2, single-stream .bz2 (cut between its blocks) and multi-frame .zst
+file (streams cut inside words and lines) are cut into many units and count the same; a streaming mapper and --include-path see the same
 lines; a damaged file is one error line, exit code 1, no output file and no process left."""
 import argparse
 import bz2
@@ -43,13 +43,15 @@ def bgzf(data, block=20000):
 
 
 def split_files(text):
-    """One text as the three layouts whose streams gridmr finds: BGZF, multistream bzip2 (as
-    pbzip2 and Wikipedia's dumps), and zstd frames with skippable frames between (as pzstd)."""
+    """One text as the layouts whose streams or blocks gridmr finds: BGZF, multistream bzip2 (as
+    pbzip2 and Wikipedia's dumps), one bzip2 stream of 100 kB blocks (as bzip2 -1), and zstd
+    frames with skippable frames between (as pzstd)."""
     skippable = struct.pack("<III", 0x184D2A50, 4, 7)
     return {
         "big.bgzf.gz": bgzf(text),
         "big.multi.bz2": b"".join(bz2.compress(text[at:at + 30011])
                                   for at in range(0, len(text), 30011)),
+        "big.single.bz2": bz2.compress(text, 1),
         "big.frames.zst": b"".join(skippable + zstd(text[at:at + 25013])
                                    for at in range(0, len(text), 25013)),
     }

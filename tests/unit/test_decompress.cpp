@@ -67,11 +67,12 @@ std::string zstd_frame(const std::string& text) {
   return out;
 }
 
-std::string bzip2_stream(const std::string& text) {
+// Level 1 makes blocks of 100 kB of text, 9 of 900 kB.
+std::string bzip2_stream(const std::string& text, int level = 9) {
   std::string out(text.size() + text.size() / 100 + 700, '\0');
   auto size = static_cast<unsigned>(out.size());
   REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &size, const_cast<char*>(text.data()),
-                                   static_cast<unsigned>(text.size()), 9, 0, 0) == BZ_OK);
+                                   static_cast<unsigned>(text.size()), level, 0, 0) == BZ_OK);
   out.resize(size);
   return out;
 }
@@ -87,14 +88,15 @@ std::string xz_stream(const std::string& text) {
   return out;
 }
 
-// Text with words, long words, bytes >= 0x80, blank and long lines: `bytes` of it.
-std::string sample_text(std::size_t bytes, unsigned seed) {
+// Text with words, long words (one piece in `long_every` on average), bytes >=
+// 0x80, blank and long lines: `bytes` of it.
+std::string sample_text(std::size_t bytes, unsigned seed, unsigned long_every = 500) {
   std::mt19937 rng(seed);
   const std::vector<std::string> pieces = {
       "And ", "the ", "LORD ", "said\n", "\n", "caf\xc3\xa9 ", "x", "42, ", "--- ", "\t", "wORd "};
   std::string text;
   while (text.size() < bytes) {
-    if (rng() % 500 == 0) text.append(70000, 'q');  // a word longer than any chunk
+    if (rng() % long_every == 0) text.append(70000, 'q');  // a word longer than any chunk
     text += pieces[rng() % pieces.size()];
   }
   text.resize(bytes);
@@ -206,10 +208,10 @@ TEST_CASE("a damaged compressed file is an error naming it, never a short text")
   fails("after.gz", gz + "not gzip", "(gzip)");
 }
 
-TEST_CASE(
-    "a BGZF, multistream bzip2 or multi-frame zstd file cut anywhere reads each record once") {
+TEST_CASE("a BGZF, bzip2 or multi-frame zstd file cut anywhere reads each record once") {
   TempDir dir;
-  const std::string text = sample_text(400000, 11);
+  // Long words are rarer here, so that 100 kB bzip2 blocks hold little more text.
+  const std::string text = sample_text(1000000, 11, 40000);
   const std::string plain = dir.write("plain.txt", text);
   // Streams cut at random points (inside words and lines), right after a
   // newline, and empty ones; the 70,000-byte words span several streams.
@@ -245,7 +247,14 @@ TEST_CASE(
       {dir.write("bgzf.gz", joined(bgzf_member, "") + bgzf_member("")), text},
       {dir.write("ended.gz", ended), text + "\n"},
       {dir.write("mixed.gz", mixed), text},
-      {dir.write("multi.bz2", joined(bzip2_stream, "")), text},
+      {dir.write("multi.bz2", joined([](const std::string& t) { return bzip2_stream(t); }, "")),
+       text},
+      // One stream of blocks at bits that are not byte-aligned; streams of
+      // several blocks, with an empty stream between them.
+      {dir.write("single.bz2", bzip2_stream(text, 1)), text},
+      {dir.write("blocks.bz2", bzip2_stream(text.substr(0, 450001), 1) + bzip2_stream("", 1) +
+                                   bzip2_stream(text.substr(450001), 2)),
+       text},
       {dir.write("multi.zst", joined(zstd_frame, "")), text},
       {dir.write("pzstd.zst", skippable + joined(zstd_frame, skippable)), text},
   };
@@ -262,15 +271,21 @@ TEST_CASE(
       TextReader reader(unit_size % 2 == 0 ? 1 << 12 : 64);
       std::vector<std::string> words, lines;
       std::string through;
+      std::size_t reading = 0;  // units that give text
       for (std::uint64_t begin = 0; begin < size; begin += unit_size) {
         const WorkUnit unit{0, begin, std::min(size, begin + unit_size)};
         for (std::string& w : words_of(reader, file, unit)) words.push_back(std::move(w));
         for (std::string& l : lines_of(reader, file, unit)) lines.push_back(std::move(l));
+        const std::size_t before = through.size();
         reader.read_through(file, unit, [&](std::string_view bytes) { through += bytes; });
+        reading += through.size() > before;
       }
       CHECK(words == want_words);
       CHECK(lines == want_lines);
       CHECK(through == want_text);
+      // Really cut: several units read text (a file read whole by its first
+      // unit would pass the checks above).
+      if (unit_size <= 4096) CHECK(reading >= 3);
     }
   }
   // xz, and gzip that is not BGZF: a unit that starts past the first byte
@@ -287,6 +302,38 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("a bzip2 file read in units reports damage as a whole one does") {
+  TempDir dir;
+  const std::string text = sample_text(600000, 9, 40000), bz2 = bzip2_stream(text, 1);
+  const auto fails = [&](const std::string& name, const std::string& bytes, const char* why) {
+    const std::string path = dir.write(name, bytes);
+    CAPTURE(name);
+    TextReader reader(1 << 12);
+    const auto read_units = [&] {
+      std::size_t words = 0;
+      for (std::uint64_t begin = 0; begin < bytes.size(); begin += bytes.size() / 5) {
+        const WorkUnit unit{0, begin,
+                            std::min<std::uint64_t>(bytes.size(), begin + bytes.size() / 5)};
+        words += words_of(reader, path, unit).size();
+      }
+      return words;
+    };
+    CHECK_THROWS_WITH_AS(
+        read_units(),
+        doctest::Contains(("cannot decompress '" + path + "' (bzip2): " + why).c_str()),
+        gridmr::RunError);
+  };
+  for (const std::size_t keep : {bz2.size() / 2, bz2.size() - 11, bz2.size() - 1}) {
+    fails("cut.bz2", bz2.substr(0, keep), "the file ends inside compressed data");
+  }
+  std::string flipped = bz2, crc = bz2;
+  flipped[bz2.size() / 2] ^= 0x20;  // inside a block
+  crc[11] ^= 0x01;                  // the first block's stored CRC
+  fails("flipped.bz2", flipped, "damaged data");
+  fails("crc.bz2", crc, "damaged data");
+  fails("after.bz2", bz2 + "BZh9 and then text", "data after the last stream is not bzip2");
+}
+
 TEST_CASE("only files whose streams can be found are cut by the plan") {
   TempDir dir;
   const std::string text = sample_text(300000, 3), half = text.substr(0, 150000);
@@ -299,7 +346,7 @@ TEST_CASE("only files whose streams can be found are cut by the plan") {
   CHECK(splittable("c.zst", zstd_frame(half) + zstd_frame(half)));
   CHECK_FALSE(splittable("d.gz", gzip_member(half) + gzip_member(half)));  // pigz, cat
   CHECK_FALSE(splittable("e.gz", bgzf_member(half)));                      // one member
-  CHECK_FALSE(splittable("f.bz2", bzip2_stream(text)));
+  CHECK(splittable("f.bz2", bzip2_stream(text)));                          // cut between its blocks
   CHECK_FALSE(splittable("g.zst", zstd_frame(text)));
   CHECK_FALSE(splittable("h.xz", xz_stream(half) + xz_stream(half)));
   CHECK_FALSE(splittable("i.gz", ""));

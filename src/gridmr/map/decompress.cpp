@@ -22,14 +22,6 @@ namespace {
 
 // Compressed bytes read per system call.
 constexpr std::size_t kInputBytes = std::size_t{256} << 10;
-
-// Why a file cannot be decoded; Decompressor::read names the file and format.
-struct Broken {
-  std::string why;
-};
-
-constexpr const char* kCutShort = "the file ends inside compressed data (cut short?)";
-
 }  // namespace
 
 Compression compression_of(std::string_view path) {
@@ -42,7 +34,7 @@ Compression compression_of(std::string_view path) {
 
 // Decodes what it is given of `in` into `out` (both advance). Called with
 // input_ended once the file has no more input: then a decoder either gives
-// more text, says the data ended where it may (`done`), or throws Broken,
+// more text, says the data ended where it may (`done`), or throws Damaged,
 // so the loop around it always moves on. Every format holds streams one
 // after another, read as one text.
 class Decompressor::Codec {
@@ -72,7 +64,7 @@ class GzipCodec final : public Decompressor::Codec {
               bool input_ended) override {
     if (input_ended && !in_member_) return {0, true};  // the last member ended with the file
     if (!in_member_ && in_left >= 2 && (in[0] != 0x1f || in[1] != 0x8b)) {
-      throw Broken{member_ended_ ? "data after the last member is not gzip" : "not gzip data"};
+      throw Damaged{member_ended_ ? "data after the last member is not gzip" : "not gzip data"};
     }
     room = std::min(room, kMaxCall);
     state_->next_in = const_cast<std::uint8_t*>(in);
@@ -91,20 +83,20 @@ class GzipCodec final : public Decompressor::Codec {
       case ISAL_OUT_OVERFLOW:
         break;
       case ISAL_INCORRECT_CHECKSUM:
-        throw Broken{"damaged data (a failed CRC or length check)"};
+        throw Damaged{"damaged data (a failed CRC or length check)"};
       case ISAL_INVALID_WRAPPER:
-        throw Broken{"not gzip data (a bad header)"};
+        throw Damaged{"not gzip data (a bad header)"};
       case ISAL_UNSUPPORTED_METHOD:
-        throw Broken{"not deflate data (an unknown method)"};
+        throw Damaged{"not deflate data (an unknown method)"};
       default:
-        throw Broken{"damaged data (invalid deflate data)"};
+        throw Damaged{"damaged data (invalid deflate data)"};
     }
     if (state_->block_state == ISAL_BLOCK_FINISH) {  // the next member, if any, starts afresh
       start();
       member_ended_ = true;
       return {produced, false, true};
     }
-    if (input_ended && produced == 0) throw Broken{kCutShort};
+    if (input_ended && produced == 0) throw Damaged{kCutShort};
     return {produced, false};
   }
 
@@ -122,7 +114,7 @@ class GzipCodec final : public Decompressor::Codec {
 class ZstdCodec final : public Decompressor::Codec {
  public:
   ZstdCodec() : stream_(ZSTD_createDStream()) {
-    if (stream_ == nullptr) throw Broken{"libzstd cannot start"};
+    if (stream_ == nullptr) throw Damaged{"libzstd cannot start"};
   }
   ~ZstdCodec() override { ZSTD_freeDStream(stream_); }
 
@@ -133,9 +125,9 @@ class ZstdCodec final : public Decompressor::Codec {
     ZSTD_inBuffer input{in, in_left, 0};
     ZSTD_outBuffer output{out, room, 0};
     const std::size_t hint = ZSTD_decompressStream(stream_, &output, &input);
-    if (ZSTD_isError(hint)) throw Broken{ZSTD_getErrorName(hint)};
+    if (ZSTD_isError(hint)) throw Damaged{ZSTD_getErrorName(hint)};
     in += input.pos, in_left -= input.pos;
-    if (input_ended && output.pos == 0) throw Broken{kCutShort};
+    if (input_ended && output.pos == 0) throw Damaged{kCutShort};
     frame_left_ = hint;
     return {output.pos, false, hint == 0};
   }
@@ -216,13 +208,13 @@ class Bzip2Codec final : public Decompressor::Codec {
       start();
       return {produced, false, true};
     } else if (status == BZ_DATA_ERROR_MAGIC) {
-      throw Broken{"not bzip2 data"};
+      throw Damaged{"not bzip2 data"};
     } else if (status == BZ_DATA_ERROR) {
-      throw Broken{"damaged data (a failed check)"};
+      throw Damaged{"damaged data (a failed check)"};
     } else if (status != BZ_OK) {
-      throw Broken{fmt::format("libbz2 error {}", status)};
+      throw Damaged{fmt::format("libbz2 error {}", status)};
     } else if (input_ended && produced == 0) {
-      throw Broken{kCutShort};
+      throw Damaged{kCutShort};
     }
     return {produced, false};
   }
@@ -234,7 +226,7 @@ class Bzip2Codec final : public Decompressor::Codec {
     bz_.bzfree = &Bzip2Blocks::release;
     bz_.opaque = &blocks_;
     in_stream_ = false;
-    if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) throw Broken{"libbz2 cannot start"};
+    if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) throw Damaged{"libbz2 cannot start"};
   }
   Bzip2Blocks blocks_;  // freed after ~Bzip2Codec has ended bz_
   bz_stream bz_{};
@@ -245,7 +237,7 @@ class XzCodec final : public Decompressor::Codec {
  public:
   XzCodec() {
     if (lzma_stream_decoder(&xz_, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-      throw Broken{"liblzma cannot start"};
+      throw Damaged{"liblzma cannot start"};
     }
   }
   ~XzCodec() override { lzma_end(&xz_); }
@@ -267,16 +259,16 @@ class XzCodec final : public Decompressor::Codec {
       case LZMA_STREAM_END:
         return {produced, true};
       case LZMA_OK:
-        if (input_ended && produced == 0) throw Broken{kCutShort};
+        if (input_ended && produced == 0) throw Damaged{kCutShort};
         return {produced, false};
       case LZMA_BUF_ERROR:
-        throw Broken{kCutShort};
+        throw Damaged{kCutShort};
       case LZMA_FORMAT_ERROR:
-        throw Broken{"not xz data"};
+        throw Damaged{"not xz data"};
       case LZMA_DATA_ERROR:
-        throw Broken{"damaged data"};
+        throw Damaged{"damaged data"};
       default:
-        throw Broken{fmt::format("liblzma error {}", static_cast<int>(status))};
+        throw Damaged{fmt::format("liblzma error {}", static_cast<int>(status))};
     }
   }
 
@@ -314,10 +306,16 @@ std::unique_ptr<Decompressor::Codec> codec_for(Compression format) {
     case Compression::kNone:
       break;
   }
-  throw Broken{"not a compression format"};
+  throw Damaged{"not a compression format"};
 }
 
 }  // namespace
+
+Decompressor::Decompressor(Compression format, std::string path,
+                           std::unique_ptr<StreamSource> source)
+    : Decompressor(-1, format, std::move(path), 0, 0) {
+  source_ = std::move(source);
+}
 
 Decompressor::Decompressor(int fd, Compression format, std::string path, std::uint64_t begin,
                            std::uint64_t end)
@@ -329,8 +327,8 @@ Decompressor::Decompressor(int fd, Compression format, std::string path, std::ui
       input_end_(end) {
   try {
     codec_ = codec_for(format);
-  } catch (const Broken& broken) {
-    fail(broken.why);
+  } catch (const Damaged& damaged) {
+    fail(damaged.why);
   }
 }
 
@@ -355,6 +353,12 @@ bool Decompressor::pass_stop() {
 
 bool Decompressor::fill() {
   if (input_ended_) return false;
+  if (source_) {
+    input_ended_ = !source_->next(input_, source_next_);
+    input_at_ = 0;
+    input_size_ = input_ended_ ? 0 : input_.size();
+    return !input_ended_;
+  }
   const std::uint64_t offset = input_offset_ + input_size_;
   const std::size_t want =
       static_cast<std::size_t>(std::min<std::uint64_t>(input_.size(), input_end_ - offset));
@@ -387,12 +391,13 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
       done += step.produced;
       ended_ = step.done;
       if (step.stream_ended) {
-        const std::uint64_t at = input_offset_ + input_at_;  // where the next stream starts
+        // Where the next stream starts.
+        const std::uint64_t at = source_ ? source_next_ : input_offset_ + input_at_;
         stopped_ = at >= stop_ && may_stop_(at);
       }
     }
-  } catch (const Broken& broken) {
-    fail(broken.why);
+  } catch (const Damaged& damaged) {
+    fail(damaged.why);
   }
   position_ += done;
   return done;

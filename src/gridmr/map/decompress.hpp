@@ -17,6 +17,27 @@ namespace gridmr {
 enum class Compression { kNone, kGzip, kZstd, kBzip2, kXz };
 Compression compression_of(std::string_view path);
 
+// Why compressed data cannot be decoded, thrown by decoders and stream
+// sources; the Decompressor turns it into a RunError naming the file.
+struct Damaged {
+  std::string why;
+};
+
+// Why a file that ends inside a stream cannot be read.
+inline constexpr const char* kCutShort = "the file ends inside compressed data (cut short?)";
+
+// Where a Decompressor's streams come from when they are not the file's bytes
+// as they stand: a bzip2 file cut between its blocks gives each block as a
+// stream of its own (bzip2_blocks, stream_starts.hpp).
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  // The next stream's bytes into `out` (replaced), and in `next_at` the file
+  // offset where the stream after it starts (the file's size after the last);
+  // false when none is left. Throws Damaged.
+  virtual bool next(std::vector<unsigned char>& out, std::uint64_t& next_at) = 0;
+};
+
 // Streams the decompressed bytes of an open file, front to back. Errors (data
 // that is not of the format, a failed check, a file that ends inside a
 // stream) are RunErrors naming the file.
@@ -27,6 +48,8 @@ class Decompressor {
   // end with one.
   Decompressor(int fd, Compression format, std::string path, std::uint64_t begin = 0,
                std::uint64_t end = UINT64_MAX);
+  // Reads the streams `source` gives, as the `format` they are in.
+  Decompressor(Compression format, std::string path, std::unique_ptr<StreamSource> source);
   ~Decompressor();
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
@@ -56,6 +79,8 @@ class Decompressor {
   Compression format_;
   std::string path_;
   std::unique_ptr<Codec> codec_;
+  std::unique_ptr<StreamSource> source_;  // null: the file's bytes
+  std::uint64_t source_next_ = 0;         // where the source's stream after this one starts
   std::vector<unsigned char> input_;
   std::size_t input_at_ = 0, input_size_ = 0;  // unread input: input_[at, size)
   std::uint64_t input_offset_;                 // the file offset of input_[0]

@@ -1,4 +1,5 @@
-// Finds stream starts in BGZF, multistream bzip2 and multi-frame zstd files by their bytes.
+// Finds stream starts in BGZF and multi-frame zstd files, and block starts in bzip2 files, by
+// their bytes.
 #include "gridmr/map/stream_starts.hpp"
 
 #include <fcntl.h>
@@ -6,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -56,11 +59,66 @@ std::optional<std::uint64_t> bgzf_member_size(const unsigned char* p) {
   return size;
 }
 
-// "BZh", a level digit, then the first block's magic (pi's digits in BCD).
+// A bzip2 block starts with pi's digits in BCD, a stream's end with sqrt(pi)'s,
+// 48 bits each at any bit; each is followed by a 32-bit CRC (the block's, or
+// the stream's over its blocks).
+constexpr std::uint64_t kBzip2Block = 0x314159265359, kBzip2End = 0x177245385090;
+constexpr std::uint64_t kMask48 = (std::uint64_t{1} << 48) - 1;
+
+// "BZh", a level digit, then the first block's magic.
 constexpr std::size_t kBzip2Header = 10;
 bool bzip2_stream_header(const unsigned char* p) {
   return std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
          std::memcmp(p + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0;
+}
+// An empty stream: "BZh", a level digit, the end magic and a CRC of 0.
+constexpr std::size_t kBzip2Empty = 14;
+bool bzip2_empty_stream(const unsigned char* p) {
+  return std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
+         std::memcmp(p + 4, "\x17\x72\x45\x38\x50\x90", 6) == 0;
+}
+
+// The 48 bits at `bit` of `data` (which holds them).
+std::uint64_t bits48(const unsigned char* data, std::size_t bytes, std::uint64_t bit) {
+  const std::size_t at = bit / 8;
+  std::uint64_t word = 0;
+  if (at + 8 <= bytes) {
+    std::memcpy(&word, data + at, 8);
+    word = __builtin_bswap64(word);
+  } else {
+    for (std::size_t i = at; i < at + 8; ++i) word = word << 8 | (i < bytes ? data[i] : 0);
+  }
+  return word >> (16 - bit % 8) & kMask48;
+}
+
+// For each byte value, the shifts s (bit s) at which a magic starting at bit
+// s of the byte before would hold this byte whole: a magic at bit 8i+s of
+// `data` covers byte i+1 with its bits 8-s..15-s. Most bytes rule out every
+// shift, so the search looks at one byte per position.
+constexpr std::array<std::uint8_t, 256> kBzip2Shifts = [] {
+  std::array<std::uint8_t, 256> shifts{};
+  for (int s = 0; s < 8; ++s) {
+    for (const std::uint64_t magic : {kBzip2Block, kBzip2End}) {
+      shifts[magic >> (32 + s) & 0xFF] |= static_cast<std::uint8_t>(1 << s);
+    }
+  }
+  return shifts;
+}();
+
+// The first bzip2 mark at a bit >= `from` of `data` that lies whole in it.
+std::optional<StreamStarts::Bzip2Mark> find_bzip2_mark(const unsigned char* data, std::size_t bytes,
+                                                       std::uint64_t from) {
+  for (std::size_t i = from / 8; i + 6 < bytes; ++i) {
+    for (unsigned shifts = kBzip2Shifts[data[i + 1]]; shifts != 0; shifts &= shifts - 1) {
+      const std::uint64_t bit =
+          std::uint64_t{8} * i + static_cast<unsigned>(std::countr_zero(shifts));
+      if (bit < from || bit + 48 > std::uint64_t{8} * bytes) continue;
+      const std::uint64_t bits = bits48(data, bytes, bit);
+      if (bits == kBzip2Block || bits == kBzip2End)
+        return StreamStarts::Bzip2Mark{bit, bits == kBzip2End};
+    }
+  }
+  return std::nullopt;
 }
 
 // The size of a zstd frame header (RFC 8878 3.1.1.1: the magic, the
@@ -78,9 +136,8 @@ std::optional<std::size_t> zstd_header_size(unsigned char descriptor) {
 
 constexpr std::uint32_t kZstdMaxBlock = 128 << 10;     // a block's bytes at most
 constexpr std::size_t kWindow = std::size_t{1} << 20;  // bytes searched per read
-// How far the plan looks for a second stream: rank 0 probes every big file
-// before the job starts, so a probe reads little.
-constexpr std::uint64_t kBzip2Probe = std::uint64_t{1} << 20;
+// How far the plan walks a zstd frame: rank 0 probes every big file before
+// the job starts, so a probe reads little.
 constexpr std::uint64_t kZstdProbe = std::uint64_t{32} << 20;  // of block headers walked
 
 }  // namespace
@@ -147,10 +204,8 @@ std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at, std::uin
 bool StreamStarts::starts_at(std::uint64_t at) const {
   if (at >= size_) return false;
   switch (format_) {
-    case Compression::kBzip2: {
-      unsigned char head[kBzip2Header];
-      return read(at, head, kBzip2Header) == kBzip2Header && bzip2_stream_header(head);
-    }
+    case Compression::kBzip2:
+      return first_in(at, at + 1).has_value();
     case Compression::kGzip:
     case Compression::kZstd: {
       unsigned char magic[4];
@@ -175,8 +230,10 @@ bool StreamStarts::splittable() const {
       const auto end = stream_end(0);
       return end && *end < size_ && stream_end(*end).has_value();
     }
-    case Compression::kBzip2:  // a pbzip2 stream holds 900 kB of text at most
-      return starts_at(0) && first_in(1, kBzip2Probe).has_value();
+    case Compression::kBzip2: {  // every bzip2 file is cut between its blocks
+      unsigned char head[kBzip2Header];
+      return read(0, head, kBzip2Header) == kBzip2Header && bzip2_stream_header(head);
+    }
     case Compression::kZstd:  // past any skippable frames, a frame, and another after it
       for (std::uint64_t at = 0;;) {
         unsigned char magic[4];
@@ -190,7 +247,35 @@ bool StreamStarts::splittable() const {
   }
 }
 
+std::optional<StreamStarts::Bzip2Mark> StreamStarts::bzip2_mark(std::uint64_t from,
+                                                                std::uint64_t to) const {
+  to = std::min(to, size_ * 8);
+  std::vector<unsigned char> window;
+  // Windows overlap by 6 bytes: a mark spans 7 at most.
+  for (std::uint64_t base = from / 8; base * 8 < to;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kWindow, size_ - base));
+    window.resize(want);
+    const std::size_t got = read(base, window.data(), want);
+    const std::uint64_t first = base * 8;
+    if (auto mark = find_bzip2_mark(window.data(), got, from > first ? from - first : 0)) {
+      mark->bit += first;
+      return mark->bit < to ? mark : std::nullopt;
+    }
+    if (got < want || got < 7) return std::nullopt;
+    base += got - 6;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uint64_t to) const {
+  if (format_ == Compression::kBzip2) {  // the first block magic (not a stream's end)
+    for (std::uint64_t bit = from * 8;;) {
+      const auto mark = bzip2_mark(bit, std::min(to, size_) * 8);
+      if (!mark) return std::nullopt;
+      if (!mark->stream_end) return mark->bit / 8;
+      bit = mark->bit + 1;
+    }
+  }
   const std::string_view sig = signature(format_);
   if (sig.empty()) return std::nullopt;
   to = std::min(to, size_);
@@ -214,6 +299,126 @@ std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uin
     base += got - (sig.size() - 1);
   }
   return std::nullopt;
+}
+
+namespace {
+
+// Appends bits to a byte vector, most significant first.
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<unsigned char>& out) : out_(out) {}
+  // The low `count` (<= 48) bits of `value`.
+  void put(std::uint64_t value, int count) {
+    pending_ = pending_ << count | (value & ((std::uint64_t{1} << count) - 1));
+    for (held_ += count; held_ >= 8; held_ -= 8) {
+      out_.push_back(static_cast<unsigned char>(pending_ >> (held_ - 8)));
+    }
+  }
+  // Pads the last byte with zero bits.
+  void flush() {
+    if (held_ > 0) put(0, 8 - held_);
+  }
+
+ private:
+  std::vector<unsigned char>& out_;
+  std::uint64_t pending_ = 0;
+  int held_ = 0;
+};
+
+class Bzip2BlockSource final : public StreamSource {
+ public:
+  Bzip2BlockSource(std::shared_ptr<const StreamStarts> starts, std::uint64_t begin)
+      : starts_(std::move(starts)) {
+    std::uint64_t bit = begin * 8;
+    for (;;) {  // the first block magic (a stream's end magic is no block)
+      const auto mark = starts_->bzip2_mark(bit, UINT64_MAX);
+      if (!mark) break;
+      if (!mark->stream_end) {
+        block_ = mark->bit;
+        break;
+      }
+      bit = mark->bit + 1;
+    }
+  }
+
+  bool next(std::vector<unsigned char>& out, std::uint64_t& next_at) override {
+    if (!block_) return false;
+    const std::uint64_t start = *block_;
+    // The block's bits, up to the next mark: another block, or its stream's end.
+    const std::uint64_t base = start / 8;
+    std::size_t got = 0;
+    std::optional<StreamStarts::Bzip2Mark> end;
+    for (std::size_t want = kWindow; !end; want *= 2) {
+      raw_.resize(want);
+      got = starts_->read(base, raw_.data(), want);
+      end = find_bzip2_mark(raw_.data(), got, start % 8 + 48);
+      if (!end && got < want) throw Damaged{kCutShort};
+    }
+    const std::uint64_t bits = end->bit - start % 8;  // of the block, from start
+    // A stream of one block, whose CRC is also the stream's: combined CRCs
+    // start at 0 and take each block's CRC after a 1-bit rotation.
+    out.assign({'B', 'Z', 'h', '9'});
+    const std::uint64_t crc = bits48(raw_.data(), got, start % 8 + 48) >> 16;
+    const unsigned shift = start % 8;
+    const std::size_t whole = static_cast<std::size_t>(bits / 8);
+    out.reserve(4 + whole + 12);
+    for (std::size_t i = 0; i < whole; ++i) {
+      out.push_back(static_cast<unsigned char>(
+          shift == 0 ? raw_[i] : (raw_[i] << shift | raw_[i + 1] >> (8 - shift))));
+    }
+    BitWriter writer(out);
+    const int rest = static_cast<int>(bits % 8);
+    if (rest > 0)
+      writer.put(bits48(raw_.data(), got, start % 8 + bits - rest) >> (48 - rest), rest);
+    writer.put(kBzip2End, 48);
+    writer.put(crc, 32);
+    writer.flush();
+    if (!end->stream_end) {
+      block_ = base * 8 + end->bit;
+      next_at = *block_ / 8;
+    } else {
+      after_stream(base * 8 + end->bit, next_at);
+    }
+    return true;
+  }
+
+ private:
+  // Finds the block after a stream that ends (its end magic) at bit `end`:
+  // the next stream's first, past any empty streams, or none at the file's end.
+  void after_stream(std::uint64_t end, std::uint64_t& next_at) {
+    const std::uint64_t size = starts_->size();
+    std::uint64_t at = (end + 48 + 32 + 7) / 8;  // past the CRC and padding
+    if (at > size) throw Damaged{kCutShort};
+    for (;;) {
+      if (at == size) {
+        block_.reset();
+        next_at = size;
+        return;
+      }
+      unsigned char head[kBzip2Empty] = {};
+      const std::size_t got = starts_->read(at, head, kBzip2Empty);
+      if (got >= kBzip2Header && bzip2_stream_header(head)) {
+        block_ = (at + 4) * 8;
+        next_at = at + 4;
+        return;
+      }
+      if (got < kBzip2Empty || !bzip2_empty_stream(head)) {
+        throw Damaged{"data after the last stream is not bzip2"};
+      }
+      at += kBzip2Empty;
+    }
+  }
+
+  std::shared_ptr<const StreamStarts> starts_;
+  std::optional<std::uint64_t> block_;  // the bit where the next block starts
+  std::vector<unsigned char> raw_;      // the file's bytes from the block's first
+};
+
+}  // namespace
+
+std::unique_ptr<StreamSource> bzip2_blocks(std::shared_ptr<const StreamStarts> starts,
+                                           std::uint64_t begin) {
+  return std::make_unique<Bzip2BlockSource>(std::move(starts), begin);
 }
 
 bool splittable_compressed(const std::string& path, Compression format) {

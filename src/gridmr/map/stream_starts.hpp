@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -11,27 +12,29 @@
 
 namespace gridmr {
 
-// Three layouts hold streams whose starts can be told from the bytes alone:
+// Four layouts hold pieces whose starts can be told from the bytes alone:
 // - BGZF `.gz` (bgzip, htslib, Picard): every gzip member carries its own
 //   size in a `BC` extra field, so a candidate is checked by the member that
 //   follows it;
-// - multistream `.bz2` (pbzip2, Wikipedia's `-multistream` dumps): a stream
-//   starts byte-aligned with `BZh1`-`BZh9` and the block magic, 10 fixed bytes;
+// - any `.bz2` (bzip2, lbzip2, pbzip2, Wikipedia's dumps): every block of a
+//   stream starts with a 48-bit magic at any bit, and holds its own CRC, so
+//   the file is cut between blocks as Hadoop does (bzip2_blocks);
 // - multi-frame `.zst` (pzstd, `zstd --long` files joined by cat): a frame's
 //   size is found by walking its block headers, and the next frame (or
 //   skippable frame, or the end of the file) must follow it.
 // A file that shrinks while it is searched only hides starts; decoding it
-// reports the damage.
-// Plain gzip (one member, or pigz's), single-stream bzip2 and xz cannot be cut.
+// reports the damage. Plain gzip (one member, or pigz's), a single zstd frame
+// and xz cannot be cut. Offsets are bytes; a bzip2 block starts "at" the byte
+// that holds its first bit.
 class StreamStarts {
  public:
   // Reads the open file `fd` (not owned) with pread, a window at a time.
   StreamStarts(int fd, Compression format, const std::string& path);
 
   // Whether the file is of a layout above, told from its first streams: two
-  // BGZF members; a bzip2 stream and another within 1 MiB; a zstd frame
-  // (after any skippable ones) that ends within 32 MiB, and another after it.
-  // A file of one stream is read whole, by one unit.
+  // BGZF members; a bzip2 stream header and block; a zstd frame (after any
+  // skippable ones) that ends within 32 MiB, and another after it. A gzip or
+  // zstd file of one stream is read whole, by one unit.
   bool splittable() const;
   // The first stream that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
@@ -41,19 +44,40 @@ class StreamStarts {
 
   std::uint64_t size() const { return size_; }
 
+  // A bzip2 block's magic, or a stream's end magic, at a bit of the file.
+  struct Bzip2Mark {
+    std::uint64_t bit;
+    bool stream_end;
+  };
+  // The first bzip2 mark at a bit in [from, to), if any.
+  std::optional<Bzip2Mark> bzip2_mark(std::uint64_t from, std::uint64_t to) const;
+
+  // Up to `bytes` bytes at `at` (fewer at the end of the file).
+  std::size_t read(std::uint64_t at, unsigned char* out, std::size_t bytes) const;
+
  private:
   // Where the stream (or zstd skippable frame) at `at` ends, if its header
   // (and, for zstd, its block headers) say so within the file.
   // A zstd frame longer than `limit` is not walked to its end.
   std::optional<std::uint64_t> stream_end(std::uint64_t at, std::uint64_t limit = UINT64_MAX) const;
-  // Up to `bytes` bytes at `at` (fewer at the end of the file).
-  std::size_t read(std::uint64_t at, unsigned char* out, std::size_t bytes) const;
 
   int fd_;
   Compression format_;
   std::string path_;
   std::uint64_t size_ = 0;
 };
+
+// A bzip2 file read from the block that starts in byte `begin` (the first
+// block when 0) to its end, one block at a time: each block becomes a stream
+// of its own ("BZh9", the block's bits moved to a byte boundary, an end magic
+// and the block's CRC as the stream's), so libbz2 decodes it and checks its
+// CRC, and a unit's text can stop between blocks. What is not checked: the
+// CRC over a whole stream's blocks (no unit sees them all), and that a block
+// fits its stream's level. A 48-bit block magic can turn up by chance inside
+// compressed data (about once per 16 TiB); then the block cut there fails its
+// CRC and the run stops with an error, never with a wrong text.
+std::unique_ptr<StreamSource> bzip2_blocks(std::shared_ptr<const StreamStarts> starts,
+                                           std::uint64_t begin);
 
 // Whether the plan may cut `path` (compressed as `format`) into units:
 // StreamStarts::splittable. False for a file it cannot

@@ -35,8 +35,9 @@ void TextReader::open_compressed(const WorkUnit& unit) {
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_);  // the whole file
     return;
   }
-  // A unit reads the streams that start in it: from the first, up to where one
-  // ends at or past the unit's end and the next can be found as a unit's first.
+  // A unit reads the streams (bzip2: blocks) that start in it: from the first,
+  // up to where one ends at or past the unit's end and the next can be found
+  // as a unit's first.
   const std::optional<std::uint64_t> first =
       unit.begin == 0 ? std::optional<std::uint64_t>(0) : starts->first_in(unit.begin, unit.end);
   if (!first) {  // no stream starts in the unit: no text
@@ -45,7 +46,9 @@ void TextReader::open_compressed(const WorkUnit& unit) {
   }
   // Its first record is the unit's before it, which reads on to finish it.
   skip_first_ = *first > 0;
-  decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, *first);
+  decompressor_ = format == Compression::kBzip2
+                      ? std::make_shared<Decompressor>(format, path_, bzip2_blocks(starts, *first))
+                      : std::make_shared<Decompressor>(fd_, format, path_, *first);
   decompressor_->stop_at(unit.end, [starts](std::uint64_t at) {
     return at >= starts->size() || starts->starts_at(at);
   });
