@@ -6,7 +6,7 @@
 # the decompressors alone (`gzip -dc` ... into /dev/null, one thread: what one core decompresses
 # at best). Rounds interleave every run; each figure is the best of REPEATS.
 # Then the same text as ONE file in each layout gridmr cuts into units (BGZF .gz as bgzip writes
-# it, 64 KiB blocks; multistream .bz2, a stream per 900 kB as pbzip2 writes it; .zst frames of
+# it, 64 KiB blocks; .bz2 as `bzip2 -9` writes it, one stream of 900 kB blocks; .zst frames of
 # 4 MiB), against the same file read as one unit (--unit-size 1TiB: what any reader that cannot
 # find the streams does). Rates are MB of text per second (wall time, mpirun start-up
 # included). Checks that every form gives the same counts.
@@ -69,14 +69,16 @@ for at in [*range(0, len(data), 65280), len(data)]:
               struct.pack("<II", zlib.crc32(chunk), len(chunk)))
 PY
 }
+cat "$work"/plain/* | bzip2 -9 >"$work/one-bz2.bz2" &  # one stream: one thread
+one_bz2=$!
 for f in "$work"/plain/*; do
   b=$(basename "$f")
   bgzf "$f" >"$work/one/$b.gz" &
-  split -b 900000 --filter 'bzip2 -9' "$f" >"$work/one/$b.bz2" &
   split -b 4M --filter 'zstd -q -3' "$f" >"$work/one/$b.zst" &
-  wait
+  for job in $(jobs -p); do [[ $job == "$one_bz2" ]] || wait "$job"; done
 done
-for form in gz bz2 zst; do
+wait
+for form in gz zst; do
   cat "$work"/one/*."$form" >"$work/one-$form.$form"
   rm "$work"/one/*."$form"
 done
