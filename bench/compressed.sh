@@ -7,7 +7,8 @@
 # at best). Rounds interleave every run; each figure is the best of REPEATS.
 # Then the same text as ONE file in each layout gridmr cuts into units (BGZF .gz as bgzip writes
 # it, 64 KiB blocks; .bz2 as `bzip2 -9` writes it, one stream of 900 kB blocks; .zst frames of
-# 4 MiB), against the same file read as one unit (--unit-size 1TiB: what any reader that cannot
+# 4 MiB; .xz as `xz -3 -T2` writes it, blocks of 12 MiB of text), against the same file read as
+# one unit (--unit-size 1TiB: what any reader that cannot
 # find the streams does). Rates are MB of text per second (wall time, mpirun start-up
 # included). Checks that every form gives the same counts.
 # Usage: bench/compressed.sh [MiB] [FILES] [REPEATS]   (default 512 16 3)
@@ -69,6 +70,7 @@ for at in [*range(0, len(data), 65280), len(data)]:
               struct.pack("<II", zlib.crc32(chunk), len(chunk)))
 PY
 }
+cat "$work"/plain/* | xz -3 -T2 >"$work/one-xz.xz"
 cat "$work"/plain/* | bzip2 -9 >"$work/one-bz2.bz2" &  # one stream: one thread
 one_bz2=$!
 for f in "$work"/plain/*; do
@@ -98,14 +100,14 @@ decompress() {
   esac
 }
 # Configurations 0-3: each decompressor alone; 4-7: piped into the baseline; 8: gridmr on the
-# plain text; 9-12: gridmr on each form; 13-15: gridmr on one file of each splittable layout;
-# 16-18: the same, as one unit.
+# plain text; 9-12: gridmr on each form; 13-16: gridmr on one file of each splittable layout;
+# 17-20: the same, as one unit.
 labels=()
 for form in "${forms[@]}"; do labels+=("$form: decompressor alone, 1 thread"); done
 for form in "${forms[@]}"; do labels+=("$form: decompressor | baseline"); done
 labels+=("plain: gridmr 2r x 1t")
 for form in "${forms[@]}"; do labels+=("$form: gridmr 2r x 1t"); done
-split_forms=(gz bz2 zst)
+split_forms=(gz bz2 zst xz)
 for form in "${split_forms[@]}"; do labels+=("one .$form file: gridmr 2r x 1t"); done
 for form in "${split_forms[@]}"; do labels+=("one .$form file, one unit: 2r x 1t"); done
 run() {
@@ -115,8 +117,8 @@ run() {
   elif ((i < 8)); then
     decompress "${forms[i - 4]}" | build/wordcount_baseline /dev/stdin >/dev/null
   elif ((i >= 13)); then
-    local form=${split_forms[(i - 13) % 3]} unit=16MiB
-    ((i >= 16)) && unit=1TiB
+    local form=${split_forms[(i - 13) % 4]} unit=16MiB
+    ((i >= 17)) && unit=1TiB
     OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to none build/gridmr wordcount --threads 1 --quiet \
       --unit-size "$unit" --force -o "$work/r$i.h5" "$work/one-$form.$form"
   else
@@ -152,7 +154,7 @@ for k in "${!forms[@]}"; do
     "$(ratio "${bests[k]}" "${bests[k + 9]}")x the decompressor alone"
 done
 for k in "${!split_forms[@]}"; do
-  echo "one .${split_forms[k]} file: $(ratio "${bests[k + 16]}" "${bests[k + 13]}")x the same file as" \
+  echo "one .${split_forms[k]} file: $(ratio "${bests[k + 17]}" "${bests[k + 13]}")x the same file as" \
     "one unit"
 done
 echo "wrote $csv"

@@ -3,8 +3,9 @@
 (the zstd tool, several frames), bzip2 and xz (Python's bz2 and lzma, two streams each) files
 counts as its text does, by Python's re over the
 decompressed bytes, at several rank, thread and unit-size counts with identical datasets; one
-big BGZF .gz, multistream .bz2, single-stream .bz2 (cut between its blocks) and multi-frame .zst
-file (streams cut inside words and lines) are cut into many units and count the same; a streaming mapper and --include-path see the same
+big BGZF .gz, multistream .bz2, single-stream .bz2 (cut between its blocks), multi-frame .zst,
+xz of blocks and xz of joined streams file (streams and blocks cut inside words and lines) are
+cut into many units and count the same; a streaming mapper and --include-path see the same
 lines; a damaged file is one error line, exit code 1, no output file and no process left."""
 import argparse
 import bz2
@@ -28,6 +29,12 @@ def zstd(data, level=3):
                           check=True).stdout
 
 
+def xz_blocks(data, block):
+    """xz in blocks of `block` bytes of text, as `xz -T0` writes it (the xz tool)."""
+    return subprocess.run(["xz", "-q", "-c", "-6", f"--block-size={block}"], input=data,
+                          capture_output=True, check=True).stdout
+
+
 def bgzf(data, block=20000):
     """bgzip's layout: gzip members of raw deflate, each with its size in a BC extra field, and
     the empty member bgzip ends a file with."""
@@ -44,14 +51,18 @@ def bgzf(data, block=20000):
 
 def split_files(text):
     """One text as the layouts whose streams or blocks gridmr finds: BGZF, multistream bzip2 (as
-    pbzip2 and Wikipedia's dumps), one bzip2 stream of 100 kB blocks (as bzip2 -1), and zstd
-    frames with skippable frames between (as pzstd)."""
+    pbzip2 and Wikipedia's dumps), one bzip2 stream of 100 kB blocks (as bzip2 -1), zstd
+    frames with skippable frames between (as pzstd), xz of 64 KiB blocks (as xz -T0 with a
+    smaller block) and xz streams of one block each, joined (as cat a.xz b.xz)."""
     skippable = struct.pack("<III", 0x184D2A50, 4, 7)
     return {
         "big.bgzf.gz": bgzf(text),
         "big.multi.bz2": b"".join(bz2.compress(text[at:at + 30011])
                                   for at in range(0, len(text), 30011)),
         "big.single.bz2": bz2.compress(text, 1),
+        "big.blocks.xz": xz_blocks(text, 65536),
+        "big.multi.xz": b"".join(lzma.compress(text[at:at + 40009])
+                                 for at in range(0, len(text), 40009)),
         "big.frames.zst": b"".join(skippable + zstd(text[at:at + 25013])
                                    for at in range(0, len(text), 25013)),
     }

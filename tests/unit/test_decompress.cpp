@@ -88,6 +88,30 @@ std::string xz_stream(const std::string& text) {
   return out;
 }
 
+// xz of blocks of `block_size` bytes of text, as `xz -T0` writes them.
+std::string xz_blocks_of(const std::string& text, std::uint64_t block_size,
+                         lzma_check check = LZMA_CHECK_CRC64) {
+  lzma_mt mt{};
+  mt.threads = 1;
+  mt.block_size = block_size;
+  mt.preset = 6;
+  mt.check = check;
+  lzma_stream xz = LZMA_STREAM_INIT;
+  REQUIRE(lzma_stream_encoder_mt(&xz, &mt) == LZMA_OK);
+  std::string out(lzma_stream_buffer_bound(text.size()) + (text.size() / block_size + 1) * 64,
+                  '\0');
+  xz.next_in = reinterpret_cast<const std::uint8_t*>(text.data());
+  xz.avail_in = text.size();
+  xz.next_out = reinterpret_cast<std::uint8_t*>(out.data());
+  xz.avail_out = out.size();
+  lzma_ret status = LZMA_OK;
+  while (status == LZMA_OK) status = lzma_code(&xz, LZMA_FINISH);
+  REQUIRE(status == LZMA_STREAM_END);
+  out.resize(xz.total_out);
+  lzma_end(&xz);
+  return out;
+}
+
 // Text with words, long words (one piece in `long_every` on average), bytes >=
 // 0x80, blank and long lines: `bytes` of it.
 std::string sample_text(std::size_t bytes, unsigned seed, unsigned long_every = 500) {
@@ -208,7 +232,7 @@ TEST_CASE("a damaged compressed file is an error naming it, never a short text")
   fails("after.gz", gz + "not gzip", "(gzip)");
 }
 
-TEST_CASE("a BGZF, bzip2 or multi-frame zstd file cut anywhere reads each record once") {
+TEST_CASE("a BGZF, bzip2, multi-frame zstd or xz file cut anywhere reads each record once") {
   TempDir dir;
   // Long words are rarer here, so that 100 kB bzip2 blocks hold little more text.
   const std::string text = sample_text(1000000, 11, 40000);
@@ -257,6 +281,14 @@ TEST_CASE("a BGZF, bzip2 or multi-frame zstd file cut anywhere reads each record
        text},
       {dir.write("multi.zst", joined(zstd_frame, "")), text},
       {dir.write("pzstd.zst", skippable + joined(zstd_frame, skippable)), text},
+      // xz blocks, and xz streams joined: of blocks (CRC64 and CRC32 checks),
+      // one of one block, one empty, with stream padding between them.
+      {dir.write("blocks.xz", xz_blocks_of(text, 60000)), text},
+      {dir.write("joined.xz", xz_blocks_of(text.substr(0, 300001), 45000) +
+                                  xz_stream(text.substr(300001, 100000)) + xz_stream("") +
+                                  std::string(8, '\0') +
+                                  xz_blocks_of(text.substr(400001), 70000, LZMA_CHECK_CRC32)),
+       text},
   };
   TextReader plain_reader(1 << 12);
   const WorkUnit whole_plain{0, 0, text.size()};
@@ -287,12 +319,23 @@ TEST_CASE("a BGZF, bzip2 or multi-frame zstd file cut anywhere reads each record
       // unit would pass the checks above).
       if (unit_size <= 4096) CHECK(reading >= 3);
     }
+    // A first unit smaller than the headers before the first stream or block.
+    for (std::uint64_t cut = 1; cut <= 20; ++cut) {
+      CAPTURE(file);
+      CAPTURE(cut);
+      TextReader reader(1 << 12);
+      std::string through;
+      for (const WorkUnit unit : {WorkUnit{0, 0, cut}, WorkUnit{0, cut, size}}) {
+        reader.read_through(file, unit, [&](std::string_view bytes) { through += bytes; });
+      }
+      CHECK(through == want_text);
+    }
   }
-  // xz, and gzip that is not BGZF: a unit that starts past the first byte
-  // finds no stream start, so the first unit reads the whole text.
-  for (const auto& [name, bytes] : {std::pair{"plain.gz", gzip_member(text)},
-                                    std::pair{"cat.gz", gzip_member(pieces[0]) + gzip_member(text)},
-                                    std::pair{"plain.xz", xz_stream(text)}}) {
+  // gzip that is not BGZF: a unit that starts past the first byte finds no
+  // stream start, so the first unit reads the whole text.
+  for (const auto& [name, bytes] :
+       {std::pair{"plain.gz", gzip_member(text)},
+        std::pair{"cat.gz", gzip_member(pieces[0]) + gzip_member(text)}}) {
     CAPTURE(name);
     const std::string path = dir.write(name, bytes);
     TextReader reader(1 << 12);
@@ -302,9 +345,10 @@ TEST_CASE("a BGZF, bzip2 or multi-frame zstd file cut anywhere reads each record
   }
 }
 
-TEST_CASE("a bzip2 file read in units reports damage as a whole one does") {
+TEST_CASE("a bzip2 or xz file read in units reports damage as a whole one does") {
   TempDir dir;
-  const std::string text = sample_text(600000, 9, 40000), bz2 = bzip2_stream(text, 1);
+  const std::string text = sample_text(600000, 9, 40000), bz2 = bzip2_stream(text, 1),
+                    xz = xz_blocks_of(text, 50000);
   const auto fails = [&](const std::string& name, const std::string& bytes, const char* why) {
     const std::string path = dir.write(name, bytes);
     CAPTURE(name);
@@ -318,9 +362,10 @@ TEST_CASE("a bzip2 file read in units reports damage as a whole one does") {
       }
       return words;
     };
+    const std::string format = name.ends_with(".xz") ? "xz" : "bzip2";
     CHECK_THROWS_WITH_AS(
         read_units(),
-        doctest::Contains(("cannot decompress '" + path + "' (bzip2): " + why).c_str()),
+        doctest::Contains(("cannot decompress '" + path + "' (" + format + "): " + why).c_str()),
         gridmr::RunError);
   };
   for (const std::size_t keep : {bz2.size() / 2, bz2.size() - 11, bz2.size() - 1}) {
@@ -332,6 +377,13 @@ TEST_CASE("a bzip2 file read in units reports damage as a whole one does") {
   fails("flipped.bz2", flipped, "damaged data");
   fails("crc.bz2", crc, "damaged data");
   fails("after.bz2", bz2 + "BZh9 and then text", "data after the last stream is not bzip2");
+  // xz: its indexes are read from the end, so a cut file has none to read.
+  for (const std::size_t keep : {xz.size() / 2, xz.size() - 1}) {
+    fails("cut.xz", xz.substr(0, keep), "its index cannot be read");
+  }
+  std::string xz_flipped = xz;
+  xz_flipped[xz.size() / 2] ^= 0x20;  // inside a block
+  fails("flipped.xz", xz_flipped, "damaged data");
 }
 
 TEST_CASE("only files whose streams can be found are cut by the plan") {
@@ -348,7 +400,10 @@ TEST_CASE("only files whose streams can be found are cut by the plan") {
   CHECK_FALSE(splittable("e.gz", bgzf_member(half)));                      // one member
   CHECK(splittable("f.bz2", bzip2_stream(text)));                          // cut between its blocks
   CHECK_FALSE(splittable("g.zst", zstd_frame(text)));
-  CHECK_FALSE(splittable("h.xz", xz_stream(half) + xz_stream(half)));
+  CHECK(splittable("h.xz", xz_stream(half) + xz_stream(half)));  // two blocks
+  CHECK(splittable("k.xz", xz_blocks_of(text, 100000)));
+  CHECK_FALSE(splittable("l.xz", xz_stream(text)));                  // one block
+  CHECK_FALSE(splittable("m.xz", xz_stream(text).substr(0, 5000)));  // no index
   CHECK_FALSE(splittable("i.gz", ""));
   CHECK_FALSE(splittable("j.bz2", text));  // text named .bz2: reading it reports that
 }

@@ -197,8 +197,8 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
     job.add_option("INPUT", options.inputs,
                    input == Input::kText
                        ? "Files or directories (walked recursively); *.gz, *.zst, *.bz2 and *.xz "
-                         "are read decompressed, one work unit each (BGZF, multistream .bz2 and "
-                         "multi-frame .zst files are cut into units)"
+                         "are read decompressed, one work unit each (BGZF .gz, any .bz2, "
+                         "multi-frame .zst and .xz of several blocks are cut into units)"
                        : "Files or directories (walked recursively); one work unit per file; "
                          "*.gz, *.zst, *.bz2 and *.xz are read decompressed")
         ->required()

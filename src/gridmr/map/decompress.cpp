@@ -233,18 +233,17 @@ class Bzip2Codec final : public Decompressor::Codec {
   bool in_stream_ = false;
 };
 
+// xz through liblzma: a file's streams as one (LZMA_CONCATENATED, which also
+// skips the padding between streams), or, from a StreamSource, one stream at
+// a time, each ended on its own.
 class XzCodec final : public Decompressor::Codec {
  public:
-  XzCodec() {
-    if (lzma_stream_decoder(&xz_, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-      throw Damaged{"liblzma cannot start"};
-    }
-  }
+  explicit XzCodec(bool one_by_one) : one_by_one_(one_by_one) { start(); }
   ~XzCodec() override { lzma_end(&xz_); }
 
   Step decode(const unsigned char*& in, std::size_t& in_left, char* out, std::size_t room,
               bool input_ended) override {
-    if (input_ended && !started_) return {0, true};  // an empty file holds no text
+    if (input_ended && !started_) return {0, true};  // no text, or no more streams
     xz_.next_in = in;
     xz_.avail_in = in_left;
     xz_.next_out = reinterpret_cast<std::uint8_t*>(out);
@@ -257,7 +256,9 @@ class XzCodec final : public Decompressor::Codec {
     if (used > 0) started_ = true;
     switch (status) {
       case LZMA_STREAM_END:
-        return {produced, true};
+        if (!one_by_one_) return {produced, true};
+        start();
+        return {produced, false, true};
       case LZMA_OK:
         if (input_ended && produced == 0) throw Damaged{kCutShort};
         return {produced, false};
@@ -273,6 +274,14 @@ class XzCodec final : public Decompressor::Codec {
   }
 
  private:
+  void start() {
+    // Called again on the same stream, liblzma keeps what memory it can.
+    if (lzma_stream_decoder(&xz_, UINT64_MAX, one_by_one_ ? 0 : LZMA_CONCATENATED) != LZMA_OK) {
+      throw Damaged{"liblzma cannot start"};
+    }
+    started_ = false;
+  }
+  bool one_by_one_;
   lzma_stream xz_ = LZMA_STREAM_INIT;
   bool started_ = false;
 };
@@ -293,7 +302,8 @@ const char* format_name(Compression format) {
   return "plain";
 }
 
-std::unique_ptr<Decompressor::Codec> codec_for(Compression format) {
+// With one_by_one, a decoder for streams given one at a time (StreamSource).
+std::unique_ptr<Decompressor::Codec> codec_for(Compression format, bool one_by_one) {
   switch (format) {
     case Compression::kGzip:
       return std::make_unique<GzipCodec>();
@@ -302,7 +312,7 @@ std::unique_ptr<Decompressor::Codec> codec_for(Compression format) {
     case Compression::kBzip2:
       return std::make_unique<Bzip2Codec>();
     case Compression::kXz:
-      return std::make_unique<XzCodec>();
+      return std::make_unique<XzCodec>(one_by_one);
     case Compression::kNone:
       break;
   }
@@ -315,6 +325,11 @@ Decompressor::Decompressor(Compression format, std::string path,
                            std::unique_ptr<StreamSource> source)
     : Decompressor(-1, format, std::move(path), 0, 0) {
   source_ = std::move(source);
+  try {
+    codec_ = codec_for(format, true);
+  } catch (const Damaged& damaged) {
+    fail(damaged.why);
+  }
 }
 
 Decompressor::Decompressor(int fd, Compression format, std::string path, std::uint64_t begin,
@@ -326,7 +341,7 @@ Decompressor::Decompressor(int fd, Compression format, std::string path, std::ui
       input_offset_(begin),
       input_end_(end) {
   try {
-    codec_ = codec_for(format);
+    codec_ = codec_for(format, false);
   } catch (const Damaged& damaged) {
     fail(damaged.why);
   }

@@ -1,8 +1,9 @@
-// Finds stream starts in BGZF and multi-frame zstd files, and block starts in bzip2 files, by
-// their bytes.
+// Finds stream starts in BGZF and multi-frame zstd files by their bytes, block starts in bzip2
+// files by their magic, and in xz files by their indexes.
 #include "gridmr/map/stream_starts.hpp"
 
 #include <fcntl.h>
+#include <lzma.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@ namespace {
 
 // The bytes every stream of a format starts with, searched for first.
 // BGZF: gzip magic, deflate, FLG.FEXTRA. bzip2: "BZh" (then a level digit and
-// the block magic). zstd: the frame magic 0xFD2FB528, little-endian.
+// the block magic). zstd: the frame magic 0xFD2FB528, little-endian. xz: its
+// stream header's magic (its blocks are found by the indexes instead).
 std::string_view signature(Compression format) {
   switch (format) {
     case Compression::kGzip:
@@ -31,6 +33,8 @@ std::string_view signature(Compression format) {
       return "BZh";
     case Compression::kZstd:
       return {"\x28\xb5\x2f\xfd", 4};
+    case Compression::kXz:
+      return {"\xfd\x37\x7a\x58\x5a\x00", 6};
     default:
       return {};
   }
@@ -206,6 +210,8 @@ bool StreamStarts::starts_at(std::uint64_t at) const {
   switch (format_) {
     case Compression::kBzip2:
       return first_in(at, at + 1).has_value();
+    case Compression::kXz:
+      return first_in(at, at + 1) == at;
     case Compression::kGzip:
     case Compression::kZstd: {
       unsigned char magic[4];
@@ -234,6 +240,8 @@ bool StreamStarts::splittable() const {
       unsigned char head[kBzip2Header];
       return read(0, head, kBzip2Header) == kBzip2Header && bzip2_stream_header(head);
     }
+    case Compression::kXz:
+      return xz_blocks() != nullptr && xz_blocks()->size() >= 2;
     case Compression::kZstd:  // past any skippable frames, a frame, and another after it
       for (std::uint64_t at = 0;;) {
         unsigned char magic[4];
@@ -252,8 +260,10 @@ std::optional<StreamStarts::Bzip2Mark> StreamStarts::bzip2_mark(std::uint64_t fr
   to = std::min(to, size_ * 8);
   std::vector<unsigned char> window;
   // Windows overlap by 6 bytes: a mark spans 7 at most.
+  const std::uint64_t last = (to + 7) / 8 + 6;  // the last byte a mark before `to` may touch
   for (std::uint64_t base = from / 8; base * 8 < to;) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kWindow, size_ - base));
+    const auto want =
+        static_cast<std::size_t>(std::min({std::uint64_t{kWindow}, size_ - base, last - base}));
     window.resize(want);
     const std::size_t got = read(base, window.data(), want);
     const std::uint64_t first = base * 8;
@@ -268,6 +278,15 @@ std::optional<StreamStarts::Bzip2Mark> StreamStarts::bzip2_mark(std::uint64_t fr
 }
 
 std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uint64_t to) const {
+  if (format_ == Compression::kXz) {
+    if (xz_blocks() == nullptr) return std::nullopt;
+    const std::vector<XzBlock>& blocks = *xz_blocks();
+    const auto block =
+        std::lower_bound(blocks.begin(), blocks.end(), from,
+                         [](const XzBlock& b, std::uint64_t offset) { return b.offset < offset; });
+    if (block == blocks.end() || block->offset >= to) return std::nullopt;
+    return block->offset;
+  }
   if (format_ == Compression::kBzip2) {  // the first block magic (not a stream's end)
     for (std::uint64_t bit = from * 8;;) {
       const auto mark = bzip2_mark(bit, std::min(to, size_) * 8);
@@ -414,11 +433,126 @@ class Bzip2BlockSource final : public StreamSource {
   std::vector<unsigned char> raw_;      // the file's bytes from the block's first
 };
 
+// Compressed bytes of an xz block given per call.
+constexpr std::size_t kXzPiece = std::size_t{256} << 10;
+
+class XzBlockSource final : public StreamSource {
+ public:
+  XzBlockSource(std::shared_ptr<const StreamStarts> starts, std::uint64_t begin)
+      : starts_(std::move(starts)), blocks_(starts_->xz_blocks()) {
+    if (blocks_ == nullptr) return;
+    next_ =
+        static_cast<std::size_t>(std::lower_bound(blocks_->begin(), blocks_->end(), begin,
+                                                  [](const StreamStarts::XzBlock& b,
+                                                     std::uint64_t at) { return b.offset < at; }) -
+                                 blocks_->begin());
+  }
+
+  // A block's stream comes in pieces: its header, the block's bytes in
+  // pieces of kXzPiece, then its index and footer.
+  bool next(std::vector<unsigned char>& out, std::uint64_t& next_at) override {
+    if (blocks_ == nullptr) throw Damaged{"its index cannot be read (cut short?)"};
+    if (next_ == blocks_->size()) return false;
+    const StreamStarts::XzBlock& block = (*blocks_)[next_];
+    next_at = next_ + 1 < blocks_->size() ? (*blocks_)[next_ + 1].offset : starts_->size();
+    lzma_stream_flags flags{};
+    flags.version = 0;
+    flags.check = static_cast<lzma_check>(block.check);
+    if (given_ == kHeader) {
+      out.resize(LZMA_STREAM_HEADER_SIZE);
+      if (lzma_stream_header_encode(&flags, out.data()) != LZMA_OK) {
+        throw Damaged{"a block's check is unknown"};
+      }
+      given_ = 0;
+    } else if (given_ < block.total_size) {
+      const auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kXzPiece, block.total_size - given_));
+      out.resize(want);
+      if (starts_->read(block.offset + given_, out.data(), want) < want) throw Damaged{kCutShort};
+      given_ += want;
+    } else {  // an index of the one block, and the footer that gives its size
+      lzma_index* index = lzma_index_init(nullptr);
+      if (index == nullptr) throw Damaged{"liblzma cannot start"};
+      const lzma_ret appended =
+          lzma_index_append(index, nullptr, block.unpadded_size, block.text_size);
+      const auto size = static_cast<std::size_t>(lzma_index_size(index));
+      out.resize(size + LZMA_STREAM_HEADER_SIZE);
+      std::size_t at = 0;
+      const lzma_ret encoded =
+          appended == LZMA_OK ? lzma_index_buffer_encode(index, out.data(), &at, size) : appended;
+      lzma_index_end(index, nullptr);
+      flags.backward_size = size;
+      if (encoded != LZMA_OK || lzma_stream_footer_encode(&flags, out.data() + size) != LZMA_OK) {
+        throw Damaged{"its index lists a block liblzma cannot describe"};
+      }
+      given_ = kHeader;
+      ++next_;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::uint64_t kHeader = UINT64_MAX;  // given_: the stream header is next
+
+  std::shared_ptr<const StreamStarts> starts_;
+  const std::vector<StreamStarts::XzBlock>* blocks_;  // starts_'s; null if unreadable
+  std::size_t next_ = 0;                              // the block being given
+  std::uint64_t given_ = kHeader;                     // of its bytes
+};
+
 }  // namespace
+
+std::unique_ptr<StreamSource> xz_blocks(std::shared_ptr<const StreamStarts> starts,
+                                        std::uint64_t begin) {
+  return std::make_unique<XzBlockSource>(std::move(starts), begin);
+}
 
 std::unique_ptr<StreamSource> bzip2_blocks(std::shared_ptr<const StreamStarts> starts,
                                            std::uint64_t begin) {
   return std::make_unique<Bzip2BlockSource>(std::move(starts), begin);
+}
+
+const std::vector<StreamStarts::XzBlock>* StreamStarts::xz_blocks() const {
+  if (xz_read_) return xz_blocks_ ? &*xz_blocks_ : nullptr;
+  xz_read_ = true;
+  // liblzma's file-info decoder reads each stream's footer and index from the
+  // end of the file back, asking for the bytes it needs where it needs them.
+  lzma_stream xz = LZMA_STREAM_INIT;
+  lzma_index* index = nullptr;
+  if (format_ != Compression::kXz || size_ == 0 ||
+      lzma_file_info_decoder(&xz, &index, UINT64_MAX, size_) != LZMA_OK) {
+    return nullptr;
+  }
+  std::vector<unsigned char> buffer(std::size_t{64} << 10);
+  std::uint64_t at = 0;
+  lzma_ret status = LZMA_OK;
+  while (status == LZMA_OK || status == LZMA_SEEK_NEEDED) {
+    if (status == LZMA_SEEK_NEEDED) {
+      at = xz.seek_pos;
+      xz.avail_in = 0;
+    }
+    if (xz.avail_in == 0) {
+      const std::size_t got = read(at, buffer.data(), buffer.size());
+      if (got == 0) break;  // the file ended early (it shrank)
+      xz.next_in = buffer.data();
+      xz.avail_in = got;
+      at += got;
+    }
+    status = lzma_code(&xz, LZMA_RUN);
+  }
+  if (status == LZMA_STREAM_END) {
+    xz_blocks_.emplace();
+    lzma_index_iter block;
+    lzma_index_iter_init(&block, index);
+    while (!lzma_index_iter_next(&block, LZMA_INDEX_ITER_BLOCK)) {
+      xz_blocks_->push_back({block.block.compressed_file_offset, block.block.total_size,
+                             block.block.unpadded_size, block.block.uncompressed_size,
+                             static_cast<std::uint32_t>(block.stream.flags->check)});
+    }
+    lzma_index_end(index, nullptr);
+  }
+  lzma_end(&xz);
+  return xz_blocks_ ? &*xz_blocks_ : nullptr;
 }
 
 bool splittable_compressed(const std::string& path, Compression format) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gridmr/map/decompress.hpp"
 
@@ -21,11 +22,14 @@ namespace gridmr {
 //   the file is cut between blocks as Hadoop does (bzip2_blocks);
 // - multi-frame `.zst` (pzstd, `zstd --long` files joined by cat): a frame's
 //   size is found by walking its block headers, and the next frame (or
-//   skippable frame, or the end of the file) must follow it.
+//   skippable frame, or the end of the file) must follow it;
+// - `.xz` of several blocks (`xz -T0`, the default from xz 5.6; files joined
+//   by cat): each stream's index, at its end, lists where its blocks are
+//   (xz_blocks).
 // A file that shrinks while it is searched only hides starts; decoding it
 // reports the damage. Plain gzip (one member, or pigz's), a single zstd frame
-// and xz cannot be cut. Offsets are bytes; a bzip2 block starts "at" the byte
-// that holds its first bit.
+// and an xz file of one block cannot be cut. Offsets are bytes; a bzip2 block
+// starts "at" the byte that holds its first bit.
 class StreamStarts {
  public:
   // Reads the open file `fd` (not owned) with pread, a window at a time.
@@ -33,8 +37,9 @@ class StreamStarts {
 
   // Whether the file is of a layout above, told from its first streams: two
   // BGZF members; a bzip2 stream header and block; a zstd frame (after any
-  // skippable ones) that ends within 32 MiB, and another after it. A gzip or
-  // zstd file of one stream is read whole, by one unit.
+  // skippable ones) that ends within 32 MiB, and another after it; xz indexes
+  // that list two blocks or more. A gzip or zstd file of one stream, or an xz
+  // file of one block, is read whole, by one unit.
   bool splittable() const;
   // The first stream that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
@@ -52,6 +57,19 @@ class StreamStarts {
   // The first bzip2 mark at a bit in [from, to), if any.
   std::optional<Bzip2Mark> bzip2_mark(std::uint64_t from, std::uint64_t to) const;
 
+  // An xz block, as its stream's index lists it.
+  struct XzBlock {
+    std::uint64_t offset;      // of its header in the file
+    std::uint64_t total_size;  // header, data, padding and check
+    std::uint64_t unpadded_size;
+    std::uint64_t text_size;  // uncompressed
+    std::uint32_t check;      // its stream's check (lzma_check)
+  };
+  // The blocks of every stream of an xz file, in file order; null if the
+  // file's indexes cannot be read (decoding it reports why). Read once, from
+  // the end of each stream.
+  const std::vector<XzBlock>* xz_blocks() const;
+
   // Up to `bytes` bytes at `at` (fewer at the end of the file).
   std::size_t read(std::uint64_t at, unsigned char* out, std::size_t bytes) const;
 
@@ -65,6 +83,8 @@ class StreamStarts {
   Compression format_;
   std::string path_;
   std::uint64_t size_ = 0;
+  mutable bool xz_read_ = false;
+  mutable std::optional<std::vector<XzBlock>> xz_blocks_;
 };
 
 // A bzip2 file read from the block that starts in byte `begin` (the first
@@ -78,6 +98,15 @@ class StreamStarts {
 // CRC and the run stops with an error, never with a wrong text.
 std::unique_ptr<StreamSource> bzip2_blocks(std::shared_ptr<const StreamStarts> starts,
                                            std::uint64_t begin);
+
+// An xz file read from the block at `begin` (the first when 0) to its end,
+// one block at a time, each as a stream of its own: a stream header with the
+// block's check, the block's bytes as they are, and an index and footer for
+// that one block, so liblzma checks the block's check and both sizes the
+// index gave. Its first stream throws Damaged if the file's indexes cannot be
+// read.
+std::unique_ptr<StreamSource> xz_blocks(std::shared_ptr<const StreamStarts> starts,
+                                        std::uint64_t begin);
 
 // Whether the plan may cut `path` (compressed as `format`) into units:
 // StreamStarts::splittable. False for a file it cannot

@@ -38,17 +38,31 @@ void TextReader::open_compressed(const WorkUnit& unit) {
   // A unit reads the streams (bzip2: blocks) that start in it: from the first,
   // up to where one ends at or past the unit's end and the next can be found
   // as a unit's first.
-  const std::optional<std::uint64_t> first =
-      unit.begin == 0 ? std::optional<std::uint64_t>(0) : starts->first_in(unit.begin, unit.end);
+  // A gzip or zstd file starts with a stream; bzip2 and xz blocks follow
+  // headers.
+  const bool blocks = format == Compression::kBzip2 || format == Compression::kXz;
+  const std::optional<std::uint64_t> first = unit.begin == 0 && !blocks
+                                                 ? std::optional<std::uint64_t>(0)
+                                                 : starts->first_in(unit.begin, unit.end);
+  if (!first && unit.begin == 0 && format == Compression::kXz && starts->xz_blocks() == nullptr) {
+    // The first unit reports an xz file whose indexes cannot be read.
+    decompressor_ = std::make_shared<Decompressor>(format, path_, xz_blocks(starts, 0));
+    return;
+  }
   if (!first) {  // no stream starts in the unit: no text
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, 0, 0);
     return;
   }
-  // Its first record is the unit's before it, which reads on to finish it.
-  skip_first_ = *first > 0;
-  decompressor_ = format == Compression::kBzip2
-                      ? std::make_shared<Decompressor>(format, path_, bzip2_blocks(starts, *first))
-                      : std::make_shared<Decompressor>(fd_, format, path_, *first);
+  // Its first record is the unit's before it, which reads on to finish it,
+  // unless its text is the file's first.
+  skip_first_ = blocks ? *first != starts->first_in(0, starts->size()) : *first > 0;
+  if (format == Compression::kBzip2 || format == Compression::kXz) {
+    auto blocks =
+        format == Compression::kBzip2 ? bzip2_blocks(starts, *first) : xz_blocks(starts, *first);
+    decompressor_ = std::make_shared<Decompressor>(format, path_, std::move(blocks));
+  } else {
+    decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, *first);
+  }
   decompressor_->stop_at(unit.end, [starts](std::uint64_t at) {
     return at >= starts->size() || starts->starts_at(at);
   });

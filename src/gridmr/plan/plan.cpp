@@ -159,9 +159,9 @@ Plan plan_files(const std::vector<std::string>& inputs, std::uint64_t unit_size,
   // Refuse a plan whose units alone would not fit in rank 0's memory (24 bytes
   // each), before making any: --unit-size 7 on 5 GiB once grew rank 0 to 12.6 GB.
   constexpr std::uint64_t kMaxUnits = 100'000'000;
-  // A compressed file is one unit, read front to back, unless its streams can
-  // be found in its bytes (BGZF, multistream bzip2, multi-frame zstd): then
-  // it is cut like a plain file, and each unit reads the streams that start in it.
+  // A compressed file is one unit, read front to back, unless its streams (or
+  // blocks) can be found (BGZF, bzip2, multi-frame zstd, xz of several blocks):
+  // then it is cut like a plain file, and each unit reads those that start in it.
   std::vector<std::uint64_t> unit_bytes(files.size(), unit_size);
   std::uint64_t units = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
