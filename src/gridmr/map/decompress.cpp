@@ -406,6 +406,8 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
       done += step.produced;
       ended_ = step.done;
       if (step.stream_ended) {
+        // A source's stream must end with its bytes (its next_at is the next one's).
+        if (source_ && input_at_ != input_size_) throw Damaged{"a block holds data after its end"};
         // Where the next stream starts.
         const std::uint64_t at = source_ ? source_next_ : input_offset_ + input_at_;
         stopped_ = at >= stop_ && may_stop_(at);

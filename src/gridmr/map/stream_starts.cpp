@@ -118,8 +118,9 @@ std::optional<StreamStarts::Bzip2Mark> find_bzip2_mark(const unsigned char* data
           std::uint64_t{8} * i + static_cast<unsigned>(std::countr_zero(shifts));
       if (bit < from || bit + 48 > std::uint64_t{8} * bytes) continue;
       const std::uint64_t bits = bits48(data, bytes, bit);
-      if (bits == kBzip2Block || bits == kBzip2End)
+      if (bits == kBzip2Block || bits == kBzip2End) {
         return StreamStarts::Bzip2Mark{bit, bits == kBzip2End};
+      }
     }
   }
   return std::nullopt;
@@ -387,8 +388,9 @@ class Bzip2BlockSource final : public StreamSource {
     }
     BitWriter writer(out);
     const int rest = static_cast<int>(bits % 8);
-    if (rest > 0)
+    if (rest > 0) {
       writer.put(bits48(raw_.data(), got, start % 8 + bits - rest) >> (48 - rest), rest);
+    }
     writer.put(kBzip2End, 48);
     writer.put(crc, 32);
     writer.flush();
