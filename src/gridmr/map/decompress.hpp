@@ -27,8 +27,8 @@ struct Damaged {
 inline constexpr const char* kCutShort = "the file ends inside compressed data (cut short?)";
 
 // Where a Decompressor's streams come from when they are not the file's bytes
-// as they stand: a bzip2 file cut between its blocks gives each block as a
-// stream of its own (bzip2_blocks, stream_starts.hpp).
+// as they stand: a bzip2 or xz file cut between its blocks gives each block as
+// a stream of its own (bzip2_blocks, xz_blocks: stream_starts.hpp).
 class StreamSource {
  public:
   virtual ~StreamSource() = default;

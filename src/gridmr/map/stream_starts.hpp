@@ -41,10 +41,10 @@ class StreamStarts {
   // that list two blocks or more. A gzip or zstd file of one stream, or an xz
   // file of one block, is read whole, by one unit.
   bool splittable() const;
-  // The first stream that starts in [from, to), if any.
+  // The first stream (bzip2, xz: block) that starts in [from, to), if any.
   std::optional<std::uint64_t> first_in(std::uint64_t from, std::uint64_t to) const;
   // Whether a stream starts at `at`, followed by another stream (for zstd, or
-  // a skippable frame) or by the end of the file.
+  // a skippable frame) or by the end of the file; for bzip2 and xz, a block.
   bool starts_at(std::uint64_t at) const;
 
   std::uint64_t size() const { return size_; }

@@ -35,13 +35,12 @@ void TextReader::open_compressed(const WorkUnit& unit) {
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_);  // the whole file
     return;
   }
-  // A unit reads the streams (bzip2: blocks) that start in it: from the first,
-  // up to where one ends at or past the unit's end and the next can be found
-  // as a unit's first.
-  // A gzip or zstd file starts with a stream; bzip2 and xz blocks follow
-  // headers.
-  const bool blocks = format == Compression::kBzip2 || format == Compression::kXz;
-  const std::optional<std::uint64_t> first = unit.begin == 0 && !blocks
+  // A unit reads the streams (bzip2, xz: blocks) that start in it: from the
+  // first, up to where one ends at or past the unit's end and the next can be
+  // found as a unit's first. A gzip or zstd file starts with a stream; bzip2
+  // and xz blocks follow headers.
+  const bool by_blocks = format == Compression::kBzip2 || format == Compression::kXz;
+  const std::optional<std::uint64_t> first = unit.begin == 0 && !by_blocks
                                                  ? std::optional<std::uint64_t>(0)
                                                  : starts->first_in(unit.begin, unit.end);
   if (!first && unit.begin == 0 && format == Compression::kXz && starts->xz_blocks() == nullptr) {
@@ -55,11 +54,11 @@ void TextReader::open_compressed(const WorkUnit& unit) {
   }
   // Its first record is the unit's before it, which reads on to finish it,
   // unless its text is the file's first.
-  skip_first_ = blocks ? *first != starts->first_in(0, starts->size()) : *first > 0;
-  if (format == Compression::kBzip2 || format == Compression::kXz) {
-    auto blocks =
+  skip_first_ = by_blocks ? *first != starts->first_in(0, starts->size()) : *first > 0;
+  if (by_blocks) {
+    auto source =
         format == Compression::kBzip2 ? bzip2_blocks(starts, *first) : xz_blocks(starts, *first);
-    decompressor_ = std::make_shared<Decompressor>(format, path_, std::move(blocks));
+    decompressor_ = std::make_shared<Decompressor>(format, path_, std::move(source));
   } else {
     decompressor_ = std::make_shared<Decompressor>(fd_, format, path_, *first);
   }
