@@ -323,13 +323,13 @@ std::unique_ptr<Decompressor::Codec> codec_for(Compression format, bool one_by_o
 
 Decompressor::Decompressor(Compression format, std::string path,
                            std::unique_ptr<StreamSource> source)
-    : Decompressor(-1, format, std::move(path), 0, 0) {
-  source_ = std::move(source);
-  try {
-    codec_ = codec_for(format, true);
-  } catch (const Damaged& damaged) {
-    fail(damaged.why);
-  }
+    : fd_(-1),
+      format_(format),
+      path_(std::move(path)),
+      source_(std::move(source)),
+      input_offset_(0),
+      input_end_(0) {
+  start_codec();
 }
 
 Decompressor::Decompressor(int fd, Compression format, std::string path, std::uint64_t begin,
@@ -340,8 +340,12 @@ Decompressor::Decompressor(int fd, Compression format, std::string path, std::ui
       input_(kInputBytes),
       input_offset_(begin),
       input_end_(end) {
+  start_codec();
+}
+
+void Decompressor::start_codec() {
   try {
-    codec_ = codec_for(format, false);
+    codec_ = codec_for(format_, source_ != nullptr);
   } catch (const Damaged& damaged) {
     fail(damaged.why);
   }

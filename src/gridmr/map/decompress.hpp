@@ -70,6 +70,8 @@ class Decompressor {
   class Codec;
 
  private:
+  // Makes the format's decoder (one stream at a time for a source).
+  void start_codec();
   // Refills the input buffer; false at the end of the file.
   bool fill();
   // A RunError naming the file and its format.

@@ -69,18 +69,19 @@ std::optional<std::uint64_t> bgzf_member_size(const unsigned char* p) {
 constexpr std::uint64_t kBzip2Block = 0x314159265359, kBzip2End = 0x177245385090;
 constexpr std::uint64_t kMask48 = (std::uint64_t{1} << 48) - 1;
 
-// "BZh", a level digit, then the first block's magic.
+// "BZh", a level digit, then `magic` (big-endian, byte-aligned).
+bool bzip2_stream_then(const unsigned char* p, std::uint64_t magic) {
+  if (std::memcmp(p, "BZh", 3) != 0 || p[3] < '1' || p[3] > '9') return false;
+  std::uint64_t bits = 0;
+  for (int i = 4; i < 10; ++i) bits = bits << 8 | p[i];
+  return bits == magic;
+}
+// A stream header and its first block's magic.
 constexpr std::size_t kBzip2Header = 10;
-bool bzip2_stream_header(const unsigned char* p) {
-  return std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
-         std::memcmp(p + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0;
-}
-// An empty stream: "BZh", a level digit, the end magic and a CRC of 0.
+bool bzip2_stream_header(const unsigned char* p) { return bzip2_stream_then(p, kBzip2Block); }
+// An empty stream: a stream header, the end magic and a CRC of 0.
 constexpr std::size_t kBzip2Empty = 14;
-bool bzip2_empty_stream(const unsigned char* p) {
-  return std::memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
-         std::memcmp(p + 4, "\x17\x72\x45\x38\x50\x90", 6) == 0;
-}
+bool bzip2_empty_stream(const unsigned char* p) { return bzip2_stream_then(p, kBzip2End); }
 
 // The 48 bits at `bit` of `data` (which holds them).
 std::uint64_t bits48(const unsigned char* data, std::size_t bytes, std::uint64_t bit) {
@@ -278,23 +279,38 @@ std::optional<StreamStarts::Bzip2Mark> StreamStarts::bzip2_mark(std::uint64_t fr
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> StreamStarts::bzip2_block(std::uint64_t from, std::uint64_t to) const {
+  for (;;) {  // a stream's end magic is no block
+    const auto mark = bzip2_mark(from, to);
+    if (!mark) return std::nullopt;
+    if (!mark->stream_end) return mark->bit;
+    from = mark->bit + 1;
+  }
+}
+
+namespace {
+
+// The index of the first xz block at or after byte `from` (the count if none).
+std::size_t first_xz_block(const std::vector<StreamStarts::XzBlock>& blocks, std::uint64_t from) {
+  const auto block = std::lower_bound(
+      blocks.begin(), blocks.end(), from,
+      [](const StreamStarts::XzBlock& b, std::uint64_t offset) { return b.offset < offset; });
+  return static_cast<std::size_t>(block - blocks.begin());
+}
+
+}  // namespace
+
 std::optional<std::uint64_t> StreamStarts::first_in(std::uint64_t from, std::uint64_t to) const {
   if (format_ == Compression::kXz) {
     if (xz_blocks() == nullptr) return std::nullopt;
     const std::vector<XzBlock>& blocks = *xz_blocks();
-    const auto block =
-        std::lower_bound(blocks.begin(), blocks.end(), from,
-                         [](const XzBlock& b, std::uint64_t offset) { return b.offset < offset; });
-    if (block == blocks.end() || block->offset >= to) return std::nullopt;
-    return block->offset;
+    const std::size_t block = first_xz_block(blocks, from);
+    if (block == blocks.size() || blocks[block].offset >= to) return std::nullopt;
+    return blocks[block].offset;
   }
-  if (format_ == Compression::kBzip2) {  // the first block magic (not a stream's end)
-    for (std::uint64_t bit = from * 8;;) {
-      const auto mark = bzip2_mark(bit, std::min(to, size_) * 8);
-      if (!mark) return std::nullopt;
-      if (!mark->stream_end) return mark->bit / 8;
-      bit = mark->bit + 1;
-    }
+  if (format_ == Compression::kBzip2) {
+    const auto bit = bzip2_block(from * 8, std::min(to, size_) * 8);
+    return bit ? std::optional<std::uint64_t>(*bit / 8) : std::nullopt;
   }
   const std::string_view sig = signature(format_);
   if (sig.empty()) return std::nullopt;
@@ -348,18 +364,7 @@ class BitWriter {
 class Bzip2BlockSource final : public StreamSource {
  public:
   Bzip2BlockSource(std::shared_ptr<const StreamStarts> starts, std::uint64_t begin)
-      : starts_(std::move(starts)) {
-    std::uint64_t bit = begin * 8;
-    for (;;) {  // the first block magic (a stream's end magic is no block)
-      const auto mark = starts_->bzip2_mark(bit, UINT64_MAX);
-      if (!mark) break;
-      if (!mark->stream_end) {
-        block_ = mark->bit;
-        break;
-      }
-      bit = mark->bit + 1;
-    }
-  }
+      : starts_(std::move(starts)), block_(starts_->bzip2_block(begin * 8, UINT64_MAX)) {}
 
   bool next(std::vector<unsigned char>& out, std::uint64_t& next_at) override {
     if (!block_) return false;
@@ -442,12 +447,7 @@ class XzBlockSource final : public StreamSource {
  public:
   XzBlockSource(std::shared_ptr<const StreamStarts> starts, std::uint64_t begin)
       : starts_(std::move(starts)), blocks_(starts_->xz_blocks()) {
-    if (blocks_ == nullptr) return;
-    next_ =
-        static_cast<std::size_t>(std::lower_bound(blocks_->begin(), blocks_->end(), begin,
-                                                  [](const StreamStarts::XzBlock& b,
-                                                     std::uint64_t at) { return b.offset < at; }) -
-                                 blocks_->begin());
+    if (blocks_ != nullptr) next_ = first_xz_block(*blocks_, begin);
   }
 
   // A block's stream comes in pieces: its header, the block's bytes in

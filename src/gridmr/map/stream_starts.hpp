@@ -56,6 +56,8 @@ class StreamStarts {
   };
   // The first bzip2 mark at a bit in [from, to), if any.
   std::optional<Bzip2Mark> bzip2_mark(std::uint64_t from, std::uint64_t to) const;
+  // The bit of the first bzip2 block magic in [from, to), if any.
+  std::optional<std::uint64_t> bzip2_block(std::uint64_t from, std::uint64_t to) const;
 
   // An xz block, as its stream's index lists it.
   struct XzBlock {
