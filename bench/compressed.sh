@@ -19,29 +19,7 @@ repeats=${3:-3}
 source "$(dirname "$0")/common.sh"
 echo "machine: $(machine); $mib MiB of text in $files files; best of $repeats"
 mkdir -p "$work/plain" "$work/gz" "$work/zst" "$work/bz2" "$work/xz" "$work/one"
-# Not inputs/ repeated: zstd's window would find each 0.9 MB repeat and shrink the files 16x
-# (gzip's 32 KiB window cannot). Words drawn at random by their frequency in inputs/, in lines
-# of 1-19 words, compress as text does (gzip about 3x).
-/usr/bin/python3 - "$work/plain" "$files" "$((mib << 20))" <<'PY'
-import collections, pathlib, re, sys
-import numpy
-folder, files, total = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-counts = collections.Counter(re.findall(rb"\S+", b"".join(
-    p.read_bytes() for p in sorted(pathlib.Path("inputs/kjv").glob("*.txt")))))
-words = numpy.array(list(counts), dtype=object)
-odds = numpy.array(list(counts.values()), dtype=float)
-odds /= odds.sum()
-rng = numpy.random.default_rng(1)
-for i in range(files):
-    with open(folder / f"part-{i:03d}.txt", "wb") as f:
-        written = 0
-        while written < total // files:
-            picked = words[rng.choice(len(words), 200000, p=odds)]
-            ends = numpy.where(rng.random(200000) < 0.1, b"\n", b" ")
-            chunk = b"".join(w + e for w, e in zip(picked, ends))
-            f.write(chunk)
-            written += len(chunk)
-PY
+/usr/bin/python3 bench/make_text.py "$work/plain" "$files" "$((mib << 20))"
 compress() {  # compress FORM FILE: FILE compressed into $work/FORM/
   case $1 in
     gz) gzip -6 -c "$2" >"$work/gz/$(basename "$2").gz" ;;

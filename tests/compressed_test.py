@@ -5,7 +5,8 @@ counts as its text does, by Python's re over the
 decompressed bytes, at several rank, thread and unit-size counts with identical datasets; one
 big BGZF .gz, multistream .bz2, single-stream .bz2 (cut between its blocks), multi-frame .zst,
 xz of blocks and xz of joined streams file (streams and blocks cut inside words and lines) are
-cut into many units and count the same; a streaming mapper and --include-path see the same
+cut into many units and count the same; files read whole by one of two threads (the other
+decoding ahead) count the same and report damage the same; a streaming mapper and --include-path see the same
 lines; a damaged file is one error line, exit code 1, no output file and no process left."""
 import argparse
 import bz2
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import zlib
 
-from gridmr_testlib import (LOWER, WORD, check, finish, launcher_lines, mpirun, partials,
+from gridmr_testlib import (ENV, LOWER, WORD, check, finish, launcher_lines, mpirun, partials,
                             read_result, same_datasets, words_of)
 
 
@@ -157,6 +158,58 @@ def main():
             check(f"{name}: cut into one unit per 16 KiB, both ranks given some",
                   sum(units) == -(-size // 16384) and min(units) > 0, str(list(units)))
             check(f"{name}: every count is Python's", words_of(datasets)[1] == want_big)
+
+        # A file read whole by one thread, with a second thread that has nothing to map: that
+        # thread's core decodes ahead (from the text's first MiB on) while the first maps. Each
+        # such file alone, then all of them at once (the last one's thread gets the spare core),
+        # count as Python does; damage found ahead is the same one error line.
+        long_text = big * 4
+        want_long = collections.Counter(w.translate(LOWER) for w in WORD.findall(long_text))
+        ahead = work / "ahead"
+        ahead.mkdir()
+        gz_long = gzip.compress(long_text)
+        whole_files = {
+            "long.gz": gz_long,
+            "members.gz": b"".join(gzip.compress(long_text[at:at + 300007])
+                                   for at in range(0, len(long_text), 300007)),
+            "long.zst": zstd(long_text),
+            "long.bz2": bz2.compress(long_text),
+            "long.xz": lzma.compress(long_text),
+        }
+        for name, data in whole_files.items():
+            (ahead / name).write_bytes(data)
+        bound = dict(ENV, OMP_PROC_BIND="true", OMP_PLACES="cores")
+        for target, env in [*((name, None) for name in whole_files), (None, None),
+                            ("long.gz", bound)]:
+            label = f"{target} alone" if target else "all of them"
+            label += ", threads bound to cores" if env else ""
+            out = work / f"ahead-{target}-{env is None}.h5"
+            r = mpirun(args.gridmr, 1, ["wordcount", "--threads", "2", "--unit-size", "1TiB",
+                                        "--quiet", "-o", str(out),
+                                        str(ahead / target) if target else str(ahead)], env=env)
+            check(f"{label}, np 1 x 2 threads, read whole: exit 0", r.returncode == 0,
+                  r.stderr[-500:])
+            if r.returncode != 0:
+                continue
+            datasets, _ = read_result(out)
+            times = 1 if target else len(whole_files)
+            check(f"{label}, np 1 x 2 threads, read whole: every count is Python's",
+                  words_of(datasets)[1] == collections.Counter(
+                      {w: n * times for w, n in want_long.items()}))
+        for name, data in {"cut.gz": gz_long[:len(gz_long) // 2],
+                           "crc.gz": gz_long[:-6] + bytes([gz_long[-6] ^ 1]) + gz_long[-5:]}.items():
+            (work / name).write_bytes(data)
+            out = work / f"ahead-{name}.h5"
+            r = mpirun(args.gridmr, 1, ["wordcount", "--threads", "2", "--quiet", "-o", str(out),
+                                        str(work / name)])
+            lines = launcher_lines(r.stderr)
+            check(f"damaged {name} alone, np 1 x 2 threads: exit 1, one line naming it",
+                  r.returncode == 1 and len(lines) == 1
+                  and f"cannot decompress '{work / name}' (gzip): " in lines[0]
+                  and ("cut short" in lines[0]) == name.startswith("cut"),
+                  f"{r.returncode} {r.stderr[-400:]}")
+            check(f"damaged {name} alone: no output file, no partial file",
+                  not out.exists() and partials(out) == [])
 
         # A mapper gets the decompressed lines on stdin, each ending with a newline (a file's last
         # line too, so that --combine-files never joins two files' lines).

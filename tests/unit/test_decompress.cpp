@@ -3,7 +3,9 @@
 // naming the file. The files are made here with each library's own compressor.
 #include <bzlib.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <lzma.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -15,6 +17,7 @@
 #include "gridmr/errors.hpp"
 #include "gridmr/map/decompress.hpp"
 #include "gridmr/map/stream_starts.hpp"
+#include "gridmr/runtime/spare_cores.hpp"
 #include "temp_dir.hpp"
 
 using gridmr::TextReader;
@@ -406,4 +409,195 @@ TEST_CASE("only files whose streams can be found are cut by the plan") {
   CHECK_FALSE(splittable("m.xz", xz_stream(text).substr(0, 5000)));  // no index
   CHECK_FALSE(splittable("i.gz", ""));
   CHECK_FALSE(splittable("j.bz2", text));  // text named .bz2: reading it reports that
+}
+
+namespace {
+
+// A file open for the scope of a test's Decompressor.
+struct OpenFd {
+  explicit OpenFd(const std::string& path) : fd(::open(path.c_str(), O_RDONLY)) {
+    REQUIRE(fd >= 0);
+  }
+  ~OpenFd() { ::close(fd); }
+  int fd;
+};
+
+// What a Decompressor gives in reads of `want` bytes: the text to its first
+// stop, then (past it) the rest; in `error` the message that ended it, if any.
+struct Reading {
+  std::string to_stop, after_stop, error;
+  bool stopped = false;
+  bool operator==(const Reading&) const = default;
+};
+
+Reading read_whole(gridmr::Decompressor& decompressor, std::size_t want) {
+  Reading reading;
+  std::string buffer(want, '\0');
+  std::string* text = &reading.to_stop;
+  try {
+    for (;;) {
+      const std::size_t got = decompressor.read(buffer.data(), want);
+      text->append(buffer.data(), got);
+      if (got > 0) continue;
+      if (text != &reading.to_stop || !decompressor.pass_stop()) break;
+      reading.stopped = true;
+      text = &reading.after_stop;
+    }
+  } catch (const gridmr::RunError& error) {
+    reading.error = error.what();
+  }
+  return reading;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a decompressor decoding ahead on a spare core gives the text, stops and errors it "
+    "gives alone") {
+  using gridmr::Compression;
+  using gridmr::Decompressor;
+  using gridmr::SpareCores;
+  TempDir dir;
+  const std::string text = sample_text(3000000, 21, 40000);
+  // gzip members cut at random points, for stops between them.
+  std::mt19937 rng(8);
+  std::string members;
+  std::vector<std::uint64_t> starts;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t size = std::min<std::size_t>(text.size() - at, rng() % 400000);
+    starts.push_back(members.size());
+    members += gzip_member(text.substr(at, size));
+    at += size;
+  }
+  const std::vector<std::pair<std::string, Compression>> files = {
+      {dir.write("one.gz", gzip_member(text)), Compression::kGzip},
+      {dir.write("members.gz", members), Compression::kGzip},
+      {dir.write("one.zst", zstd_frame(text)), Compression::kZstd},
+      {dir.write("one.bz2", bzip2_stream(text, 1)), Compression::kBzip2},
+      {dir.write("one.xz", xz_stream(text)), Compression::kXz},
+  };
+  const auto reading = [](const std::string& path, Compression format, std::uint64_t ahead_after,
+                          std::size_t want, std::uint64_t stop = UINT64_MAX) {
+    const OpenFd file(path);
+    Decompressor decompressor(file.fd, format, path);
+    if (stop != UINT64_MAX) decompressor.stop_at(stop, [](std::uint64_t) { return true; });
+    decompressor.decode_ahead_after(ahead_after);
+    return read_whole(decompressor, want);
+  };
+
+  SUBCASE("every format, from any point, in reads of any size") {
+    for (const auto& [path, format] : files) {
+      for (const std::uint64_t after : {0, 1, 700001}) {
+        for (const std::size_t want : {std::size_t{7}, std::size_t{4096}, std::size_t{100003},
+                                       std::size_t{1} << 18, std::size_t{3} << 20}) {
+          CAPTURE(path);
+          CAPTURE(after);
+          CAPTURE(want);
+          SpareCores::clear();
+          SpareCores::lend();
+          const Reading got = reading(path, format, after, want);
+          CHECK(got.error == "");
+          CHECK(got.to_stop == text);
+          CHECK(SpareCores::borrow());  // given back
+          CHECK_FALSE(SpareCores::borrow());
+        }
+      }
+    }
+  }
+  SUBCASE("stops where a stream ends past the unit, reads on past the stop by itself") {
+    const std::string& path = files[1].first;
+    for (const std::uint64_t stop :
+         {starts[1] - 1, starts[starts.size() / 2] + 5, starts[starts.size() - 2] + 1}) {
+      CAPTURE(stop);
+      SpareCores::clear();
+      const Reading alone = reading(path, Compression::kGzip, UINT64_MAX, 65536, stop);
+      CHECK(alone.stopped);
+      CHECK(alone.to_stop.size() < text.size());
+      CHECK(alone.to_stop + alone.after_stop == text);
+      for (const std::uint64_t after : {0, 1, 1000000}) {
+        for (const std::size_t want : {std::size_t{4096}, std::size_t{1} << 18}) {
+          SpareCores::clear();
+          SpareCores::lend();
+          CHECK(reading(path, Compression::kGzip, after, want, stop) == alone);
+        }
+      }
+      // Past the stop (a unit's last record) it decodes alone: the core is spare again.
+      SpareCores::clear();
+      SpareCores::lend();
+      const OpenFd file(path);
+      Decompressor decompressor(file.fd, Compression::kGzip, path);
+      decompressor.stop_at(stop, [](std::uint64_t) { return true; });
+      decompressor.decode_ahead_after(0);
+      std::string buffer(65536, '\0');
+      while (decompressor.read(buffer.data(), buffer.size()) > 0) {
+      }
+      REQUIRE(decompressor.pass_stop());
+      CHECK(decompressor.read(buffer.data(), 100) == 100);
+      CHECK(SpareCores::borrow());
+    }
+  }
+  SUBCASE("one spare core: the second decompressor decodes alone until the first gives it back") {
+    SpareCores::clear();
+    SpareCores::lend();
+    const OpenFd a_file(files[0].first), b_file(files[2].first);
+    Decompressor a(a_file.fd, Compression::kGzip, files[0].first);
+    Decompressor b(b_file.fd, Compression::kZstd, files[2].first);
+    a.decode_ahead_after(0);
+    b.decode_ahead_after(0);
+    std::string a_text(10, '\0'), b_text(10, '\0');
+    CHECK(a.read(a_text.data(), 10) == 10);
+    CHECK(b.read(b_text.data(), 10) == 10);
+    CHECK_FALSE(SpareCores::borrow());  // a holds it
+    a_text += read_whole(a, 65536).to_stop;
+    std::string more(5, '\0');
+    CHECK(b.read(more.data(), 5) == 5);  // b takes the core a gave back
+    b_text += more;
+    CHECK_FALSE(SpareCores::borrow());
+    b_text += read_whole(b, 65536).to_stop;
+    CHECK(a_text == text);
+    CHECK(b_text == text);
+    CHECK(SpareCores::borrow());
+    CHECK_FALSE(SpareCores::borrow());
+  }
+  SUBCASE("left part-read, its thread ends and the core comes back") {
+    for (const auto& [path, format] : files) {
+      SpareCores::clear();
+      SpareCores::lend();
+      {
+        const OpenFd file(path);
+        Decompressor decompressor(file.fd, format, path);
+        decompressor.decode_ahead_after(0);
+        char byte = 0;
+        CHECK(decompressor.read(&byte, 1) == 1);
+        CHECK(byte == text[0]);
+      }
+      CHECK(SpareCores::borrow());
+    }
+  }
+  SUBCASE("damage is the error it is alone, after the same text") {
+    const std::string gz = gzip_member(text), bz2 = bzip2_stream(text, 1), xz = xz_stream(text);
+    std::string crc = gz;
+    crc[gz.size() - 6] ^= 0x20;
+    for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
+             {"cut.gz", gz.substr(0, gz.size() * 2 / 3)},
+             {"crc.gz", crc},
+             {"cut.bz2", bz2.substr(0, bz2.size() * 2 / 3)},
+             {"cut.xz", xz.substr(0, xz.size() * 2 / 3)}}) {
+      CAPTURE(name);
+      const std::string path = dir.write(name, bytes);
+      const Compression format = gridmr::compression_of(path);
+      SpareCores::clear();
+      const Reading alone = reading(path, format, UINT64_MAX, 1 << 18);
+      CHECK(alone.error.find("cannot decompress '" + path + "'") != std::string::npos);
+      for (const std::uint64_t after : {0, 1 << 20}) {
+        SpareCores::clear();
+        SpareCores::lend();
+        const Reading ahead = reading(path, format, after, 1 << 18);
+        CHECK(ahead.error == alone.error);
+        CHECK(ahead.to_stop == alone.to_stop);
+        CHECK(SpareCores::borrow());
+      }
+    }
+  }
+  SpareCores::clear();
 }

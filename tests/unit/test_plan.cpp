@@ -5,6 +5,7 @@
 
 #include "gridmr/errors.hpp"
 #include "gridmr/plan.hpp"
+#include "gridmr/runtime/spare_cores.hpp"
 #include "gridmr/scatter/schedule.hpp"
 #include "gridmr/scatter/scheduler.hpp"
 #include "temp_dir.hpp"
@@ -109,4 +110,28 @@ TEST_CASE("guided batches hand out every unit exactly once, at least one at a ti
     }
   }
   CHECK(gridmr::batch_size(1000, 2) == 250);  // half of what is left, shared among the ranks
+}
+
+TEST_CASE("a map thread with no units left lends its core to decoders until the map ends") {
+  using gridmr::SpareCores;
+  SpareCores::lend();  // left from before: the scheduler starts with none
+  {
+    gridmr::Scheduler units(MPI_COMM_SELF, gridmr::Schedule::kStatic, {WorkUnit{0, 0, 100}}, 2,
+                            false, nullptr, nullptr);
+    CHECK_FALSE(SpareCores::borrow());
+    const auto unit = units.next(false);
+    REQUIRE(unit);
+    CHECK_FALSE(SpareCores::borrow());  // both threads map (or may)
+    CHECK_FALSE(units.next(false));     // none left for the other thread: it lends its core
+    CHECK(SpareCores::borrow());
+    CHECK_FALSE(SpareCores::borrow());
+    SpareCores::give_back();
+    units.done(*unit);
+    CHECK_FALSE(units.next(true));  // the last thread is done too
+    CHECK(SpareCores::borrow());
+    CHECK(SpareCores::borrow());
+    CHECK_FALSE(SpareCores::borrow());
+    SpareCores::lend();
+  }
+  CHECK_FALSE(SpareCores::borrow());  // the map is over: no core is spare
 }

@@ -11,10 +11,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "gridmr/errors.hpp"
+#include "gridmr/runtime/spare_cores.hpp"
 
 namespace gridmr {
 
@@ -22,6 +28,10 @@ namespace {
 
 // Compressed bytes read per system call.
 constexpr std::size_t kInputBytes = std::size_t{256} << 10;
+// Text decoded ahead: blocks of the size a TextReader reads at once, enough of
+// them that neither side waits on the other's every block.
+constexpr std::size_t kAheadBlockBytes = std::size_t{256} << 10;
+constexpr std::size_t kAheadBlocks = 4;
 }  // namespace
 
 Compression compression_of(std::string_view path) {
@@ -398,7 +408,122 @@ bool Decompressor::fill() {
   }
 }
 
+// Decodes on a thread of its own, on a core borrowed from SpareCores, into a
+// ring of blocks, which read() takes in order. The thread alone uses the Decompressor's decoding
+// state until it has filled its last block: one cut short by the text's end or stop, or an error
+// (given to read() once the blocks before it are taken). Then it ends, and
+// the Decompressor, once it has joined it, decodes by itself again.
+class Decompressor::Ahead {
+ public:
+  explicit Ahead(Decompressor& owner) : blocks_(kAheadBlocks) {
+    for (Block& block : blocks_) block.bytes.resize(kAheadBlockBytes);
+    thread_ = std::thread([this, &owner] { fill(owner); });
+  }
+  ~Ahead() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      cancelled_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+    SpareCores::give_back();
+  }
+  Ahead(const Ahead&) = delete;
+  Ahead& operator=(const Ahead&) = delete;
+
+  // Up to `want` bytes into `out`; `last` once the thread's last block is taken
+  // (it has ended or is ending). Rethrows the thread's error in its place.
+  std::size_t take(char* out, std::size_t want, bool& last) {
+    std::size_t done = 0;
+    while (done < want) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return taken_ < filled_; });
+      }
+      const Block& block = blocks_[taken_ % blocks_.size()];
+      const std::size_t n = std::min(block.size - at_, want - done);
+      std::memcpy(out + done, block.bytes.data() + at_, n);
+      at_ += n;
+      done += n;
+      if (at_ < block.size) break;
+      if (block.error) std::rethrow_exception(block.error);
+      if (block.last) {
+        last = true;
+        break;
+      }
+      at_ = 0;
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        ++taken_;
+      }
+      changed_.notify_all();
+    }
+    return done;
+  }
+
+ private:
+  struct Block {
+    std::vector<char> bytes;
+    std::size_t size = 0;
+    bool last = false;
+    std::exception_ptr error;
+  };
+
+  void fill(Decompressor& owner) {
+    SpareCores::run_on_any_core();
+    for (std::uint64_t k = 0;; ++k) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return cancelled_ || filled_ - taken_ < blocks_.size(); });
+        if (cancelled_) return;
+      }
+      Block& block = blocks_[k % blocks_.size()];
+      try {
+        block.size = owner.decode(block.bytes.data(), block.bytes.size());
+        block.last = block.size < block.bytes.size();
+      } catch (...) {
+        block.size = 0;
+        block.last = true;
+        block.error = std::current_exception();
+      }
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        ++filled_;
+      }
+      changed_.notify_all();
+      if (block.last) return;
+    }
+  }
+
+  std::vector<Block> blocks_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t filled_ = 0, taken_ = 0;  // blocks filled and taken so far
+  std::size_t at_ = 0;                    // bytes taken of the block being taken
+  bool cancelled_ = false;
+  std::thread thread_;  // last: starts once the rest is made
+};
+
 std::size_t Decompressor::read(char* out, std::size_t want) {
+  if (!ahead_ && position_ >= ahead_after_ && SpareCores::borrow()) {
+    ahead_ = std::make_unique<Ahead>(*this);
+  }
+  std::size_t done;
+  if (ahead_) {
+    bool last = false;
+    done = ahead_->take(out, want, last);
+    if (last) {
+      ahead_.reset();             // joined: the state is this thread's again
+      ahead_after_ = UINT64_MAX;  // once: past a stop, a record or two is read
+    }
+  } else {
+    done = decode(out, want);
+  }
+  position_ += done;
+  return done;
+}
+
+std::size_t Decompressor::decode(char* out, std::size_t want) {
   std::size_t done = 0;
   try {
     while (done < want && !ended_ && !stopped_) {
@@ -420,7 +545,6 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
   } catch (const Damaged& damaged) {
     fail(damaged.why);
   }
-  position_ += done;
   return done;
 }
 

@@ -56,6 +56,12 @@ class Decompressor {
 
   // Up to `want` bytes into `out` (fewer only at the end or a stop); 0 at the end.
   std::size_t read(char* out, std::size_t want);
+  // Once `bytes` of text have been read and a core is spare (SpareCores),
+  // decodes ahead on a thread of its own, a few blocks before read() (until
+  // the text ends or stops): one core decodes while the caller's maps. For a
+  // file read whole by one unit, which would otherwise decode and map on one
+  // core.
+  void decode_ahead_after(std::uint64_t bytes) { ahead_after_ = bytes; }
   // Decompressed bytes given so far.
   std::uint64_t position() const { return position_; }
 
@@ -70,8 +76,12 @@ class Decompressor {
   class Codec;
 
  private:
+  // The thread that decodes ahead, and the blocks it fills (decompress.cpp).
+  class Ahead;
   // Makes the format's decoder (one stream at a time for a source).
   void start_codec();
+  // read() without the thread: up to `want` bytes decoded into `out`.
+  std::size_t decode(char* out, std::size_t want);
   // Refills the input buffer; false at the end of the file.
   bool fill();
   // A RunError naming the file and its format.
@@ -93,6 +103,9 @@ class Decompressor {
   std::uint64_t stop_ = UINT64_MAX;
   std::function<bool(std::uint64_t)> may_stop_;
   bool stopped_ = false;
+  std::uint64_t ahead_after_ = UINT64_MAX;
+  // Declared last, so that its thread ends before the state it decodes with goes.
+  std::unique_ptr<Ahead> ahead_;
 };
 
 }  // namespace gridmr

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "gridmr/runtime/spare_cores.hpp"
 #include "gridmr/scatter/schedule.hpp"
 
 namespace gridmr {
@@ -30,6 +31,7 @@ Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_un
       progress_(progress),
       payload_job_(payloads),
       on_request_(mode == Schedule::kDynamic || payloads != nullptr) {
+  SpareCores::clear();
   MPI_Comm_dup(comm, &comm_);  // the scheduler's messages never meet anyone else's
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
@@ -244,6 +246,7 @@ std::vector<WorkUnit> Scheduler::scatter_static_shares(const std::vector<WorkUni
 }
 
 Scheduler::~Scheduler() {
+  SpareCores::clear();
   if (report_request_ != MPI_REQUEST_NULL) MPI_Wait(&report_request_, MPI_STATUS_IGNORE);
   for (Outgoing& out : outgoing_) MPI_Wait(&out.request, MPI_STATUS_IGNORE);
   MPI_Comm_free(&comm_);
@@ -265,6 +268,7 @@ void Scheduler::done(const WorkUnit& unit) {
 }
 
 std::optional<WorkUnit> Scheduler::next(bool communicates) {
+  bool lent = false;
   for (;;) {
     if (communicates) communicate();
     if (auto unit = pop()) return unit;
@@ -272,6 +276,9 @@ std::optional<WorkUnit> Scheduler::next(bool communicates) {
     // (and the others) get nothing more. Elsewhere wait for "no more".
     const bool exhausted = rank_ == 0 ? true : no_more_.load();
     if (exhausted) {
+      // This thread maps no more: a decoder may use its core meanwhile.
+      if (!lent) SpareCores::lend();
+      lent = true;
       if (!communicates) return std::nullopt;
       // Thread 0 stays until the last reports are in (rank 0) or sent (others),
       // so that no message is left behind and progress stays true to the end.
