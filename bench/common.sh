@@ -72,3 +72,20 @@ machine() {
   grep -qw avx512f /proc/cpuinfo && isa=AVX-512
   echo "$(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo model), $isa), $(nproc) cores"
 }
+
+# text_rates NAME TEXT_BYTES: prints each configuration labels[i] with its best wall time bests[i]
+# and the MB of text per second that makes, and writes them to $out_dir/NAME.csv.
+text_rates() {
+  local csv="$out_dir/$1.csv" width=0 i mbps
+  echo "config,seconds,text_MB_per_s" >"$csv"
+  for i in "${!labels[@]}"; do ((${#labels[i]} > width)) && width=${#labels[i]}; done
+  for i in "${!labels[@]}"; do
+    mbps=$(awk -v b="$2" -v s="${bests[i]}" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+    printf '%-*s %7.2f s %6s MB/s of text\n' "$width" "${labels[i]}" "${bests[i]}" "$mbps"
+    echo "${labels[i]},${bests[i]},$mbps" >>"$csv"
+  done
+  echo "wrote $csv"
+}
+
+# ratio A B: A / B, to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -119,14 +119,7 @@ for ((i = 9; i < ${#labels[@]}; i++)); do
     { echo "${labels[i]}: counts differ from the plain text's" >&2; exit 1; }
 done
 echo "checked: every compressed form counts exactly what the plain text counts"
-rate() { awk -v b="$text_bytes" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-csv="$out_dir/compressed.csv"
-echo "config,seconds,text_MB_per_s" >"$csv"
-for i in "${!labels[@]}"; do
-  printf '%-38s %7.2f s %6s MB/s of text\n' "${labels[i]}" "${bests[i]}" "$(rate "${bests[i]}")"
-  echo "${labels[i]},${bests[i]},$(rate "${bests[i]}")" >>"$csv"
-done
+text_rates compressed "$text_bytes"
 for k in "${!forms[@]}"; do
   echo "gridmr .${forms[k]}: $(ratio "${bests[k + 4]}" "${bests[k + 9]}")x decompressor | baseline," \
     "$(ratio "${bests[k]}" "${bests[k + 9]}")x the decompressor alone"
@@ -135,4 +128,3 @@ for k in "${!split_forms[@]}"; do
   echo "one .${split_forms[k]} file: $(ratio "${bests[k + 17]}" "${bests[k + 13]}")x the same file as" \
     "one unit"
 done
-echo "wrote $csv"

@@ -71,17 +71,9 @@ for i in "${!labels[@]}"; do
 done
 echo "checked: every gridmr run counts the same"
 text_bytes=$(cat "$work"/plain/* | wc -c)
-rate() { awk -v b="$text_bytes" -v s="$1" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-csv="$out_dir/decode_ahead.csv"
-echo "config,seconds,text_MB_per_s" >"$csv"
-for i in "${!labels[@]}"; do
-  printf '%-52s %7.2f s %6s MB/s of text\n' "${labels[i]}" "${bests[i]}" "$(rate "${bests[i]}")"
-  echo "${labels[i]},${bests[i]},$(rate "${bests[i]}")" >>"$csv"
-done
+text_rates decode_ahead "$text_bytes"
 for k in "${!forms[@]}"; do
   echo "one .${forms[k]}: decoding ahead $(ratio "${bests[3 * k + 1]}" "${bests[3 * k + 2]}")x" \
     "without it, $(ratio "${bests[3 * k]}" "${bests[3 * k + 2]}")x the pipe"
 done
 echo "$files .gz files: decoding ahead $(ratio "${bests[9]}" "${bests[10]}")x without it"
-echo "wrote $csv"

@@ -36,7 +36,6 @@ assert command == worker[:int(sys.argv[5])], "a process per item disagrees"
 print(f"answers agree: {len(worker)} items (worker, Pool.map), {len(command)} (a process per item)")
 PY
 per() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.3f", s / n * 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "$items items, best of $repeats, 2 processes:"
 echo "  gridmr farm --worker        $w_wall s ($(per "$w_wall" "$items") ms an item)"
 echo "  multiprocessing.Pool.map    $p_wall s ($(per "$p_wall" "$items") ms an item); worker / Pool: $(ratio "$w_wall" "$p_wall")"

@@ -1,6 +1,7 @@
 // Sorted runs: writing a table as a run, merging runs, shuffling them.
 #include <doctest/doctest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -14,6 +15,7 @@
 #include "gridmr/shuffle/partitioner.hpp"
 #include "gridmr/shuffle/shuffle.hpp"
 #include "gridmr/spill/runs.hpp"
+#include "gridmr/spill/spill.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -167,4 +169,30 @@ TEST_CASE("after_unit: a table that outgrew its share between checks spills once
   CHECK(spiller.spills >= 2);
   CHECK(spiller.spills <= 20);
   CHECK(table.memory_bytes() <= spiller.map_table_bytes());
+}
+
+TEST_CASE("runs: a spill file cut short is a run failure, never fewer records") {
+  TempDir dir;
+  const gridmr::Scratch scratch(dir.path.string());
+  auto job = gridmr::make_runtime<jobs::WordCount>({});
+  std::mt19937_64 pick(5);
+  gridmr::KeyTable<std::uint64_t> table;
+  for (int i = 0; i < 3000; ++i) {
+    table.upsert(random_key(pick), 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+  }
+  const auto run = gridmr::write_sorted_run(scratch, table.view(), {}, 8);
+  REQUIRE(read_run(run).size() == table.size());
+  REQUIRE(::ftruncate(run->fd(), static_cast<off_t>(run->bytes() / 2)) == 0);
+  CHECK_THROWS_WITH_AS(
+      read_run(run),
+      doctest::Contains("cannot read a spill file back: it is shorter than written"),
+      gridmr::RunError);
+  const gridmr::SpilledPairs pairs(run, *job, 4096);
+  std::vector<std::string_view> keys;
+  std::vector<const std::byte*> values;
+  std::vector<char> storage;
+  CHECK_THROWS_WITH_AS(
+      pairs.load(keys, values, storage),
+      doctest::Contains("cannot read a spill file back: it is shorter than written"),
+      gridmr::RunError);
 }

@@ -16,9 +16,11 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/spare_cores.hpp"
 
@@ -391,21 +393,16 @@ bool Decompressor::fill() {
   const std::uint64_t offset = input_offset_ + input_size_;
   const std::size_t want =
       static_cast<std::size_t>(std::min<std::uint64_t>(input_.size(), input_end_ - offset));
-  for (;;) {
-    const ssize_t got =
-        want == 0 ? 0 : ::pread(fd_, input_.data(), want, static_cast<off_t>(offset));
-    if (got > 0) {
-      input_offset_ = offset;
-      input_at_ = 0;
-      input_size_ = static_cast<std::size_t>(got);
-      return true;
-    }
-    if (got == 0) {
-      input_ended_ = true;
-      return false;
-    }
-    if (errno != EINTR) throw RunError(errno_message("cannot read", path_, errno));
+  const ssize_t got = want == 0 ? 0 : pread_fully(fd_, input_.data(), want, offset);
+  if (got < 0) throw RunError(errno_message("cannot read", path_, errno));
+  if (got == 0) {
+    input_ended_ = true;
+    return false;
   }
+  input_offset_ = offset;
+  input_at_ = 0;
+  input_size_ = static_cast<std::size_t>(got);
+  return true;
 }
 
 // Decodes on a thread of its own, on a core borrowed from SpareCores, into a
@@ -506,7 +503,12 @@ class Decompressor::Ahead {
 
 std::size_t Decompressor::read(char* out, std::size_t want) {
   if (!ahead_ && position_ >= ahead_after_ && SpareCores::borrow()) {
-    ahead_ = std::make_unique<Ahead>(*this);
+    try {
+      ahead_ = std::make_unique<Ahead>(*this);
+    } catch (const std::system_error&) {  // no thread to be had: decode here
+      SpareCores::give_back();
+      ahead_after_ = UINT64_MAX;
+    }
   }
   std::size_t done;
   if (ahead_) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/errors.hpp"
 
 namespace gridmr {
@@ -156,17 +157,10 @@ StreamStarts::StreamStarts(int fd, Compression format, const std::string& path)
 }
 
 std::size_t StreamStarts::read(std::uint64_t at, unsigned char* out, std::size_t bytes) const {
-  std::size_t done = 0;
-  while (done < bytes) {
-    const ssize_t got = ::pread(fd_, out + done, bytes - done, static_cast<off_t>(at + done));
-    if (got == 0) break;  // the end of the file (it may have shrunk: decoding reports that)
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw RunError(errno_message("cannot read", path_, errno));
-    }
-    done += static_cast<std::size_t>(got);
-  }
-  return done;
+  // Short at the end of the file (it may have shrunk: decoding reports that).
+  const ssize_t got = pread_fully(fd_, out, bytes, at);
+  if (got < 0) throw RunError(errno_message("cannot read", path_, errno));
+  return static_cast<std::size_t>(got);
 }
 
 std::optional<std::uint64_t> StreamStarts::stream_end(std::uint64_t at, std::uint64_t limit) const {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/map/decompress.hpp"
 #include "gridmr/map/stream_starts.hpp"
@@ -118,11 +119,9 @@ std::size_t TextReader::read_at(std::size_t at, std::size_t want, std::uint64_t 
     }
     return decompressor_->read(buffer_.data() + at, want);
   }
-  for (;;) {
-    const ssize_t got = ::pread(fd_, buffer_.data() + at, want, static_cast<off_t>(offset));
-    if (got >= 0) return static_cast<std::size_t>(got);
-    if (errno != EINTR) throw RunError(errno_message("cannot read", path_, errno));
-  }
+  const ssize_t got = pread_fully(fd_, buffer_.data() + at, want, offset);
+  if (got < 0) throw RunError(errno_message("cannot read", path_, errno));
+  return static_cast<std::size_t>(got);
 }
 
 void TextReader::finish_pending(std::uint64_t offset) {
@@ -154,12 +153,9 @@ namespace {
 // Byte offset-1 of `fd`, or nothing past the end of the file.
 std::optional<char> byte_before(int fd, std::uint64_t offset, const std::string& path) {
   char before = 0;
-  for (;;) {
-    const ssize_t got = ::pread(fd, &before, 1, static_cast<off_t>(offset - 1));
-    if (got == 1) return before;
-    if (got == 0) return std::nullopt;
-    if (errno != EINTR) throw RunError(errno_message("cannot read", path, errno));
-  }
+  const ssize_t got = pread_fully(fd, &before, 1, offset - 1);
+  if (got < 0) throw RunError(errno_message("cannot read", path, errno));
+  return got == 1 ? std::optional<char>(before) : std::nullopt;
 }
 
 }  // namespace

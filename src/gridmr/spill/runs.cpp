@@ -11,6 +11,7 @@
 #include <cstring>
 #include <queue>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/core/sizes.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
@@ -119,10 +120,8 @@ bool RunReader::next(std::string_view& key, const std::byte*& value) {
     while (filled_ < want && at_ < end_) {
       const std::size_t room =
           static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size() - filled_, end_ - at_));
-      const ssize_t n =
-          ::pread(run_->fd(), buffer_.data() + filled_, room, static_cast<off_t>(at_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
+      const ssize_t n = pread_fully(run_->fd(), buffer_.data() + filled_, room, at_);
+      if (n < 0 || static_cast<std::size_t>(n) < room) {
         throw RunError(fmt::format("cannot read a spill file back: {}",
                                    n < 0 ? std::strerror(errno) : "it is shorter than written"));
       }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
 
@@ -148,22 +149,20 @@ void SpilledPairs::load(std::vector<std::string_view>& keys, std::vector<const s
                         std::vector<char>& storage) const {
   // The run is its records, one after the other: read it whole.
   storage.resize(run_->bytes());
-  std::size_t at = 0;
-  while (at < storage.size()) {
-    const ssize_t n =
-        ::pread(run_->fd(), storage.data() + at, storage.size() - at, static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw RunError("cannot read a spill file back: it is shorter than written");
-    at += static_cast<std::size_t>(n);
+  const ssize_t n = pread_fully(run_->fd(), storage.data(), storage.size(), 0);
+  if (n < 0 || static_cast<std::size_t>(n) < storage.size()) {
+    throw RunError(fmt::format("cannot read a spill file back: {}",
+                               n < 0 ? std::strerror(errno) : "it is shorter than written"));
   }
   keys.clear();
   values.clear();
   keys.reserve(run_->records());
   values.reserve(run_->records());
-  for_each_record(storage.data(), at, value_size_, [&](std::string_view k, const char* v) {
-    keys.push_back(k);
-    values.push_back(reinterpret_cast<const std::byte*>(v));
-  });
+  for_each_record(storage.data(), storage.size(), value_size_,
+                  [&](std::string_view k, const char* v) {
+                    keys.push_back(k);
+                    values.push_back(reinterpret_cast<const std::byte*>(v));
+                  });
 }
 
 }  // namespace gridmr

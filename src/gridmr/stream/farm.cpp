@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/detail/runtime.hpp"
@@ -199,15 +200,7 @@ class ItemFile {
   // Up to n bytes from `offset` into `out`: fewer only at the end of the
   // file; -1 (errno set) on an error. Thread-safe.
   ssize_t read_at(std::uint64_t offset, char* out, std::size_t n) const {
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return -1;
-      if (r == 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    return static_cast<ssize_t>(got);
+    return pread_fully(fd_, out, n, offset);
   }
 
   // Item `index`'s text ("" if the file no longer holds it).

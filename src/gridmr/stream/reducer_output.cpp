@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "gridmr/core/pread_fully.hpp"
 #include "gridmr/errors.hpp"
 
 namespace gridmr::stream {
@@ -81,17 +82,11 @@ class FileLines final : public LineSource {
     const std::size_t n =
         static_cast<std::size_t>(std::min<std::uint64_t>(end_ - at_, buffer_bytes_));
     buffer_.resize(kept + n);
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r =
-          ::pread(fd_, buffer_.data() + kept + got, n - got, static_cast<off_t>(at_ + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        throw RunError(
-            fmt::format("cannot read the reducers' output back from the scratch folder: {}",
-                        r < 0 ? std::strerror(errno) : "the file is shorter"));
-      }
-      got += static_cast<std::size_t>(r);
+    const ssize_t got = pread_fully(fd_, buffer_.data() + kept, n, at_);
+    if (got < 0 || static_cast<std::size_t>(got) < n) {
+      throw RunError(
+          fmt::format("cannot read the reducers' output back from the scratch folder: {}",
+                      got < 0 ? std::strerror(errno) : "the file is shorter"));
     }
     at_ += n;
   }
