@@ -73,6 +73,19 @@ machine() {
   echo "$(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo model), $isa), $(nproc) cores"
 }
 
+# interleaved_bests REPEATS: REPEATS rounds, each calling `run I` for every configuration
+# labels[I] in turn (the caller defines run); sets bests[I] to I's best wall time.
+interleaved_bests() {
+  local r i
+  bests=()
+  for ((r = 1; r <= $1; r++)); do
+    for i in "${!labels[@]}"; do
+      wall_of run "$i"
+      bests[i]=$(best "${bests[i]:-}" "$wall")
+    done
+  done
+}
+
 # text_rates NAME TEXT_BYTES: prints each configuration labels[i] with its best wall time bests[i]
 # and the MB of text per second that makes, and writes them to $out_dir/NAME.csv.
 text_rates() {

@@ -106,13 +106,7 @@ run() {
       --force -o "$work/r$i.h5" "$work/$folder"
   fi
 }
-bests=()
-for ((r = 1; r <= repeats; r++)); do
-  for i in "${!labels[@]}"; do
-    wall_of run "$i"
-    bests[i]=$(best "${bests[i]:-}" "$wall")
-  done
-done
+interleaved_bests "$repeats"
 build/gridmr cat "$work/r8.h5" >"$work/plain.txt"
 for ((i = 9; i < ${#labels[@]}; i++)); do
   build/gridmr cat "$work/r$i.h5" | cmp -s - "$work/plain.txt" ||

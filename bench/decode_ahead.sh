@@ -56,13 +56,7 @@ run() {
     gridmr "$i" $((i % 3 - 1)) "$work/one.${forms[i / 3]}"
   fi
 }
-bests=()
-for ((r = 1; r <= repeats; r++)); do
-  for i in "${!labels[@]}"; do
-    wall_of run "$i"
-    bests[i]=$(best "${bests[i]:-}" "$wall")
-  done
-done
+interleaved_bests "$repeats"
 build/gridmr cat "$work/r1.h5" >"$work/counts.txt"
 for i in "${!labels[@]}"; do
   ((i % 3 == 0 && i < 9)) && continue
