@@ -3,9 +3,13 @@ Python Monte Carlo example against the same function run in Python, identical
 datasets at several rank and thread counts, retries, --max-failures, timeouts,
 usage errors, and SIGTERM (no orphaned commands, no partial); the same for
 long-lived workers (--worker, gridmr_stream.serve): answers, restarts after a
-crash, an exception, a worker that quits, a timeout."""
+crash, an exception, a worker that quits, a timeout; --items compressed (.gz, .zst, .bz2, .xz)
+as the plain list, and cut short as one error line."""
 import argparse
 import atexit
+import bz2
+import gzip
+import lzma
 import os
 import pathlib
 import random
@@ -91,6 +95,42 @@ if d is not None:
           csr(d, "farm/items") == [b"one", b"two words", b"", b"last"]
           and csr(d, "farm/stdout") == [b"<one>", b"<two words>", b"<>", b"<last>"],
           str(csr(d, "farm/stdout")))
+
+# A compressed list (.gz, .zst, .bz2, .xz) is read as the text it holds: the same items and
+# results as the plain list; its text goes to an unnamed file of $TMPDIR, which leaves nothing.
+plain_items = "".join(i + "\n" for i in items).encode()
+scratch = work / "scratch"
+scratch.mkdir()
+in_scratch = dict(ENV, TMPDIR=str(scratch))
+compressed_items = {
+    "items.txt.gz": gzip.compress(plain_items),
+    "items.txt.zst": subprocess.run(["zstd", "-q", "-c"], input=plain_items, capture_output=True,
+                                    check=True).stdout,
+    "items.txt.bz2": bz2.compress(plain_items),
+    "items.txt.xz": lzma.compress(plain_items),
+}
+for name, data in compressed_items.items():
+    (work / name).write_bytes(data)
+    d = across(f"items from {name}", "--items", str(work / name), "--command", "printf '<%s>' {}",
+               configs=((1, 1), (2, 2)), env=in_scratch)
+    if d is not None:
+        check(f"items from {name}: the plain list's items and outputs",
+              csr(d, "farm/items") == [i.encode() for i in items]
+              and csr(d, "farm/stdout") == [f"<{i}>".encode() for i in items],
+              str(csr(d, "farm/items")))
+check("compressed items: nothing left in $TMPDIR", list(scratch.iterdir()) == [],
+      str(list(scratch.iterdir())))
+# One cut short stops the job before any item runs: one line naming it, exit 1, no output.
+cut_items = work / "cut-items.txt.gz"
+cut_items.write_bytes(compressed_items["items.txt.gz"][:20])
+out = work / "cut-items.h5"
+r = farm(out, 2, 1, "--items", str(cut_items), "--command", f"touch {work / 'ran'}", env=in_scratch)
+lines = r.stderr.strip().splitlines()
+check("items from a cut .gz: exit 1, one line naming it, no item run, no output or scratch file",
+      r.returncode == 1 and len(lines) == 1
+      and f"cannot decompress '{cut_items}' (gzip): " in lines[0] and "cut short" in lines[0]
+      and not (work / "ran").exists() and not out.exists() and partials(out) == []
+      and list(scratch.iterdir()) == [], r.stderr[-300:])
 
 # Items on stdin when the command has no {}.
 d = across("items on stdin", "--items", str(item_file), "--command",

@@ -30,9 +30,12 @@
 #include "gridmr/detail/runtime_for.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/job.hpp"
+#include "gridmr/map/decompress.hpp"
 #include "gridmr/output.hpp"
 #include "gridmr/plan.hpp"
 #include "gridmr/result_file.hpp"
+#include "gridmr/spill/runs.hpp"
+#include "gridmr/spill/spill.hpp"
 #include "gridmr/stream/child.hpp"
 #include "gridmr/streaming.hpp"
 
@@ -138,9 +141,37 @@ std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout
 // The longest item: a unit (up to 64 items) must fit one batch message.
 constexpr std::uint64_t kMaxItemBytes = std::uint64_t{16} << 20;
 
+// The text of a compressed --items file (`.gz`, `.zst`, `.bz2`, `.xz`), in an
+// unnamed file of the default scratch folder, which goes when it is closed.
+int decompressed_items(int fd, const std::string& path) {
+  const Scratch scratch(default_scratch_folder());
+  const int out = scratch.create();
+  try {
+    Decompressor text(fd, compression_of(path), path);
+    std::vector<char> buffer(std::size_t{1} << 20);
+    while (const std::size_t n = text.read(buffer.data(), buffer.size())) {
+      for (std::size_t done = 0; done < n;) {
+        const ssize_t wrote = ::write(out, buffer.data() + done, n - done);
+        if (wrote < 0 && errno == EINTR) continue;
+        if (wrote < 0) {
+          throw RunError(errno_message(
+              fmt::format("--items: cannot write the text of {} to", quote_path(path)),
+              scratch.folder(), errno));
+        }
+        done += static_cast<std::size_t>(wrote);
+      }
+    }
+  } catch (...) {
+    ::close(out);
+    throw;
+  }
+  return out;
+}
+
 // --items, on rank 0 only: the file stays open, and a unit's lines are read
 // again when the unit leaves for the rank that runs it (its payload), so that
-// no rank holds every item (rank 0 keeps 8 bytes per unit).
+// no rank holds every item (rank 0 keeps 8 bytes per unit). A compressed file
+// is read from its text, decompressed once.
 class ItemFile {
  public:
   // Opens and counts the items (each line, the last one with or without its newline).
@@ -148,13 +179,16 @@ class ItemFile {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw UsageError(errno_message("--items: cannot open", path, errno));
     try {
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0) stamp_ = {st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+      text_fd_ = compression_of(path) == Compression::kNone ? fd_ : decompressed_items(fd_, path);
       count_items();
     } catch (...) {
-      ::close(fd_);
+      close();
       throw;
     }
   }
-  ~ItemFile() { ::close(fd_); }
+  ~ItemFile() { close(); }
   ItemFile(const ItemFile&) = delete;
   ItemFile& operator=(const ItemFile&) = delete;
 
@@ -200,7 +234,7 @@ class ItemFile {
   // Up to n bytes from `offset` into `out`: fewer only at the end of the
   // file; -1 (errno set) on an error. Thread-safe.
   ssize_t read_at(std::uint64_t offset, char* out, std::size_t n) const {
-    return pread_fully(fd_, out, n, offset);
+    return pread_fully(text_fd_, out, n, offset);
   }
 
   // Item `index`'s text ("" if the file no longer holds it).
@@ -247,8 +281,6 @@ class ItemFile {
 
   // Counts the items and their bytes (UsageError for none, or for a line over kMaxItemBytes).
   void count_items() {
-    struct stat st {};
-    if (::fstat(fd_, &st) == 0) stamp_ = {st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
     std::uint64_t line_bytes = 0;
     char last = '\n';
     const auto end_line = [&] {
@@ -282,9 +314,15 @@ class ItemFile {
     long nanoseconds = 0;
     friend bool operator==(const Stamp&, const Stamp&) = default;
   };
+  void close() {
+    if (text_fd_ >= 0 && text_fd_ != fd_) ::close(text_fd_);
+    ::close(fd_);
+  }
+
   std::string path_;
-  int fd_ = -1;
-  Stamp stamp_;  // size and time of change when counted
+  int fd_ = -1;       // the file as named
+  int text_fd_ = -1;  // its text: the same, or its decompressed copy
+  Stamp stamp_;       // size and time of change when opened
   std::uint64_t count_ = 0;
   std::uint64_t item_bytes_ = 0;  // of all items (without their line ends)
   std::uint64_t per_unit_ = 1;
@@ -1002,7 +1040,8 @@ JobEntry farm_command() {
                   "Instead of --command: a command started once per thread that reads items, "
                   "one per line, and prints one line per item, flushed (Python: "
                   "gridmr_stream.serve(function), docs/streaming.md)")
-            .input_file("--items", config->items, "File with one item per line")
+            .input_file("--items", config->items,
+                        "File with one item per line (.gz, .zst, .bz2, .xz: read decompressed)")
             .count("--range", config->range, "The items are 0 .. N-1")
             .integer("--retries", config->retries, "Attempts after the first for a failed item")
             .number("--timeout", config->timeout,
