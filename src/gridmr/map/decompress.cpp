@@ -406,10 +406,11 @@ bool Decompressor::fill() {
 }
 
 // Decodes on a thread of its own, on a core borrowed from SpareCores, into a
-// ring of blocks, which read() takes in order. The thread alone uses the Decompressor's decoding
-// state until it has filled its last block: one cut short by the text's end or stop, or an error
-// (given to read() once the blocks before it are taken). Then it ends, and
-// the Decompressor, once it has joined it, decodes by itself again.
+// ring of blocks, which read() takes in order. The thread alone uses the
+// Decompressor's decoding state until it has filled its last block: one cut
+// short by the text's end or stop, or an error (given to read() once the
+// blocks before it are taken). Then it ends, and the Decompressor, once it
+// has joined it, decodes by itself again.
 class Decompressor::Ahead {
  public:
   explicit Ahead(Decompressor& owner) : blocks_(kAheadBlocks) {

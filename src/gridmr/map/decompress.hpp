@@ -59,8 +59,8 @@ class Decompressor {
   // Once `bytes` of text have been read and a core is spare (SpareCores),
   // decodes ahead on a thread of its own, a few blocks before read() (until
   // the text ends or stops): one core decodes while the caller's maps. For a
-  // file read whole by one unit, which would otherwise decode and map on one
-  // core.
+  // unit read by one thread while the others have none left, above all a file
+  // that cannot be cut, which would otherwise decode and map on one core.
   void decode_ahead_after(std::uint64_t bytes) { ahead_after_ = bytes; }
   // Decompressed bytes given so far.
   std::uint64_t position() const { return position_; }

@@ -27,7 +27,7 @@ namespace {
 // text is read: a small one is over before a thread would pay.
 constexpr std::uint64_t kDecodeAheadAfter = std::uint64_t{1} << 20;
 
-// GRIDMR_DEBUG_NO_DECODE_AHEAD=1 decodes in the mapping thread only (bench/compressed.sh
+// GRIDMR_DEBUG_NO_DECODE_AHEAD=1 decodes in the mapping thread only (bench/decode_ahead.sh
 // compares).
 bool decodes_ahead() {
   static const bool ahead = [] {

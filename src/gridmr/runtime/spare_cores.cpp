@@ -1,3 +1,4 @@
+// The process's pool of spare cores: a counter, and the cores a borrower may run on.
 #include "gridmr/runtime/spare_cores.hpp"
 
 #include <omp.h>
