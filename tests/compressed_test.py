@@ -13,6 +13,7 @@ import bz2
 import collections
 import gzip
 import lzma
+import os
 import pathlib
 import re
 import shutil
@@ -196,6 +197,26 @@ def main():
             check(f"{label}, np 1 x 2 threads, read whole: every count is Python's",
                   words_of(datasets)[1] == collections.Counter(
                       {w: n * times for w, n in want_long.items()}))
+        # One rank per core: the rank that reads the file has one thread, and the other rank, its
+        # map over, lends its core and waits idle. Given out on request (rank 1 gets the unit) or
+        # in shares (rank 0 does), with ranks unbound or bound to a core each (mpirun's default).
+        noted = dict(ENV, GRIDMR_DEBUG_NOTE_DECODE_AHEAD="1")
+        for schedule, binding in (("dynamic", "none"), ("static", "none"), ("dynamic", "core")):
+            label = f"long.gz alone, np 2 x 1 thread, {schedule} schedule, bound to {binding}"
+            out = work / f"ahead-ranks-{schedule}-{binding}.h5"
+            r = subprocess.run(
+                ["mpirun", "-q", "-np", "2", "--bind-to", binding, "-x",
+                 "GRIDMR_DEBUG_NOTE_DECODE_AHEAD", os.path.abspath(args.gridmr), "wordcount",
+                 "--threads", "1", "--schedule", schedule, "--quiet", "-o", str(out),
+                 str(ahead / "long.gz")], capture_output=True, text=True, timeout=300, env=noted)
+            check(f"{label}: exit 0", r.returncode == 0, r.stderr[-500:])
+            if r.returncode != 0:
+                continue
+            check(f"{label}: decoded ahead on the other rank's core",
+                  r.stderr.count(f"decoding '{ahead / 'long.gz'}' ahead on a spare core") == 1,
+                  r.stderr[-500:])
+            datasets, _ = read_result(out)
+            check(f"{label}: every count is Python's", words_of(datasets)[1] == want_long)
         for name, data in {"cut.gz": gz_long[:len(gz_long) // 2],
                            "crc.gz": gz_long[:-6] + bytes([gz_long[-6] ^ 1]) + gz_long[-5:]}.items():
             (work / name).write_bytes(data)

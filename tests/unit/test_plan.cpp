@@ -131,7 +131,25 @@ TEST_CASE("a map thread with no units left lends its core to decoders until the 
     CHECK(SpareCores::borrow());
     CHECK(SpareCores::borrow());
     CHECK_FALSE(SpareCores::borrow());
-    SpareCores::lend();
+    SpareCores::give_back();
   }
-  CHECK_FALSE(SpareCores::borrow());  // the map is over: no core is spare
+  CHECK_FALSE(SpareCores::borrow());  // the map is over: no core is spare...
+  SpareCores::give_back();
+  CHECK_FALSE(SpareCores::borrow());  // ...even once the borrowers give theirs back
+}
+
+TEST_CASE("a core lent is taken back once, even while it is borrowed") {
+  using gridmr::SpareCores;
+  SpareCores::clear();
+  SpareCores::lend();
+  SpareCores::lend();
+  CHECK(SpareCores::borrow());
+  SpareCores::withdraw();  // one core still borrowed: below zero until it comes back
+  CHECK_FALSE(SpareCores::borrow());
+  SpareCores::give_back();
+  CHECK_FALSE(SpareCores::borrow());
+  SpareCores::withdraw();  // nothing more to take back
+  CHECK_FALSE(SpareCores::borrow());
+
+  CHECK_FALSE(SpareCores::shared());  // one process: its own pool
 }

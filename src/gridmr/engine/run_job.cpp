@@ -18,6 +18,7 @@
 #include "gridmr/reduce/reduce.hpp"
 #include "gridmr/runtime/failure.hpp"
 #include "gridmr/runtime/progress.hpp"
+#include "gridmr/runtime/spare_cores.hpp"
 #include "gridmr/runtime/stats.hpp"
 #include "gridmr/scatter/scheduler.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
@@ -49,18 +50,26 @@ void scatter_and_map(const Cluster& cluster, const EngineOptions& options, Plan&
                          ? std::nullopt
                          : std::optional<bool>(options.progress == EngineOptions::Progress::kTty));
   }
+  // A rank whose map is over has lent its threads' cores (Scheduler::next) to
+  // the node's other ranks; it waits for them idle rather than in MPI, so that
+  // one still reading a file that cannot be cut decodes it on such a core.
+  const Waiting waiting = SpareCores::shared() ? Waiting::kIdle : Waiting::kBusy;
   Scheduler units(cluster.comm(), options.schedule, std::move(plan.units), threads,
                   job.prefetch_units(), progress ? &*progress : nullptr,
                   job.unit_payloads() ? &job : nullptr);
   if (options.checkpoint_dir.empty()) {
-    agree(cluster, [&] { job.map(plan, threads, units); });
+    agree(
+        cluster, [&] { job.map(plan, threads, units); }, waiting);
   } else {
     CheckpointingUnits saving(units, options, job, &spill, fingerprint, cluster.rank(), threads);
-    agree(cluster, [&] {
-      job.map(plan, threads, saving);
-      spill.release_pending();
-      saving.restore_written(job);
-    });
+    agree(
+        cluster,
+        [&] {
+          job.map(plan, threads, saving);
+          spill.release_pending();
+          saving.restore_written(job);
+        },
+        waiting);
   }
   stats.units = units.units_mapped();
   stats.input_bytes = units.weight_mapped();

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -509,6 +510,11 @@ std::size_t Decompressor::read(char* out, std::size_t want) {
     } catch (const std::system_error&) {  // no thread to be had: decode here
       SpareCores::give_back();
       ahead_after_ = UINT64_MAX;
+    }
+    // Tests: whether a core was found (another rank's, where a rank has one thread).
+    static const bool note = std::getenv("GRIDMR_DEBUG_NOTE_DECODE_AHEAD") != nullptr;
+    if (note && ahead_) {
+      std::fprintf(stderr, "gridmr: debug: decoding '%s' ahead on a spare core\n", path_.c_str());
     }
   }
   std::size_t done;

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <thread>
 
+#include "gridmr/runtime/spare_cores.hpp"
+
 namespace gridmr {
 
 namespace {
@@ -139,6 +141,9 @@ Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
   } else {
     default_threads_ = std::max(1, cores_on_node() / ranks_on_node);
   }
+  SpareCores::share_with_node(comm_);
 }
+
+Cluster::~Cluster() { SpareCores::stop_sharing(); }
 
 }  // namespace gridmr

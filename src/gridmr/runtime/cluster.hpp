@@ -50,9 +50,14 @@ bool yield_when_oversubscribed();
 // nothing else about the connection.
 void send_launcher_messages_at_once();
 
+// The ranks of the job. Made and destroyed on every rank together: the ranks
+// of each node share a pool of spare cores while it lives (SpareCores).
 class Cluster {
  public:
   explicit Cluster(MPI_Comm comm);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
 
   MPI_Comm comm() const { return comm_; }
   int rank() const { return rank_; }

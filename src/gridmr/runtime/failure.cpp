@@ -26,6 +26,7 @@ namespace gridmr {
 namespace {
 
 constexpr std::chrono::seconds kAgreementTimeout{10};
+constexpr auto kIdlePoll = std::chrono::microseconds(200);  // as the scheduler's
 
 // The partial output to remove if the job dies, in a plain buffer so that a
 // signal handler may read it (async-signal-safe: no allocation, no locks).
@@ -248,7 +249,7 @@ int exit_code_of(const std::exception_ptr& error, std::string& message) {
   }
 }
 
-void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error, Waiting waiting) {
   int rank = 0, ranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -256,8 +257,14 @@ void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
   int first = ranks;
   MPI_Request request;
   MPI_Iallreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm, &request);
-  if (!local_error) {
+  if (!local_error && waiting == Waiting::kBusy) {
     MPI_Wait(&request, MPI_STATUS_IGNORE);
+  } else if (!local_error) {
+    for (int done = 0;;) {
+      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      std::this_thread::sleep_for(kIdlePoll);
+    }
   } else {
     // A failure can leave other ranks waiting inside a collective call that
     // this rank abandoned (parallel HDF5 does that). If they do not arrive in
@@ -290,8 +297,9 @@ void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error) {
   throw JobFailed(code, message);
 }
 
-void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error) {
-  agree_on_error(cluster.comm(), local_error);
+void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error,
+                    Waiting waiting) {
+  agree_on_error(cluster.comm(), local_error, waiting);
 }
 
 void abort_after_output(MPI_Comm comm, int code) {

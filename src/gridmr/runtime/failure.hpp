@@ -26,24 +26,31 @@ class JobFailed : public std::exception {
 // Exit code and message for an exception caught at a phase boundary.
 int exit_code_of(const std::exception_ptr& error, std::string& message);
 
+// How a rank waits for the others to agree: in MPI (which keeps its core
+// busy, and answers soonest), or idle (polling a few thousand times a second,
+// asleep in between), so that a core it lent does the work of another rank.
+enum class Waiting { kBusy, kIdle };
+
 // Collective. Runs `step` on every rank; if it failed on any rank, throws
 // JobFailed on every rank with the first failing rank's message. `step` itself
 // must not be collective (a rank that throws halfway would leave the others waiting).
-void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error);
-void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error);
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& local_error,
+                    Waiting waiting = Waiting::kBusy);
+void agree_on_error(const Cluster& cluster, const std::exception_ptr& local_error,
+                    Waiting waiting = Waiting::kBusy);
 template <class F>
-void agree(MPI_Comm comm, F&& step) {
+void agree(MPI_Comm comm, F&& step, Waiting waiting = Waiting::kBusy) {
   std::exception_ptr error;
   try {
     step();
   } catch (...) {
     error = std::current_exception();
   }
-  agree_on_error(comm, error);
+  agree_on_error(comm, error, waiting);
 }
 template <class F>
-void agree(const Cluster& cluster, F&& step) {
-  agree(cluster.comm(), std::forward<F>(step));
+void agree(const Cluster& cluster, F&& step, Waiting waiting = Waiting::kBusy) {
+  agree(cluster.comm(), std::forward<F>(step), waiting);
 }
 
 // The partial output that must go if the job dies (removed by abort_job).

@@ -31,7 +31,7 @@ Scheduler::Scheduler(MPI_Comm comm, Schedule mode, std::vector<WorkUnit> plan_un
       progress_(progress),
       payload_job_(payloads),
       on_request_(mode == Schedule::kDynamic || payloads != nullptr) {
-  SpareCores::clear();
+  SpareCores::withdraw();
   MPI_Comm_dup(comm, &comm_);  // the scheduler's messages never meet anyone else's
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
@@ -246,7 +246,7 @@ std::vector<WorkUnit> Scheduler::scatter_static_shares(const std::vector<WorkUni
 }
 
 Scheduler::~Scheduler() {
-  SpareCores::clear();
+  SpareCores::withdraw();
   if (report_request_ != MPI_REQUEST_NULL) MPI_Wait(&report_request_, MPI_STATUS_IGNORE);
   for (Outgoing& out : outgoing_) MPI_Wait(&out.request, MPI_STATUS_IGNORE);
   MPI_Comm_free(&comm_);
