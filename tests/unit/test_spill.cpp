@@ -1,15 +1,22 @@
 // Sorted runs: writing a table as a run, merging runs, shuffling them.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../jobs/wordcount.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/detail/runtime_for.hpp"
 #include "gridmr/shuffle/partitioner.hpp"
@@ -195,4 +202,55 @@ TEST_CASE("runs: a spill file cut short is a run failure, never fewer records") 
       pairs.load(keys, values, storage),
       doctest::Contains("cannot read a spill file back: it is shorter than written"),
       gridmr::RunError);
+}
+
+namespace {
+extern "C" void on_test_signal(int) {}
+}  // namespace
+
+TEST_CASE("whole_io: writes cut short by signals are resumed; a full device is ENOSPC") {
+  // A signal without SA_RESTART makes a blocked pipe write return early (or fail
+  // with EINTR): write_fully carries on where it stopped.
+  struct sigaction action {}, before {};
+  action.sa_handler = on_test_signal;
+  sigemptyset(&action.sa_mask);
+  REQUIRE(::sigaction(SIGUSR1, &action, &before) == 0);
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  std::string text(std::size_t{8} << 20, '\0');
+  std::mt19937 rng(5);
+  for (char& c : text) c = static_cast<char>(rng());
+  std::atomic<bool> wrote_all{false}, done{false};
+  std::thread writer([&] {
+    wrote_all = gridmr::write_fully(pipe_fds[1], text.data(), text.size());
+    ::close(pipe_fds[1]);
+    done = true;
+  });
+  std::string got;
+  std::vector<char> buffer(4096);
+  int signals = 0;
+  for (;;) {
+    if (!done) {
+      ::pthread_kill(writer.native_handle(), SIGUSR1);
+      ++signals;
+    }
+    const ssize_t n = ::read(pipe_fds[0], buffer.data(), buffer.size());
+    if (n <= 0) break;
+    got.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  writer.join();
+  ::close(pipe_fds[0]);
+  ::sigaction(SIGUSR1, &before, nullptr);
+  CHECK(signals > 100);
+  CHECK(wrote_all);
+  CHECK(got.size() == text.size());
+  CHECK(got == text);
+
+  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(full >= 0);
+  errno = 0;
+  CHECK_FALSE(gridmr::write_fully(full, text.data(), 100));
+  CHECK(errno == ENOSPC);
+  CHECK_FALSE(gridmr::pwrite_fully(full, text.data(), 100, 0));
+  ::close(full);
 }

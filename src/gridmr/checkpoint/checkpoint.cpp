@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/failure.hpp"
@@ -392,16 +393,11 @@ void CheckpointingUnits::save_checkpoint(const TableView& table) {
   std::vector<char> buffer;
   const auto flush = [&](bool force) {
     if (!force && buffer.size() < (1u << 20)) return;
-    std::size_t done = 0;
-    while (done < buffer.size()) {
-      const ssize_t n = ::write(fd, buffer.data() + done, buffer.size() - done);
-      if (n <= 0) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(partial.c_str());
-        throw RunError(errno_message("--checkpoint: cannot write", partial, err));
-      }
-      done += static_cast<std::size_t>(n);
+    if (!write_fully(fd, buffer.data(), buffer.size())) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(partial.c_str());
+      throw RunError(errno_message("--checkpoint: cannot write", partial, err));
     }
     buffer.clear();
   };

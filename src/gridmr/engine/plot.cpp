@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/result_file.hpp"
 #include "gridmr/stream/child.hpp"
@@ -152,13 +153,8 @@ void run_gnuplot(const std::string& text) {
   }
   ::close(in[0]);
   ::signal(SIGPIPE, SIG_IGN);  // gnuplot ending early is reported by its status, not by SIGPIPE
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(in[1], text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // gnuplot ended early: its status says why
-    done += static_cast<std::size_t>(n);
-  }
+  // gnuplot ending early fails the write: its status says why.
+  [[maybe_unused]] const bool written = write_fully(in[1], text.data(), text.size());
   ::close(in[1]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/spare_cores.hpp"
 

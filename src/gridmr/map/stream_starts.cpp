@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/errors.hpp"
 
 namespace gridmr {

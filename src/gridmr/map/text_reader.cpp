@@ -12,7 +12,7 @@
 #include <cstring>
 #include <optional>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/map/decompress.hpp"
 #include "gridmr/map/stream_starts.hpp"

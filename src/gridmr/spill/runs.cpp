@@ -11,7 +11,7 @@
 #include <cstring>
 #include <queue>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/core/sizes.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
@@ -80,14 +80,7 @@ void RunWriter::add(std::string_view key, const std::byte* value) {
 }
 
 void RunWriter::flush() {
-  std::size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
-                               static_cast<off_t>(written_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) scratch_.write_failed(n < 0 ? errno : ENOSPC);
-    done += static_cast<std::size_t>(n);
-  }
+  if (!pwrite_fully(fd_, buffer_.data(), buffer_.size(), written_)) scratch_.write_failed(errno);
   written_ += buffer_.size();
   scratch_.wrote(buffer_.size());
   buffer_.clear();

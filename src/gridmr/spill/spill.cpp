@@ -12,7 +12,7 @@
 #include <cstring>
 #include <utility>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/errors.hpp"
 

@@ -27,6 +27,7 @@
 #include <unordered_set>
 
 #include "gridmr/core/program_path.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/detail/padded_view.hpp"
 #include "gridmr/errors.hpp"
 #include "gridmr/runtime/children.hpp"
@@ -53,12 +54,7 @@ constexpr std::chrono::milliseconds kStallRecheck{250};
 constexpr std::chrono::milliseconds kStallRecheckMax{8000};
 
 void write_all_stderr(const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
+  [[maybe_unused]] const bool written = write_fully(STDERR_FILENO, text.data(), text.size());
 }
 
 // A write to a child that has gone must fail with EPIPE, not kill the rank.

@@ -23,7 +23,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/detail/key_table.hpp"
 #include "gridmr/detail/records.hpp"
 #include "gridmr/detail/runtime.hpp"
@@ -150,15 +150,10 @@ int decompressed_items(int fd, const std::string& path) {
     Decompressor text(fd, compression_of(path), path);
     std::vector<char> buffer(std::size_t{1} << 20);
     while (const std::size_t n = text.read(buffer.data(), buffer.size())) {
-      for (std::size_t done = 0; done < n;) {
-        const ssize_t wrote = ::write(out, buffer.data() + done, n - done);
-        if (wrote < 0 && errno == EINTR) continue;
-        if (wrote < 0) {
-          throw RunError(errno_message(
-              fmt::format("--items: cannot write the text of {} to", quote_path(path)),
-              scratch.folder(), errno));
-        }
-        done += static_cast<std::size_t>(wrote);
+      if (!write_fully(out, buffer.data(), n)) {
+        throw RunError(
+            errno_message(fmt::format("--items: cannot write the text of {} to", quote_path(path)),
+                          scratch.folder(), errno));
       }
     }
   } catch (...) {

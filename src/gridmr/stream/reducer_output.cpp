@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "gridmr/core/pread_fully.hpp"
+#include "gridmr/core/whole_io.hpp"
 #include "gridmr/errors.hpp"
 
 namespace gridmr::stream {
