@@ -8,7 +8,10 @@
 # decompressor piped into the one-thread baseline (two processes, so two cores as well). Then the
 # same text in FILES .gz files, where both threads have files to map until the end: decoding
 # ahead must cost nothing there. Rounds interleave every run; each figure is the best of REPEATS
-# (wall time, start-up included). Checks that every run gives the same counts.
+# (wall time, start-up included). Last, one .gz and one .zst at 2 ranks x 1 thread, each rank bound
+# to a core as mpirun binds by default: the rank that maps the file decodes ahead on the other
+# rank's core, which that rank lends once its map is over. Checks that every run gives the same
+# counts.
 # Usage: bench/decode_ahead.sh [MiB] [FILES] [REPEATS]   (default 256 16 5)
 set -euo pipefail
 mib=${1:-256}
@@ -40,14 +43,25 @@ for form in "${forms[@]}"; do
 done
 labels+=("$files .gz files: gridmr 1r x 2t, no decoding ahead"
   "$files .gz files: gridmr 1r x 2t, decoding ahead")
+for form in gz zst; do
+  labels+=("one .$form: gridmr 2r x 1t, no decoding ahead"
+    "one .$form: gridmr 2r x 1t, decoding ahead")
+done
 gridmr() {  # gridmr I AHEAD INPUT
   GRIDMR_DEBUG_NO_DECODE_AHEAD=$((1 - $2)) OMP_NUM_THREADS=2 mpirun -q -np 1 --bind-to none \
     -x GRIDMR_DEBUG_NO_DECODE_AHEAD build/gridmr wordcount --threads 2 --quiet --force \
     -o "$work/r$1.h5" "$3"
 }
+ranks() {  # ranks I AHEAD INPUT: 2 ranks of one thread, bound to a core each (mpirun's default)
+  GRIDMR_DEBUG_NO_DECODE_AHEAD=$((1 - $2)) OMP_NUM_THREADS=1 mpirun -q -np 2 --bind-to core \
+    -x GRIDMR_DEBUG_NO_DECODE_AHEAD build/gridmr wordcount --threads 1 --quiet --force \
+    -o "$work/r$1.h5" "$3"
+}
 run() {
   local i=$1
-  if ((i >= 9)); then
+  if ((i >= 11)); then
+    ranks "$i" $(((i - 11) % 2)) "$work/one.${forms[(i - 11) / 2]}"
+  elif ((i >= 9)); then
     gridmr "$i" $((i - 9)) "$work/files"
   elif ((i % 3 == 0)); then
     $(decompressor "${forms[i / 3]}") "$work/one.${forms[i / 3]}" |
@@ -71,3 +85,7 @@ for k in "${!forms[@]}"; do
     "without it, $(ratio "${bests[3 * k]}" "${bests[3 * k + 2]}")x the pipe"
 done
 echo "$files .gz files: decoding ahead $(ratio "${bests[9]}" "${bests[10]}")x without it"
+for k in 0 1; do
+  echo "one .${forms[k]}, 2 ranks x 1 thread: decoding ahead" \
+    "$(ratio "${bests[11 + 2 * k]}" "${bests[12 + 2 * k]}")x without it"
+done

@@ -12,7 +12,8 @@ import numpy
 
 folder, files, total = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 counts = collections.Counter(re.findall(rb"\S+", b"".join(
-    p.read_bytes() for p in sorted(pathlib.Path("inputs/kjv").glob("*.txt")))))
+    p.read_bytes() for p in sorted((pathlib.Path(__file__).resolve().parent.parent / "inputs/kjv")
+                                   .glob("*.txt")))))
 words = numpy.array(list(counts), dtype=object)
 odds = numpy.array(list(counts.values()), dtype=float)
 odds /= odds.sum()
