@@ -8,7 +8,6 @@ import math
 import os
 import pathlib
 import re
-import sys
 import tempfile
 
 import subprocess
@@ -189,6 +188,42 @@ def main():
         lines = proc.stderr.splitlines()
         check("--progress with an unknown mode is a usage error",
               proc.returncode == 2 and len(lines) == 1 and "--progress" in lines[0], str(lines))
+
+        # mpirun's default binding (one core per rank at up to 2 ranks) with a hybrid program: a
+        # note after the summary when the threads share a core, or when cores stay idle and no
+        # thread count was chosen; none when the user chose the binding, or under --quiet.
+        cores = len(os.sched_getaffinity(0))
+        reference = work / "bind-reference.h5"
+        mpirun(g, 1, ["wordcount", "--threads", "1", "--quiet", "-o", str(reference), args.inputs])
+        for label, mpirun_options, options, note in [
+                ("mpirun -np 1, default binding", [], [],
+                 f"mpirun bound each rank to 1 core (its default), so {cores - 1} of the {cores} "
+                 "cores of this node stay" if cores > 1 else None),
+                ("mpirun -np 1, default binding, --threads 2", [], ["--threads", "2"],
+                 "each rank runs 2 threads on the 1 core it is bound to (mpirun's default binding)"
+                 if cores > 1 else None),
+                ("mpirun -np 1 --bind-to core --threads 2", ["--bind-to", "core"],
+                 ["--threads", "2"], "each rank runs 2 threads on the 1 core it is bound to "
+                 "(the launcher's binding)" if cores > 1 else None),
+                ("mpirun -np 1 --bind-to core", ["--bind-to", "core"], [], None),
+                ("mpirun -np 1 --bind-to none", ["--bind-to", "none"], [], None),
+                ("mpirun -np 1, default binding, --threads 1", [], ["--threads", "1"], None),
+                ("mpirun -np 1, default binding, --quiet", [], ["--quiet"], None)]:
+            out = work / "bind.h5"
+            proc = subprocess.run(["mpirun", "-q", "-np", "1", *mpirun_options, os.path.abspath(g),
+                                   "wordcount", "--force", *options, "-o", str(out), args.inputs],
+                                  capture_output=True, text=True, env=ENV, timeout=120)
+            lines = proc.stderr.splitlines()
+            check(f"{label}: exit 0, counts as before", proc.returncode == 0
+                  and not same_datasets(read_result(reference)[0], read_result(out)[0]),
+                  proc.stderr[-300:])
+            if note is None:
+                check(f"{label}: no note", lines == [], str(lines))
+            else:
+                check(f"{label}: the summary, and one note naming the way out", len(lines) == 1
+                      and lines[0].startswith("gridmr: note: " + note)
+                      and "`mpirun --bind-to none`" in lines[0]
+                      and proc.stdout.startswith("gridmr: wrote"), str(lines))
     finish()
 
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -69,6 +70,31 @@ bool pmix_server_address(sockaddr_in& address) {
   return false;
 }
 
+// Whether Open MPI's mpirun bound this rank by its own default policy: to a
+// core each at up to 2 ranks, to a NUMA domain or socket above. A binding or
+// mapping the user chose reaches the rank in the environment (from mpirun's
+// options, or set there by the user); a rankfile does not, nor do MCA
+// parameter files, so a note based on this says "default" only in words.
+bool bound_by_mpirun_default() {
+  const char* bound = std::getenv("OMPI_MCA_orte_bound_at_launch");
+  if (bound == nullptr || std::strcmp(bound, "1") != 0) return false;
+  for (const char* chosen :
+       {"OMPI_MCA_hwloc_base_binding_policy", "OMPI_MCA_rmaps_base_mapping_policy",
+        "OMPI_MCA_hwloc_base_cpu_set", "OMPI_MCA_rmaps_rank_file_path"}) {
+    if (std::getenv(chosen) != nullptr) return false;
+  }
+  return true;
+}
+
+// The cores the rank's launcher (mpirun, orted, slurmstepd) may run on: those
+// a job may use on this node. 0 if unknown.
+int launcher_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(::getppid(), sizeof set, &set) != 0) return 0;
+  return CPU_COUNT(&set);
+}
+
 }  // namespace
 
 void send_launcher_messages_at_once() {
@@ -129,21 +155,41 @@ Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
 
   MPI_Comm node;
   MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_size(node, &ranks_on_node_);
   MPI_Comm_free(&node);
 
+  cores_bound_ = cores_bound();
   const char* env = std::getenv("OMP_NUM_THREADS");
-  if (env != nullptr && std::atoi(env) > 0) {
+  threads_from_environment_ = env != nullptr && std::atoi(env) > 0;
+  if (threads_from_environment_) {
     default_threads_ = std::atoi(env);
-  } else if (cores_bound() < cores_on_node()) {
-    default_threads_ = cores_bound();
+  } else if (cores_bound_ < cores_on_node()) {
+    default_threads_ = cores_bound_;
   } else {
-    default_threads_ = std::max(1, cores_on_node() / ranks_on_node);
+    default_threads_ = std::max(1, cores_on_node() / ranks_on_node_);
   }
   SpareCores::share_with_node(comm_);
 }
 
 Cluster::~Cluster() { SpareCores::stop_sharing(); }
+
+std::string Cluster::binding_note(int threads, bool threads_given) const {
+  const int usable = launcher_cores();
+  if (usable <= cores_bound_) return {};  // not bound, or bound to all a job may use
+  const bool by_default = bound_by_mpirun_default();
+  if (threads > cores_bound_) {
+    return fmt::format(
+        "gridmr: note: each rank runs {} threads on the {} core{} it is bound to ({}); "
+        "`mpirun --bind-to none` (or `--map-by slot:PE={}`) gives each thread a core\n",
+        threads, cores_bound_, cores_bound_ == 1 ? "" : "s",
+        by_default ? "mpirun's default binding" : "the launcher's binding", threads);
+  }
+  const int idle = usable - ranks_on_node_ * cores_bound_;
+  if (!by_default || threads_given || threads_from_environment_ || idle <= 0) return {};
+  return fmt::format(
+      "gridmr: note: mpirun bound each rank to {} core{} (its default), so {} of the {} cores "
+      "of this node {} idle; `mpirun --bind-to none` lets the ranks' threads use them\n",
+      cores_bound_, cores_bound_ == 1 ? "" : "s", idle, usable, idle == 1 ? "stays" : "stay");
+}
 
 }  // namespace gridmr

@@ -69,12 +69,22 @@ class Cluster {
   // unbound, the node's cores shared among the ranks on the node.
   int default_threads() const { return default_threads_; }
 
+  // Rank 0, after a run: a line that says when the threads share cores
+  // (`threads` per rank, more than the cores the rank is bound to), or when
+  // mpirun's default binding (a core per rank at up to 2 ranks) left cores
+  // of the node idle and the user chose no thread count (`threads_given`, or
+  // OMP_NUM_THREADS). Empty otherwise.
+  std::string binding_note(int threads, bool threads_given) const;
+
  private:
   MPI_Comm comm_;
   int rank_ = 0;
   int size_ = 1;
   std::string host_;
   int default_threads_ = 1;
+  int cores_bound_ = 1;
+  int ranks_on_node_ = 1;
+  bool threads_from_environment_ = false;
 };
 
 }  // namespace gridmr

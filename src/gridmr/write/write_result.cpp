@@ -82,6 +82,8 @@ void write_result(const Cluster& cluster, const EngineOptions& options, const Jo
                  static_cast<unsigned long long>(reduced.total_groups), seconds, cluster.size(),
                  cluster.size() == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
     std::fflush(stdout);
+    const std::string note = cluster.binding_note(threads, options.threads > 0);
+    if (!note.empty()) std::fputs(note.c_str(), stderr);
   }
   const auto rows = gather_stats(cluster.comm(), stats);
   if (options.stats && cluster.is_master()) std::fputs(format_stats_table(rows).c_str(), stdout);
