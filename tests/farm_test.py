@@ -120,6 +120,24 @@ for name, data in compressed_items.items():
               str(csr(d, "farm/items")))
 check("compressed items: nothing left in $TMPDIR", list(scratch.iterdir()) == [],
       str(list(scratch.iterdir())))
+# With --scratch the text goes there, not to $TMPDIR: with $TMPDIR a file (no folder to make a
+# file in; mpirun's own session folder kept in /tmp), the list is read only under --scratch.
+not_a_folder = work / "tmpdir-is-a-file"
+not_a_folder.write_bytes(b"")
+broken_tmpdir = dict(ENV, TMPDIR=str(not_a_folder), OMPI_MCA_orte_tmpdir_base="/tmp")
+out = work / "items-scratch.h5"
+r = farm(out, 2, 1, "--items", str(work / "items.txt.gz"), "--command", "printf '<%s>' {}",
+         "--scratch", str(scratch), env=broken_tmpdir)
+check("items from a .gz with --scratch: exit 0, read through --scratch",
+      r.returncode == 0 and csr(read_result(out)[0], "farm/stdout")
+      == [f"<{i}>".encode() for i in items], r.stderr[-300:])
+r = farm(work / "items-tmpdir.h5", 2, 1, "--items", str(work / "items.txt.gz"), "--command",
+         "printf '<%s>' {}", env=broken_tmpdir)
+check("the same without --scratch: exit 1, one line naming $TMPDIR (so --scratch was used above)",
+      r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+      and str(not_a_folder) in r.stderr, r.stderr[-300:])
+check("--scratch: nothing left there", list(scratch.iterdir()) == [], str(list(scratch.iterdir())))
+
 # One cut short stops the job before any item runs: one line naming it, exit 1, no output.
 cut_items = work / "cut-items.txt.gz"
 cut_items.write_bytes(compressed_items["items.txt.gz"][:20])

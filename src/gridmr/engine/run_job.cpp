@@ -261,8 +261,7 @@ void run_job(const Cluster& cluster, const EngineOptions& options, JobRuntime& j
   share_plan(cluster, plan);
   // Tables over their share of --memory spill (with checkpoints, a map
   // thread's runs wait for its next save, which writes them into the checkpoint).
-  Spill spill(job, options.scratch.empty() ? default_scratch_folder() : options.scratch,
-              options.memory, threads, !options.checkpoint_dir.empty());
+  Spill spill(job, scratch_folder(), options.memory, threads, !options.checkpoint_dir.empty());
   job.set_spiller(&spill);
   if (!options.checkpoint_dir.empty()) restore_checkpoint(cluster, job, checkpoint);
   pause_for_tests();

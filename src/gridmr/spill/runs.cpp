@@ -31,13 +31,13 @@ int Scratch::create() const {
   if (fd >= 0) return fd;
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) {
     if (errno == ENOSPC || errno == EDQUOT) write_failed(errno);
-    throw RunError(errno_message("--scratch: cannot create a file in", folder_, errno));
+    throw RunError(errno_message("cannot create a scratch file (--scratch) in", folder_, errno));
   }
   std::string name = folder_ + "/gridmr-spill-XXXXXX";
   fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOSPC || errno == EDQUOT) write_failed(errno);
-    throw RunError(errno_message("--scratch: cannot create a file in", folder_, errno));
+    throw RunError(errno_message("cannot create a scratch file (--scratch) in", folder_, errno));
   }
   ::unlink(name.c_str());
   return fd;

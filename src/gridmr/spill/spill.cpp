@@ -29,7 +29,16 @@ std::string default_scratch_folder() {
   return "/tmp";
 }
 
+namespace {
+std::string chosen_scratch_folder;  // --scratch, once checked; empty: the default
+}  // namespace
+
+std::string scratch_folder() {
+  return chosen_scratch_folder.empty() ? default_scratch_folder() : chosen_scratch_folder;
+}
+
 void check_scratch_folder(const EngineOptions& options) {
+  chosen_scratch_folder.clear();
   if (options.scratch.empty()) return;
   struct stat st {};
   if (::stat(options.scratch.c_str(), &st) != 0) {
@@ -41,6 +50,7 @@ void check_scratch_folder(const EngineOptions& options) {
   if (::access(options.scratch.c_str(), W_OK | X_OK) != 0) {
     throw UsageError(errno_message("--scratch: cannot write to", options.scratch, errno));
   }
+  chosen_scratch_folder = options.scratch;
 }
 
 Spill::Spill(const JobRuntime& job, std::string folder, std::uint64_t memory, int threads,

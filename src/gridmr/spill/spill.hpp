@@ -23,9 +23,13 @@ namespace gridmr {
 
 // The scratch folder by default: $TMPDIR, else /tmp; under Slurm, $SLURM_TMPDIR first.
 std::string default_scratch_folder();
-// Every rank, when --scratch is given: throws UsageError unless it is a folder
-// this rank can write to.
+// Every rank, at a job's start: throws UsageError unless --scratch, if given,
+// is a folder this rank can write to; then takes it as the job's scratch folder.
 void check_scratch_folder(const EngineOptions& options);
+// The job's scratch folder: --scratch as check_scratch_folder took it, else
+// the default. For the parts of a job that see no EngineOptions (a job's
+// runtime making a file while it plans).
+std::string scratch_folder();
 
 class Spill final : public Spiller {
  public:

@@ -142,9 +142,9 @@ std::string describe_item(std::int32_t exit_code, bool timed_out, double timeout
 constexpr std::uint64_t kMaxItemBytes = std::uint64_t{16} << 20;
 
 // The text of a compressed --items file (`.gz`, `.zst`, `.bz2`, `.xz`), in an
-// unnamed file of the default scratch folder, which goes when it is closed.
+// unnamed file of the job's scratch folder, which goes when it is closed.
 int decompressed_items(int fd, const std::string& path) {
-  const Scratch scratch(default_scratch_folder());
+  const Scratch scratch(scratch_folder());
   const int out = scratch.create();
   try {
     Decompressor text(fd, compression_of(path), path);
