@@ -5,6 +5,7 @@
 
 #include "gridmr/errors.hpp"
 #include "gridmr/plan.hpp"
+#include "gridmr/runtime/cluster.hpp"
 #include "gridmr/runtime/spare_cores.hpp"
 #include "gridmr/scatter/schedule.hpp"
 #include "gridmr/scatter/scheduler.hpp"
@@ -152,4 +153,32 @@ TEST_CASE("a core lent is taken back once, even while it is borrowed") {
   CHECK_FALSE(SpareCores::borrow());
 
   CHECK_FALSE(SpareCores::shared());  // one process: its own pool
+}
+
+namespace {
+cpu_set_t cores_of(std::initializer_list<int> ids) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int id : ids) CPU_SET(id, &set);
+  return set;
+}
+}  // namespace
+
+TEST_CASE("a rank's default threads: its cores, shared with the ranks bound to any of them") {
+  using gridmr::threads_per_rank;
+  const cpu_set_t socket0 = cores_of({0, 1, 2, 3}), socket1 = cores_of({4, 5, 6, 7});
+  const cpu_set_t node = cores_of({0, 1, 2, 3, 4, 5, 6, 7});
+  // Unbound: the node's cores shared by all its ranks (at least one thread each).
+  CHECK(threads_per_rank(node, {node}) == 8);
+  CHECK(threads_per_rank(node, {node, node, node}) == 2);
+  CHECK(threads_per_rank(node, std::vector<cpu_set_t>(9, node)) == 1);
+  // A core each (mpirun's default at up to 2 ranks): one thread each.
+  CHECK(threads_per_rank(cores_of({0}), {cores_of({0}), cores_of({1})}) == 1);
+  // A socket each: the socket's cores; two ranks on one socket (mpirun's default at more than
+  // 2 ranks, mapped by slot) split it instead of each running a thread per core.
+  CHECK(threads_per_rank(socket0, {socket0, socket1}) == 4);
+  CHECK(threads_per_rank(socket0, {socket0, socket0, socket1, socket1}) == 2);
+  CHECK(threads_per_rank(socket1, {socket0, socket0, socket1}) == 4);
+  // --map-by slot:PE=2: two cores each.
+  CHECK(threads_per_rank(cores_of({2, 3}), {cores_of({0, 1}), cores_of({2, 3})}) == 2);
 }

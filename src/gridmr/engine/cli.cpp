@@ -144,8 +144,8 @@ void add_engine_options(CLI::App& job, Input input, EngineOptions& options,
       ->required()
       ->type_name("OUT.h5");
   job.add_option("--threads", options.threads,
-                 "OpenMP threads per rank (default: OMP_NUM_THREADS, else the cores bound to the "
-                 "rank, else the node's cores divided among its ranks)")
+                 "OpenMP threads per rank (default: OMP_NUM_THREADS, else the cores the rank may "
+                 "run on, divided among the node's ranks that may run on them too)")
       ->check(CLI::Range(1, 4096))
       ->type_name("N");
   if (input == Input::kText) {

@@ -26,11 +26,14 @@ namespace {
 
 int cores_on_node() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
-int cores_bound() {
+// The cores this process may run on (all the node's if unknown).
+cpu_set_t cores_bound() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cores_on_node();
-  return std::max(1, CPU_COUNT(&set));
+  if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) == 0) {
+    for (int cpu = 0; cpu < std::min(cores_on_node(), CPU_SETSIZE); ++cpu) CPU_SET(cpu, &set);
+  }
+  return set;
 }
 
 // Whether every rank of this job runs on this node, from what the launcher
@@ -153,25 +156,38 @@ Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
   MPI_Get_processor_name(name, &length);
   host_.assign(name, length);
 
+  // Every rank of the node learns the cores each of them may run on.
   MPI_Comm node;
   MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-  MPI_Comm_size(node, &ranks_on_node_);
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  const cpu_set_t mine = cores_bound();
+  std::vector<cpu_set_t> cores(static_cast<std::size_t>(ranks_on_node));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, cores.data(), sizeof mine, MPI_BYTE, node);
   MPI_Comm_free(&node);
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (const cpu_set_t& rank : cores) CPU_OR(&all, &all, &rank);
+  cores_bound_ = CPU_COUNT(&mine);
+  node_cores_bound_ = CPU_COUNT(&all);
 
-  cores_bound_ = cores_bound();
   const char* env = std::getenv("OMP_NUM_THREADS");
   threads_from_environment_ = env != nullptr && std::atoi(env) > 0;
-  if (threads_from_environment_) {
-    default_threads_ = std::atoi(env);
-  } else if (cores_bound_ < cores_on_node()) {
-    default_threads_ = cores_bound_;
-  } else {
-    default_threads_ = std::max(1, cores_on_node() / ranks_on_node_);
-  }
+  default_threads_ = threads_from_environment_ ? std::atoi(env) : threads_per_rank(mine, cores);
   SpareCores::share_with_node(comm_);
 }
 
 Cluster::~Cluster() { SpareCores::stop_sharing(); }
+
+int threads_per_rank(const cpu_set_t& mine, const std::vector<cpu_set_t>& node) {
+  int sharing = 0;
+  for (const cpu_set_t& rank : node) {
+    cpu_set_t both;
+    CPU_AND(&both, &mine, &rank);
+    sharing += CPU_COUNT(&both) > 0;
+  }
+  return std::max(1, CPU_COUNT(&mine) / std::max(1, sharing));
+}
 
 std::string Cluster::binding_note(int threads, bool threads_given) const {
   const int usable = launcher_cores();
@@ -184,7 +200,7 @@ std::string Cluster::binding_note(int threads, bool threads_given) const {
         threads, cores_bound_, cores_bound_ == 1 ? "" : "s",
         by_default ? "mpirun's default binding" : "the launcher's binding", threads);
   }
-  const int idle = usable - ranks_on_node_ * cores_bound_;
+  const int idle = usable - node_cores_bound_;
   if (!by_default || threads_given || threads_from_environment_ || idle <= 0) return {};
   return fmt::format(
       "gridmr: note: mpirun bound each rank to {} core{} (its default), so {} of the {} cores "

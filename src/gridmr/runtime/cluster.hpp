@@ -2,8 +2,10 @@
 #pragma once
 
 #include <mpi.h>
+#include <sched.h>
 
 #include <string>
+#include <vector>
 
 namespace gridmr {
 
@@ -50,6 +52,13 @@ bool yield_when_oversubscribed();
 // nothing else about the connection.
 void send_launcher_messages_at_once();
 
+// The threads a rank runs by default, from the cores each rank of its node
+// may run on (`node`, this rank's among them as `mine`): its own cores,
+// shared with every rank whose cores overlap them. Unbound ranks share the
+// node; ranks bound to a core each have one; ranks bound to one socket by
+// mpirun's default at more than 2 ranks split that socket.
+int threads_per_rank(const cpu_set_t& mine, const std::vector<cpu_set_t>& node);
+
 // The ranks of the job. Made and destroyed on every rank together: the ranks
 // of each node share a pool of spare cores while it lives (SpareCores).
 class Cluster {
@@ -65,8 +74,7 @@ class Cluster {
   bool is_master() const { return rank_ == 0; }
   const std::string& host() const { return host_; }
 
-  // OMP_NUM_THREADS if set; else the cores this rank is bound to; else, when
-  // unbound, the node's cores shared among the ranks on the node.
+  // OMP_NUM_THREADS if set; else threads_per_rank.
   int default_threads() const { return default_threads_; }
 
   // Rank 0, after a run: a line that says when the threads share cores
@@ -83,7 +91,7 @@ class Cluster {
   std::string host_;
   int default_threads_ = 1;
   int cores_bound_ = 1;
-  int ranks_on_node_ = 1;
+  int node_cores_bound_ = 1;  // the cores of all the node's ranks, each counted once
   bool threads_from_environment_ = false;
 };
 
