@@ -164,17 +164,17 @@ Cluster::Cluster(MPI_Comm comm) : comm_(comm) {
   const cpu_set_t mine = cores_bound();
   std::vector<cpu_set_t> cores(static_cast<std::size_t>(ranks_on_node));
   MPI_Allgather(&mine, sizeof mine, MPI_BYTE, cores.data(), sizeof mine, MPI_BYTE, node);
-  MPI_Comm_free(&node);
   cpu_set_t all;
   CPU_ZERO(&all);
   for (const cpu_set_t& rank : cores) CPU_OR(&all, &all, &rank);
   cores_bound_ = CPU_COUNT(&mine);
   node_cores_bound_ = CPU_COUNT(&all);
+  SpareCores::share_with_node(node, all);
+  MPI_Comm_free(&node);
 
   const char* env = std::getenv("OMP_NUM_THREADS");
   threads_from_environment_ = env != nullptr && std::atoi(env) > 0;
   default_threads_ = threads_from_environment_ ? std::atoi(env) : threads_per_rank(mine, cores);
-  SpareCores::share_with_node(comm_);
 }
 
 Cluster::~Cluster() { SpareCores::stop_sharing(); }

@@ -68,19 +68,14 @@ void SpareCores::clear() {
   own_pool.store(0, std::memory_order_relaxed);
 }
 
-bool SpareCores::share_with_node(MPI_Comm comm) {
+bool SpareCores::share_with_node(MPI_Comm node_ranks, const cpu_set_t& cores) {
   if (node_comm != MPI_COMM_NULL) return true;
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
+  int node_rank = 0, ranks = 1;
+  MPI_Comm_rank(node_ranks, &node_rank);
+  MPI_Comm_size(node_ranks, &ranks);
+  if (ranks == 1) return false;
   MPI_Comm node;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-  int node_rank = 0, node_ranks = 1;
-  MPI_Comm_rank(node, &node_rank);
-  MPI_Comm_size(node, &node_ranks);
-  if (node_ranks == 1) {
-    MPI_Comm_free(&node);
-    return false;
-  }
+  MPI_Comm_dup(node_ranks, &node);
   // The node's first rank holds the counter. A window that cannot be made
   // (an MPI without shared memory) leaves every rank its own pool.
   MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN);
@@ -96,13 +91,7 @@ bool SpareCores::share_with_node(MPI_Comm comm) {
            counter != nullptr && size >= static_cast<MPI_Aint>(sizeof(std::atomic<int>));
   }
   if (made && node_rank == 0) new (counter) std::atomic<int>(0);
-  // Every rank's cores, joined (which also waits for the counter to be made).
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  if (::sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_ZERO(&mine);
-  cpu_set_t all;
-  MPI_Allreduce(&mine, &all, sizeof all, MPI_BYTE, MPI_BOR, node);
-  int everyone = 0;
+  int everyone = 0;  // (which also waits for the counter to be made)
   MPI_Allreduce(&made, &everyone, 1, MPI_INT, MPI_LAND, node);
   if (!everyone) {  // a window some ranks lack cannot be freed together: it stays
     MPI_Comm_free(&node);
@@ -110,7 +99,7 @@ bool SpareCores::share_with_node(MPI_Comm comm) {
   }
   node_comm = node;
   node_window = window;
-  node_cores = all;
+  node_cores = cores;
   // What this process lent so far goes over to the node's pool.
   const int lent = lent_here.load(std::memory_order_relaxed);
   own_pool.fetch_sub(lent, std::memory_order_relaxed);

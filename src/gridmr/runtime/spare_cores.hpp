@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mpi.h>
+#include <sched.h>
 
 namespace gridmr {
 
@@ -29,10 +30,11 @@ class SpareCores {
   // The pool of this process alone emptied, whoever lent (tests).
   static void clear();
 
-  // Collective over `comm`: the ranks of each node share one pool from now
-  // on, and a borrower may run on any core one of them is bound to. Nothing
-  // changes on a node that holds one rank. Returns whether this rank shares.
-  static bool share_with_node(MPI_Comm comm);
+  // Collective over `node_ranks` (the ranks of this node): they share one
+  // pool from now on, and a borrower may run on any of `cores` (those they
+  // may run on). Nothing changes on a node that holds one rank. Returns
+  // whether this rank shares.
+  static bool share_with_node(MPI_Comm node_ranks, const cpu_set_t& cores);
   // Back to a pool of this process's own; collective over the same ranks.
   static void stop_sharing();
   static bool shared();
